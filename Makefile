@@ -1,0 +1,37 @@
+# dualws: `make demo` runs the parity demo, `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+GOROOT := $(shell $(GO) env GOROOT)
+WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
+NODE_OPTIONS_WS := --experimental-websocket
+export CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: test vet test-native test-js chromium bench demo serve build screenshot
+
+test: vet test-native test-js
+
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+vet:
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet . ./wasm/... 2>/dev/null || GOOS=js GOARCH=wasm $(GO) vet .
+	@deps=$$(GOOS=js GOARCH=wasm $(GO) list -deps . | grep -xE 'fmt|net/http|log/slog' || true); \
+	if [ -n "$$deps" ]; then echo "the js build of dualws links: $$deps" >&2; exit 1; fi
+
+test-native:
+	$(GO) test -race -count=1 .
+
+# The js/wasm build of the root package runs under Node against a scenario
+# server that jsserver starts; the environment is kept small because
+# wasm_exec.js refuses more than about 8 KB of argv and environment.
+test-js:
+	$(GO) build -o bin/jstestserver ./internal/jstestserver
+	@set -e; bin/jstestserver -addr 127.0.0.1:0 -addrfile bin/jstestserver.addr & pid=$$!; \
+	trap "kill $$pid 2>/dev/null" EXIT; \
+	for i in $$(seq 50); do [ -s bin/jstestserver.addr ] && break; sleep 0.1; done; \
+	env -i PATH="$$PATH" HOME="$$HOME" GOCACHE="$$($(GO) env GOCACHE)" GOPATH="$$($(GO) env GOPATH)" \
+		NODE_OPTIONS=$(NODE_OPTIONS_WS) DUALWS_SERVER="ws://$$(cat bin/jstestserver.addr)" \
+		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" .
+
+-include mk/*.mk

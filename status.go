@@ -1,0 +1,113 @@
+package dualws
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// StatusCode is a WebSocket close code (RFC 6455, section 7.4).
+type StatusCode int
+
+// Close codes with their RFC 6455 names. Codes 1005, 1006 and 1015 are never
+// sent on the wire; they only report what happened.
+const (
+	StatusNormalClosure           StatusCode = 1000
+	StatusGoingAway               StatusCode = 1001
+	StatusProtocolError           StatusCode = 1002
+	StatusUnsupportedData         StatusCode = 1003
+	StatusNoStatusRcvd            StatusCode = 1005
+	StatusAbnormalClosure         StatusCode = 1006
+	StatusInvalidFramePayloadData StatusCode = 1007
+	StatusPolicyViolation         StatusCode = 1008
+	StatusMessageTooBig           StatusCode = 1009
+	StatusMandatoryExtension      StatusCode = 1010
+	StatusInternalError           StatusCode = 1011
+	StatusServiceRestart          StatusCode = 1012
+	StatusTryAgainLater           StatusCode = 1013
+	StatusBadGateway              StatusCode = 1014
+	StatusTLSHandshake            StatusCode = 1015
+)
+
+// MaxCloseReason is the longest close reason in bytes that Close accepts:
+// a control frame carries at most 125 bytes, two of them the code.
+const MaxCloseReason = 123
+
+// String returns the code's number, followed by its RFC name when it has one.
+func (c StatusCode) String() string {
+	s := strconv.Itoa(int(c))
+	if name := c.name(); name != "" {
+		s += " (" + name + ")"
+	}
+	return s
+}
+
+func (c StatusCode) name() string {
+	switch c {
+	case StatusNormalClosure:
+		return "normal closure"
+	case StatusGoingAway:
+		return "going away"
+	case StatusProtocolError:
+		return "protocol error"
+	case StatusUnsupportedData:
+		return "unsupported data"
+	case StatusNoStatusRcvd:
+		return "no status received"
+	case StatusAbnormalClosure:
+		return "abnormal closure"
+	case StatusInvalidFramePayloadData:
+		return "invalid frame payload data"
+	case StatusPolicyViolation:
+		return "policy violation"
+	case StatusMessageTooBig:
+		return "message too big"
+	case StatusMandatoryExtension:
+		return "mandatory extension"
+	case StatusInternalError:
+		return "internal error"
+	case StatusServiceRestart:
+		return "service restart"
+	case StatusTryAgainLater:
+		return "try again later"
+	case StatusBadGateway:
+		return "bad gateway"
+	case StatusTLSHandshake:
+		return "TLS handshake"
+	}
+	return ""
+}
+
+// CloseStatus is how a connection ended, or is ending.
+type CloseStatus struct {
+	// Code is the close code: the peer's when it closed first, the one
+	// passed to Close when the client did, 1006 when the connection dropped
+	// or the close handshake timed out, 1005 when the peer's close frame had
+	// no code.
+	Code StatusCode
+	// Reason is the close reason that goes with Code.
+	Reason string
+	// WasClean reports whether close frames were exchanged in both
+	// directions before the connection ended.
+	WasClean bool
+	// Remote reports whether the peer closed or the connection dropped,
+	// as opposed to the client deciding to close.
+	Remote bool
+}
+
+// validateClose applies the browser's rule to a close requested by the
+// application: code 1000 or 3000–4999, and a UTF-8 reason of at most 123
+// bytes. Natively the same rule holds, so that both platforms agree.
+func validateClose(code StatusCode, reason string) error {
+	if code != StatusNormalClosure && (code < 3000 || code > 4999) {
+		return &UsageError{Op: "close", Msg: "close code " + strconv.Itoa(int(code)) + " is not allowed: use 1000 or 3000-4999 (what browsers accept)"}
+	}
+	if len(reason) > MaxCloseReason {
+		return &UsageError{Op: "close", Msg: "close reason is " + strconv.Itoa(len(reason)) + " bytes, at most " + strconv.Itoa(MaxCloseReason) + " are allowed"}
+	}
+	if !utf8.ValidString(reason) {
+		return &UsageError{Op: "close", Msg: "close reason is not valid UTF-8"}
+	}
+	return nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
