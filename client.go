@@ -161,16 +161,16 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	if err := checkPlatformOptions(&c.cfg); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout)
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout)
 	defer cancel()
-	if err := dialTransport(ctx, c); err != nil {
+	if err := dialTransport(ctx, hctx, c); err != nil {
 		c.transportClosed(false, statusDropped)
 		return nil, err
 	}
 	return c, nil
 }
 
-// dialErrorReason names why a dial ended when the platform error does not:
+// dialReason names why a dial ended when the platform error does not:
 // the caller's context, the handshake timeout or a generic failure.
 func dialReason(parent, ctx context.Context) (string, error) {
 	switch {

@@ -160,8 +160,9 @@ func newShim(url string, protocols []string, limit int64, notify js.Func) (shim 
 	return ctor.Invoke(url, ps, float64(limit), notify), nil
 }
 
-func dialTransport(ctx context.Context, c *Client) error {
-	parent := ctx
+// dialTransport opens the connection; ctx carries the handshake timeout,
+// parent is the caller's context.
+func dialTransport(parent, ctx context.Context, c *Client) error {
 	if js.Global().Get("WebSocket").IsUndefined() {
 		return &DialError{URL: c.url, Reason: "connection failed", Err: errors.New("this JavaScript environment has no WebSocket")}
 	}

@@ -38,8 +38,9 @@ type nativeConn struct {
 
 func checkPlatformOptions(*settings) error { return nil }
 
-func dialTransport(ctx context.Context, c *Client) error {
-	parent := ctx
+// dialTransport opens the connection; ctx carries the handshake timeout,
+// parent is the caller's context.
+func dialTransport(parent, ctx context.Context, c *Client) error {
 	var (
 		rawMu sync.Mutex
 		raw   net.Conn

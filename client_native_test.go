@@ -1,0 +1,566 @@
+//go:build !js
+
+package dualws
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// serve starts an in-process server whose handler gets each accepted
+// connection; it returns the ws:// URL.
+func serve(t *testing.T, handle func(ctx context.Context, c *websocket.Conn)) string {
+	t.Helper()
+	// Hijacked connections outlive the request context; end handlers when
+	// the test ends.
+	testCtx, stop := context.WithCancel(context.Background())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v2"}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx, cancel := context.WithCancel(r.Context())
+		defer context.AfterFunc(testCtx, cancel)()
+		handle(ctx, c)
+	}))
+	t.Cleanup(func() { stop(); srv.Close() })
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// recorder collects OnStateChange calls.
+type recorder struct {
+	mu  sync.Mutex
+	evs []StateChange
+}
+
+func (r *recorder) record(ev StateChange) {
+	r.mu.Lock()
+	r.evs = append(r.evs, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) transitions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, ev := range r.evs {
+		s := ev.From.String() + ">" + ev.To.String()
+		if ev.To >= Closing {
+			s += " " + itoa(int(ev.Status.Code))
+			if ev.Status.WasClean {
+				s += " clean"
+			}
+			if ev.Status.Remote {
+				s += " remote"
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func dial(t *testing.T, url string, opts *Options) (*Client, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	if opts == nil {
+		opts = &Options{}
+	}
+	opts.OnStateChange = rec.record
+	c, err := Dial(context.Background(), url, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close(StatusNormalClosure, "") })
+	return c, rec
+}
+
+func waitDone(t *testing.T, c *Client) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("client did not reach CLOSED")
+	}
+}
+
+func echoThenClose(code websocket.StatusCode, reason string) func(context.Context, *websocket.Conn) {
+	return func(ctx context.Context, c *websocket.Conn) {
+		typ, b, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		c.Write(ctx, typ, b)
+		c.Close(code, reason)
+	}
+}
+
+func echo(ctx context.Context, c *websocket.Conn) {
+	for {
+		typ, b, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		if c.Write(ctx, typ, b) != nil {
+			return
+		}
+	}
+}
+
+// Rule 1 and 2: a peer's close is seen without Receive, and every
+// transition is reported once, in order, with the status.
+func TestPeerCloseSeenWithoutReceive(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) { c.Close(4000, "bye") })
+	c, rec := dial(t, url, nil)
+	waitDone(t, c)
+	assert.Equal(t, Closed, c.State())
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 4000 remote", "CLOSING>CLOSED 4000 clean remote"}, rec.transitions())
+	st, ok := c.CloseStatus()
+	require.True(t, ok)
+	assert.Equal(t, CloseStatus{Code: 4000, Reason: "bye", WasClean: true, Remote: true}, st)
+	assert.NoError(t, c.Close(StatusNormalClosure, ""), "Close after a clean peer close reports the clean end")
+}
+
+// Rule 3, the seed scenario: after the server's close arrived, no send is
+// accepted, and each error carries the peer's code and reason.
+func TestSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
+	got := make(chan int, 1)
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		echoThenClose(4000, "seed")(ctx, c)
+		n := 0
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				break
+			}
+			n++
+		}
+		got <- n
+	})
+	c, _ := dial(t, url, nil)
+	require.NoError(t, c.SendText(context.Background(), "first"))
+	_, _, err := c.Receive(context.Background())
+	require.NoError(t, err)
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
+		// work without blocking, as the seed scenario does
+	}
+	accepted := 0
+	for i := 0; i < 5; i++ {
+		err := c.SendText(context.Background(), "late")
+		if err == nil {
+			accepted++
+			continue
+		}
+		var ce *CloseError
+		require.ErrorAs(t, err, &ce)
+		assert.True(t, errors.Is(err, ErrClosed))
+		assert.Equal(t, StatusCode(4000), ce.Status.Code)
+		assert.Equal(t, "seed", ce.Status.Reason)
+	}
+	assert.Equal(t, 0, accepted)
+	waitDone(t, c)
+	assert.Equal(t, 0, <-got, "the server received nothing after its close")
+}
+
+// Rule 5: messages that arrived before the close stay readable, in order,
+// then Receive returns the close.
+func TestUnreadMessagesSurvivePeerClose(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		for _, m := range []string{"a", "b", "c"} {
+			c.Write(ctx, websocket.MessageText, []byte(m))
+		}
+		c.Write(ctx, websocket.MessageBinary, []byte{1, 2})
+		c.Close(StatusNormalClosure.ws(), "done")
+	})
+	c, _ := dial(t, url, nil)
+	waitDone(t, c)
+	for _, want := range []string{"a", "b", "c"} {
+		typ, b, err := c.Receive(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, Text, typ)
+		assert.Equal(t, want, string(b))
+	}
+	typ, b, err := c.Receive(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, Binary, typ)
+	assert.Equal(t, []byte{1, 2}, b)
+	_, _, err = c.Receive(context.Background())
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, CloseStatus{Code: 1000, Reason: "done", WasClean: true, Remote: true}, ce.Status)
+}
+
+func (s StatusCode) ws() websocket.StatusCode { return websocket.StatusCode(s) }
+
+// Rule 5: a full queue stops the reader, so the close is seen only once
+// the application has taken the messages.
+func TestFullQueueAppliesBackpressure(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		for i := 0; i < 10; i++ {
+			c.Write(ctx, websocket.MessageText, []byte{byte('0' + i)})
+		}
+		c.Close(4001, "")
+	})
+	c, _ := dial(t, url, &Options{ReceiveQueue: 2})
+	time.Sleep(200 * time.Millisecond) // let the server write everything
+	assert.Equal(t, Open, c.State(), "the reader must stop while the queue is full")
+	for i := 0; i < 10; i++ {
+		_, b, err := c.Receive(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, string(rune('0'+i)), string(b))
+	}
+	_, _, err := c.Receive(context.Background())
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, StatusCode(4001), ce.Status.Code)
+}
+
+// Rule 6: Close rejects what a browser would reject and changes nothing.
+func TestCloseRejectsWhatBrowsersReject(t *testing.T) {
+	url := serve(t, echo)
+	c, rec := dial(t, url, nil)
+	for _, code := range []StatusCode{1001, 1005, 1006, 2999, 5000, 0} {
+		err := c.Close(code, "")
+		var ue *UsageError
+		require.ErrorAs(t, err, &ue, "code %d", code)
+		assert.Contains(t, err.Error(), itoa(int(code)))
+	}
+	err := c.Close(1000, strings.Repeat("é", 62)) // 124 bytes
+	require.ErrorContains(t, err, "124 bytes")
+	err = c.Close(1000, "\xff")
+	require.ErrorContains(t, err, "UTF-8")
+	assert.Equal(t, Open, c.State())
+	require.NoError(t, c.SendText(context.Background(), "still open"))
+	_, b, err := c.Receive(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "still open", string(b))
+	require.NoError(t, c.Close(3000, strings.Repeat("é", 61)+"x"))
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 3000", "CLOSING>CLOSED 3000 clean"}, rec.transitions())
+}
+
+// Rule 6: a peer that never answers the close frame: CLOSED after
+// CloseTimeout with 1006, not clean, and every caller gets the same.
+func TestCloseTimeoutWhenPeerNeverAnswers(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) { <-ctx.Done() })
+	c, rec := dial(t, url, &Options{CloseTimeout: 200 * time.Millisecond})
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.Close(StatusNormalClosure, "bye")
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		var ce *CloseError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, CloseStatus{Code: 1006, Reason: "close timeout"}, ce.Status)
+	}
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 1000", "CLOSING>CLOSED 1006"}, rec.transitions())
+	assert.Equal(t, errs[0], c.Close(StatusNormalClosure, ""), "a later Close returns the same outcome")
+}
+
+// Rule 6: concurrent Close calls make one handshake and agree.
+func TestConcurrentCloseOneHandshake(t *testing.T) {
+	closes := make(chan websocket.StatusCode, 2)
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		_, _, err := c.Read(ctx)
+		closes <- websocket.CloseStatus(err)
+	})
+	c, rec := dial(t, url, nil)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, c.Close(4100, "x"))
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, websocket.StatusCode(4100), <-closes)
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 4100", "CLOSING>CLOSED 4100 clean"}, rec.transitions())
+}
+
+// Rule 7: a dropped connection is CLOSED with 1006, not clean, remote, with
+// no CLOSING in between.
+func TestDroppedConnection(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) { c.CloseNow() })
+	c, rec := dial(t, url, nil)
+	waitDone(t, c)
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006 remote"}, rec.transitions())
+	err := c.SendText(context.Background(), "x")
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, CloseStatus{Code: 1006, Remote: true}, ce.Status)
+	assert.Contains(t, err.Error(), "abnormally")
+}
+
+// Rule 8: Dial errors say what failed.
+func TestDialErrors(t *testing.T) {
+	for _, u := range []string{"http://example.com", "", "ws://", "ws://:80/x", "ws://host/#frag", "wss ://x"} {
+		_, err := Dial(context.Background(), u, nil)
+		var ue *UsageError
+		require.ErrorAs(t, err, &ue, "url %q", u)
+		assert.Contains(t, err.Error(), "invalid URL")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := "ws://" + ln.Addr().String()
+	ln.Close()
+	var rec recorder
+	_, err = Dial(context.Background(), refused, &Options{OnStateChange: rec.record})
+	var de *DialError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "connection refused", de.Reason)
+	assert.Equal(t, []string{"CONNECTING>CLOSED 1006 remote"}, rec.transitions())
+
+	reject := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	defer reject.Close()
+	_, err = Dial(context.Background(), "ws"+strings.TrimPrefix(reject.URL, "http"), nil)
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "handshake rejected", de.Reason)
+	assert.Equal(t, 403, de.HTTPStatus)
+	assert.Contains(t, err.Error(), "HTTP 403")
+
+	release := make(chan struct{})
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stall.Close()
+	defer close(release)
+	stallURL := "ws" + strings.TrimPrefix(stall.URL, "http")
+	_, err = Dial(context.Background(), stallURL, &Options{HandshakeTimeout: 100 * time.Millisecond})
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "handshake timed out", de.Reason)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err = Dial(ctx, stallURL, nil)
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "cancelled", de.Reason)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// Rule 9: a message over ReadLimit closes with 1009.
+func TestReadLimitClosesWith1009(t *testing.T) {
+	closes := make(chan websocket.StatusCode, 1)
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		c.Write(ctx, websocket.MessageBinary, make([]byte, 100))
+		c.Write(ctx, websocket.MessageBinary, make([]byte, 101))
+		_, _, err := c.Read(ctx)
+		closes <- websocket.CloseStatus(err)
+	})
+	c, rec := dial(t, url, &Options{ReadLimit: 100})
+	waitDone(t, c)
+	assert.Equal(t, websocket.StatusMessageTooBig, <-closes)
+	_, b, err := c.Receive(context.Background())
+	require.NoError(t, err, "the message at the limit was delivered")
+	assert.Len(t, b, 100)
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 1009", "CLOSING>CLOSED 1009 clean"}, rec.transitions())
+}
+
+// Rule 10: no pong within PingTimeout drops the connection with 1006
+// "keepalive timeout", decided locally.
+func TestKeepaliveTimeout(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) { <-ctx.Done() }) // never reads, never pongs
+	c, rec := dial(t, url, &Options{PingInterval: 20 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	waitDone(t, c)
+	st, _ := c.CloseStatus()
+	assert.Equal(t, CloseStatus{Code: 1006, Reason: "keepalive timeout"}, st)
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006"}, rec.transitions())
+}
+
+// Rule 10: answered pings keep the connection open.
+func TestKeepaliveAnswered(t *testing.T) {
+	url := serve(t, echo)
+	c, _ := dial(t, url, &Options{PingInterval: 10 * time.Millisecond, PingTimeout: time.Second})
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, Open, c.State())
+	require.NoError(t, c.Close(StatusNormalClosure, ""))
+}
+
+// Rule 11: concurrent sends while the peer closes: each either succeeds
+// before the close or fails with the close code.
+func TestConcurrentSendsDuringPeerClose(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		c.Read(ctx)
+		c.Close(4002, "busy")
+	})
+	c, _ := dial(t, url, nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failures := 0
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1_000_000; i++ {
+				err := c.SendText(context.Background(), "m")
+				if err == nil {
+					continue
+				}
+				var ce *CloseError
+				if assert.ErrorAs(t, err, &ce) {
+					assert.Equal(t, StatusCode(4002), ce.Status.Code)
+				}
+				mu.Lock()
+				failures++
+				mu.Unlock()
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	waitDone(t, c)
+	assert.Equal(t, 8, failures, "every sender saw the close")
+}
+
+// A text message that is not UTF-8 fails the connection as a browser does:
+// the application sees 1006, not clean; the peer gets 1007.
+func TestInvalidUTF8FromPeer(t *testing.T) {
+	got := make(chan []byte, 1)
+	url := rawServe(t, func(rw *bufio.ReadWriter) {
+		rw.Write([]byte{0x81, 3, 0xff, 0xfe, 0xfd})
+		rw.Flush()
+		got <- readFramePayload(rw)
+	})
+	c, rec := dial(t, url, nil)
+	waitDone(t, c)
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006 remote"}, rec.transitions())
+	p := <-got
+	require.GreaterOrEqual(t, len(p), 2)
+	assert.Equal(t, 1007, int(p[0])<<8|int(p[1]))
+}
+
+// An empty close frame is reported as 1005.
+func TestEmptyCloseFrameIs1005(t *testing.T) {
+	url := rawServe(t, func(rw *bufio.ReadWriter) {
+		rw.Write([]byte{0x8a, 0}) // unsolicited pong
+		rw.Write([]byte{0x88, 0}) // close, no code
+		rw.Flush()
+		readFramePayload(rw)
+	})
+	c, rec := dial(t, url, nil)
+	waitDone(t, c)
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 1005 remote", "CLOSING>CLOSED 1005 clean remote"}, rec.transitions())
+}
+
+func TestSubprotocolAndHeader(t *testing.T) {
+	hdr := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr <- r.Header.Get("X-Test")
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v2"}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		echo(r.Context(), c)
+	}))
+	defer srv.Close()
+	c, err := Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), &Options{
+		Subprotocols: []string{"v1", "v2"},
+		Header:       map[string][]string{"X-Test": {"yes"}},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "v2", c.Subprotocol())
+	assert.Equal(t, "yes", <-hdr)
+	require.NoError(t, c.Close(StatusNormalClosure, ""))
+}
+
+func TestSendRejectsBadInput(t *testing.T) {
+	url := serve(t, echo)
+	c, _ := dial(t, url, nil)
+	var ue *UsageError
+	require.ErrorAs(t, c.Send(context.Background(), Text, []byte{0xff}), &ue)
+	require.ErrorAs(t, c.Send(context.Background(), MessageType(9), nil), &ue)
+	assert.Equal(t, Open, c.State())
+	assert.Equal(t, 0, c.BufferedAmount())
+	require.NoError(t, c.Close(StatusNormalClosure, ""))
+	err := c.SendText(context.Background(), "after close")
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, CloseStatus{Code: 1000, WasClean: true}, ce.Status)
+	assert.Contains(t, err.Error(), "by client")
+}
+
+func TestReceiveContext(t *testing.T) {
+	url := serve(t, echo)
+	c, _ := dial(t, url, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, _, err := c.Receive(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, ErrClosed)
+	assert.Equal(t, Open, c.State())
+}
+
+// rawServe runs handle on a hand-made WebSocket connection, for peers that
+// misbehave in ways coder/websocket will not.
+func rawServe(t *testing.T, handle func(rw *bufio.ReadWriter)) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+			base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n")
+		rw.Flush()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		handle(rw)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// readFramePayload reads one masked client frame (payload < 126 bytes).
+func readFramePayload(rw *bufio.ReadWriter) []byte {
+	var hdr [2]byte
+	if _, err := rw.Read(hdr[:1]); err != nil {
+		return nil
+	}
+	if _, err := rw.Read(hdr[1:]); err != nil {
+		return nil
+	}
+	n := int(hdr[1] & 0x7f)
+	buf := make([]byte, 4+n)
+	for read := 0; read < len(buf); {
+		m, err := rw.Read(buf[read:])
+		if err != nil {
+			return nil
+		}
+		read += m
+	}
+	p := buf[4:]
+	for i := range p {
+		p[i] ^= buf[i%4]
+	}
+	return p
+}
