@@ -1,0 +1,33 @@
+// Command dualws is a command-line WebSocket client built on the dualws
+// package. It shows every state change of the connection, with the close
+// code, reason, clean flag and who closed, and sends each line of its
+// standard input as a message.
+//
+// Usage:
+//
+//	dualws [flags] ws://host/path
+//
+// State changes go to standard error, prefixed with the time since start;
+// received text messages go to standard output as they are, one per line,
+// binary ones as their length and a hex preview (raw with -binary-raw).
+// With -json every event is one JSON object per line on standard output.
+//
+// End of input closes the connection with 1000 once every line is sent.
+// Ctrl-C closes with 1000; a second Ctrl-C drops the connection at once.
+//
+// Exit status: 0 the connection closed cleanly with 1000 or 1001, 1 it
+// closed with any other code, 2 usage error, 3 the dial failed, 4 the
+// connection dropped (1006).
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	os.Exit(runSignals(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, sigs))
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dualws/dualws"
+)
+
+// hexPreview is how many bytes of a binary message are shown in hex.
+const hexPreview = 32
+
+// printer writes the command's output. State changes come from the
+// client's goroutines and messages from the receive loop, so every write
+// holds mu; each event is one write, never split.
+type printer struct {
+	mu        sync.Mutex
+	start     time.Time
+	stdout    io.Writer
+	stderr    io.Writer
+	json      bool
+	quiet     bool
+	binaryRaw bool
+}
+
+func newPrinter(start time.Time, stdout, stderr io.Writer, cfg *config) *printer {
+	return &printer{start: start, stdout: stdout, stderr: stderr, json: cfg.json, quiet: cfg.quiet, binaryRaw: cfg.binaryRaw}
+}
+
+// event is one line of -json output. Fields that do not apply are left out.
+type event struct {
+	T           float64 `json:"t"`
+	Event       string  `json:"event"`
+	From        string  `json:"from,omitempty"`
+	To          string  `json:"to,omitempty"`
+	URL         string  `json:"url,omitempty"`
+	Code        *int    `json:"code,omitempty"`
+	Reason      *string `json:"reason,omitempty"`
+	Clean       *bool   `json:"clean,omitempty"`
+	By          string  `json:"by,omitempty"`
+	Subprotocol string  `json:"subprotocol,omitempty"`
+	Type        string  `json:"type,omitempty"`
+	Len         *int    `json:"len,omitempty"`
+	Text        *string `json:"text,omitempty"`
+	Base64      *string `json:"base64,omitempty"`
+	Op          string  `json:"op,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	Status      *int    `json:"status,omitempty"`
+}
+
+func (p *printer) since(t time.Time) float64 {
+	return t.Sub(p.start).Seconds()
+}
+
+// stamp is the relative timestamp that starts every line on stderr.
+func (p *printer) stamp(t time.Time) string {
+	return fmt.Sprintf("+%.3fs", p.since(t))
+}
+
+func (p *printer) emit(ev *event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		// Not expected: every field marshals.
+		b = []byte(`{"event":"error","error":` + strconv.Quote(err.Error()) + `}`)
+	}
+	b = append(b, '\n')
+	p.stdout.Write(b)
+}
+
+// who names the side that closed: the server, the client (Close, a close
+// timeout, a keepalive timeout, a message over the read limit) or the
+// network, when the connection dropped without a close frame.
+func who(st dualws.CloseStatus) string {
+	switch {
+	case st.Remote && st.Code == dualws.StatusAbnormalClosure:
+		return "network"
+	case st.Remote:
+		return "server"
+	}
+	return "client"
+}
+
+// state reports a transition. A failed dial (CONNECTING to CLOSED) is not
+// reported here: the dial error says more.
+func (p *printer) state(ev dualws.StateChange, url string) {
+	if ev.From == dualws.Connecting && ev.To == dualws.Closed {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	closing := ev.To == dualws.Closing || ev.To == dualws.Closed
+	if p.json {
+		e := &event{T: p.since(ev.At), Event: "state", From: ev.From.String(), To: ev.To.String()}
+		if ev.To == dualws.Open {
+			e.URL = url
+		}
+		if closing {
+			code, reason, clean := int(ev.Status.Code), ev.Status.Reason, ev.Status.WasClean
+			e.Code, e.Reason, e.Clean, e.By = &code, &reason, &clean, who(ev.Status)
+		}
+		p.emit(e)
+		return
+	}
+	if p.quiet {
+		return
+	}
+	line := fmt.Sprintf("%s %-8s", p.stamp(ev.At), ev.To)
+	switch {
+	case ev.To == dualws.Open:
+		line += " " + url
+	case closing:
+		st := ev.Status
+		line += fmt.Sprintf(" code=%d reason=%q clean=%t by=%s", int(st.Code), st.Reason, st.WasClean, who(st))
+		// StatusCode.String adds the RFC name, as in "1006 (abnormal closure)".
+		line += strings.TrimPrefix(st.Code.String(), strconv.Itoa(int(st.Code)))
+	}
+	fmt.Fprintln(p.stderr, line)
+}
+
+// subprotocol reports the subprotocol the server chose.
+func (p *printer) subprotocol(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if p.json {
+		p.emit(&event{T: p.since(now), Event: "subprotocol", Subprotocol: name})
+		return
+	}
+	if !p.quiet {
+		fmt.Fprintf(p.stderr, "%s subprotocol %q\n", p.stamp(now), name)
+	}
+}
+
+// message prints a received message: text as it is on a line of its own,
+// binary as its length and a hex preview, or raw with -binary-raw.
+func (p *printer) message(typ dualws.MessageType, data []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(data)
+	if p.json {
+		e := &event{T: p.since(time.Now()), Event: "message", Type: typ.String(), Len: &n}
+		if typ == dualws.Text {
+			s := string(data)
+			e.Text = &s
+		} else {
+			s := base64.StdEncoding.EncodeToString(data)
+			e.Base64 = &s
+		}
+		p.emit(e)
+		return
+	}
+	switch {
+	case typ == dualws.Text:
+		p.stdout.Write(append(data, '\n'))
+	case p.binaryRaw:
+		p.stdout.Write(data)
+	default:
+		preview := data
+		more := ""
+		if len(preview) > hexPreview {
+			preview, more = preview[:hexPreview], " ..."
+		}
+		fmt.Fprintf(p.stdout, "[binary %d bytes] %s%s\n", n, hex.EncodeToString(preview), more)
+	}
+}
+
+// notice is an informational line on stderr, left out with -q and -json.
+func (p *printer) notice(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json || p.quiet {
+		return
+	}
+	fmt.Fprintf(p.stderr, "%s %s\n", p.stamp(time.Now()), msg)
+}
+
+// error reports a failure: always one line on stderr, and an error event
+// with -json. op says what failed: usage, dial, send or input.
+func (p *printer) error(op string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	msg := oneLine(err.Error())
+	if p.json {
+		p.emit(&event{T: p.since(time.Now()), Event: "error", Op: op, Error: msg})
+	}
+	fmt.Fprintln(p.stderr, msg)
+}
+
+// exit reports the exit status with -json and returns it.
+func (p *printer) exit(status int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		p.emit(&event{T: p.since(time.Now()), Event: "exit", Status: &status})
+	}
+	return status
+}
