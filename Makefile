@@ -23,15 +23,14 @@ test-native:
 	$(GO) test -race -count=1 .
 
 # The js/wasm build of the root package runs under Node against a scenario
-# server that jsserver starts; the environment is kept small because
+# server (bin/testserver); the environment is kept small because
 # wasm_exec.js refuses more than about 8 KB of argv and environment.
-test-js:
-	$(GO) build -o bin/jstestserver ./internal/jstestserver
-	@set -e; bin/jstestserver -addr 127.0.0.1:0 -addrfile bin/jstestserver.addr & pid=$$!; \
+test-js: bin/testserver
+	@set -e; rm -f bin/testserver.addr; bin/testserver -addr 127.0.0.1:0 -addrfile bin/testserver.addr & pid=$$!; \
 	trap "kill $$pid 2>/dev/null" EXIT; \
-	for i in $$(seq 50); do [ -s bin/jstestserver.addr ] && break; sleep 0.1; done; \
+	for i in $$(seq 100); do [ -s bin/testserver.addr ] && break; sleep 0.1; done; \
 	env -i PATH="$$PATH" HOME="$$HOME" GOCACHE="$$($(GO) env GOCACHE)" GOPATH="$$($(GO) env GOPATH)" \
-		NODE_OPTIONS=$(NODE_OPTIONS_WS) DUALWS_SERVER="ws://$$(cat bin/jstestserver.addr)" \
+		NODE_OPTIONS=$(NODE_OPTIONS_WS) DUALWS_SERVER="ws://$$(cat bin/testserver.addr)" \
 		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" .
 
 -include mk/*.mk

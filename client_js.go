@@ -16,7 +16,8 @@ import (
 // payload bytes), and Go is woken once per event-loop turn, not once per
 // message, because each JS-to-Go call costs tens of microseconds.
 // Records: kind, payload length, a, b. Kinds: 1 text, 2 binary, 3 open,
-// 4 close (a = code, b = wasClean), 5 message over the read limit.
+// 4 close (a = code, b = wasClean), 5 message over the read limit,
+// 6 error before the socket opened (Node fires no close event then).
 //
 // It is compiled with the Function constructor, so a page whose Content
 // Security Policy forbids 'unsafe-eval' cannot use dualws.
@@ -79,6 +80,7 @@ ws.onmessage = (e) => {
 	ndata += n;
 	record(2, n, 0, 0);
 };
+ws.onerror = () => { if (ws.readyState !== 1) record(6, 0, 0, 0); };
 ws.onclose = (e) => { const n = text(e.reason); record(4, n, e.code, e.wasClean ? 1 : 0); };
 return {
 	take() {
@@ -102,7 +104,7 @@ return {
 	},
 	detach() {
 		detached = true;
-		ws.onopen = ws.onmessage = ws.onclose = null;
+		ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
 		try { if (ws.readyState < 2) ws.close(); } catch (e) {}
 	},
 	protocol() { return ws.protocol; },
@@ -238,7 +240,7 @@ func (d *jsConn) onNotify(js.Value, []js.Value) any {
 		case 4:
 			code, clean := StatusCode(le32(meta[i+8:])), le32(meta[i+12:]) == 1
 			if d.dialing {
-				close(d.failCh)
+				d.dialFailed()
 				return nil
 			}
 			if code != StatusAbnormalClosure {
@@ -249,9 +251,19 @@ func (d *jsConn) onNotify(js.Value, []js.Value) any {
 			return nil
 		case 5:
 			d.c.messageTooBig()
+		case 6:
+			if d.dialing {
+				d.dialFailed()
+				return nil
+			}
 		}
 	}
 	return nil
+}
+
+func (d *jsConn) dialFailed() {
+	d.dialing = false
+	close(d.failCh)
 }
 
 func le32(b []byte) int32 {

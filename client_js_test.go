@@ -1,0 +1,292 @@
+//go:build js && wasm
+
+package dualws
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These tests run under Node (go_js_wasm_exec with --experimental-websocket)
+// against the scenario server whose ws:// base URL is in DUALWS_SERVER;
+// `make test-js` starts it. The same rules are proven in Chromium by e2e/.
+
+func server(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("DUALWS_SERVER")
+	if u == "" {
+		t.Fatal("DUALWS_SERVER is not set: run these tests with `make test-js`")
+	}
+	return u
+}
+
+type recorder struct {
+	mu  sync.Mutex
+	evs []string
+}
+
+func (r *recorder) record(ev StateChange) {
+	s := ev.From.String() + ">" + ev.To.String()
+	if ev.To >= Closing {
+		s += " " + itoa(int(ev.Status.Code))
+		if ev.Status.WasClean {
+			s += " clean"
+		}
+		if ev.Status.Remote {
+			s += " remote"
+		}
+	}
+	r.mu.Lock()
+	r.evs = append(r.evs, s)
+	r.mu.Unlock()
+}
+
+func (r *recorder) transitions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.evs...)
+}
+
+func dial(t *testing.T, path string, opts *Options) (*Client, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	if opts == nil {
+		opts = &Options{}
+	}
+	opts.OnStateChange = rec.record
+	c, err := Dial(context.Background(), server(t)+path, opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v", path, err)
+	}
+	t.Cleanup(func() { c.Close(StatusNormalClosure, "") })
+	return c, rec
+}
+
+func waitDone(t *testing.T, c *Client) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("client did not reach CLOSED")
+	}
+}
+
+func equal(t *testing.T, got, want any) {
+	t.Helper()
+	if !equalValues(got, want) {
+		t.Fatalf("got  %#v\nwant %#v", got, want)
+	}
+}
+
+func equalValues(a, b any) bool {
+	as, ok1 := a.([]string)
+	bs, ok2 := b.([]string)
+	if ok1 && ok2 {
+		if len(as) != len(bs) {
+			return false
+		}
+		for i := range as {
+			if as[i] != bs[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
+func closeErr(t *testing.T, err error) CloseStatus {
+	t.Helper()
+	var ce *CloseError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrClosed) {
+		t.Fatalf("want a *CloseError, got %v", err)
+	}
+	return ce.Status
+}
+
+func TestJSPeerCloseSeenWithoutReceive(t *testing.T) {
+	c, rec := dial(t, "/ws/close?after=0&code=4000&reason=bye", nil)
+	waitDone(t, c)
+	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 4000 remote", "CLOSING>CLOSED 4000 clean remote"})
+	st, ok := c.CloseStatus()
+	equal(t, ok, true)
+	equal(t, st, CloseStatus{Code: 4000, Reason: "bye", WasClean: true, Remote: true})
+}
+
+func TestJSSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
+	c, _ := dial(t, "/ws/close?after=1&code=4000&reason=seed", nil)
+	if err := c.SendText(context.Background(), "first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
+		// work without yielding to the event loop
+	}
+	accepted := 0
+	for i := 0; i < 5; i++ {
+		err := c.SendText(context.Background(), "late")
+		if err == nil {
+			accepted++
+			continue
+		}
+		st := closeErr(t, err)
+		equal(t, st.Code, StatusCode(4000))
+		equal(t, st.Reason, "seed")
+	}
+	equal(t, accepted, 0)
+	waitDone(t, c)
+}
+
+func TestJSEchoSizes(t *testing.T) {
+	c, _ := dial(t, "/ws/echo", nil)
+	for _, n := range []int{0, 125, 126, 65536, 1 << 20} {
+		for _, typ := range []MessageType{Text, Binary} {
+			msg := []byte(strings.Repeat("é", n/2) + strings.Repeat("x", n%2))
+			if err := c.Send(context.Background(), typ, msg); err != nil {
+				t.Fatal(err)
+			}
+			gotTyp, got, err := c.Receive(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			equal(t, gotTyp, typ)
+			equal(t, string(got), string(msg))
+		}
+	}
+	if err := c.Close(StatusNormalClosure, "done"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJSMessagesBeforeCloseStayReadable(t *testing.T) {
+	c, _ := dial(t, "/ws/burst?n=3&code=4003", nil)
+	waitDone(t, c)
+	for _, want := range []string{"1", "2", "3"} {
+		_, b, err := c.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, string(b), want)
+	}
+	_, _, err := c.Receive(context.Background())
+	equal(t, closeErr(t, err).Code, StatusCode(4003))
+}
+
+func TestJSCloseRejectsWhatBrowsersReject(t *testing.T) {
+	c, rec := dial(t, "/ws/echo", nil)
+	for _, code := range []StatusCode{1001, 1005, 2999, 5000} {
+		var ue *UsageError
+		if err := c.Close(code, ""); !errors.As(err, &ue) {
+			t.Fatalf("Close(%d) = %v, want a *UsageError", code, err)
+		}
+	}
+	var ue *UsageError
+	if err := c.Close(1000, strings.Repeat("a", 124)); !errors.As(err, &ue) {
+		t.Fatalf("124-byte reason: %v", err)
+	}
+	equal(t, c.State(), Open)
+	if err := c.Close(4999, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 4999", "CLOSING>CLOSED 4999 clean"})
+}
+
+func TestJSCloseTimeout(t *testing.T) {
+	c, rec := dial(t, "/ws/noclose", &Options{CloseTimeout: 300 * time.Millisecond})
+	err := c.Close(StatusNormalClosure, "")
+	equal(t, closeErr(t, err), CloseStatus{Code: 1006, Reason: "close timeout"})
+	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 1000", "CLOSING>CLOSED 1006"})
+	equal(t, c.Close(StatusNormalClosure, "").Error(), err.Error())
+}
+
+func TestJSDropped(t *testing.T) {
+	c, rec := dial(t, "/ws/drop?after=0", nil)
+	waitDone(t, c)
+	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006 remote"})
+	equal(t, closeErr(t, c.SendText(context.Background(), "x")), CloseStatus{Code: 1006, Remote: true})
+}
+
+func TestJSDialErrors(t *testing.T) {
+	var ue *UsageError
+	for _, u := range []string{"http://x", "", "ws://host/#f"} {
+		if _, err := Dial(context.Background(), u, nil); !errors.As(err, &ue) {
+			t.Fatalf("Dial(%q) = %v, want a *UsageError", u, err)
+		}
+	}
+	if _, err := Dial(context.Background(), server(t)+"/ws/echo", &Options{Header: map[string][]string{"A": {"b"}}}); !errors.As(err, &ue) {
+		t.Fatalf("Header in the browser: %v", err)
+	}
+	var de *DialError
+	rec := &recorder{}
+	_, err := Dial(context.Background(), server(t)+"/ws/reject?status=403", &Options{OnStateChange: rec.record})
+	if !errors.As(err, &de) || de.HTTPStatus != 0 || !strings.Contains(err.Error(), "does not say why") {
+		t.Fatalf("rejected handshake: %v", err)
+	}
+	equal(t, rec.transitions(), []string{"CONNECTING>CLOSED 1006 remote"})
+	if _, err := Dial(context.Background(), "ws://127.0.0.1:1/", nil); !errors.As(err, &de) {
+		t.Fatalf("refused: %v", err)
+	}
+	_, err = Dial(context.Background(), server(t)+"/ws/stall", &Options{HandshakeTimeout: 200 * time.Millisecond})
+	if !errors.As(err, &de) || de.Reason != "handshake timed out" || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled handshake: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err = Dial(ctx, server(t)+"/ws/stall", nil)
+	if !errors.As(err, &de) || de.Reason != "cancelled" || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled dial: %v", err)
+	}
+}
+
+func TestJSReadLimit(t *testing.T) {
+	c, rec := dial(t, "/ws/big?size=2000", &Options{ReadLimit: 1000})
+	waitDone(t, c)
+	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 1009", "CLOSING>CLOSED 1009 clean"})
+}
+
+func TestJSConcurrentSendsDuringPeerClose(t *testing.T) {
+	c, _ := dial(t, "/ws/close?after=1&code=4002", nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failures := 0
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1_000_000; i++ {
+				err := c.SendText(context.Background(), "m")
+				if err == nil {
+					continue
+				}
+				mu.Lock()
+				failures++
+				mu.Unlock()
+				if st := closeErr(t, err); st.Code != 4002 {
+					t.Errorf("code %d", st.Code)
+				}
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	equal(t, failures, 8)
+	waitDone(t, c)
+}
+
+func TestJSEmptyCloseFrameIs1005(t *testing.T) {
+	c, rec := dial(t, "/ws/pongclose", nil)
+	waitDone(t, c)
+	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 1005 remote", "CLOSING>CLOSED 1005 clean remote"})
+}
+
+func TestJSSubprotocol(t *testing.T) {
+	c, _ := dial(t, "/ws/subprotocol", &Options{Subprotocols: []string{"v1", "v2"}})
+	equal(t, c.Subprotocol(), "v2")
+}
