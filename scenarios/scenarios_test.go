@@ -1,0 +1,94 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/dualws/dualws/testserver/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func startServer(t *testing.T) string {
+	t.Helper()
+	s := server.New(server.Options{})
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() {
+		s.Close()
+		hs.Close()
+	})
+	return "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+// TestNativeRun runs every scenario natively and checks the parts of its
+// trace that the scenario exists to show.
+func TestNativeRun(t *testing.T) {
+	base := startServer(t)
+	traces := map[string]Trace{}
+	for _, name := range Names() {
+		tr := Run(context.Background(), name, base)
+		traces[name] = tr
+		t.Logf("%s:\n  %s", name, strings.Join(tr.Lines(), "\n  "))
+		assert.Empty(t, tr.Failure, name)
+		assert.NotEmpty(t, tr.Ops, name)
+	}
+	assert.Equal(t, 0, traces["seed"].Counts["accepted_after_close"], "seed: sends accepted after the server's close")
+	assert.Equal(t, "v2", traces["subprotocol"].Facts["subprotocol"])
+	assert.Equal(t, 3, traces["server-ping"].Counts["server_pongs"])
+	assert.Len(t, traces["burst-close"].Received, 3)
+	assert.Equal(t, 1, traces["close-twice"].Counts["distinct_concurrent_results"])
+	assert.Equal(t, 32, traces["concurrent-send"].Counts["failures_with_close_code"])
+}
+
+func TestUnknownScenario(t *testing.T) {
+	tr := Run(context.Background(), "no-such-scenario", "ws://127.0.0.1:1")
+	assert.Contains(t, tr.Failure, "unknown scenario")
+}
+
+func TestNamesAreUniqueAndDescribed(t *testing.T) {
+	names := Names()
+	require.Len(t, names, 20)
+	seen := map[string]bool{}
+	for _, n := range names {
+		assert.False(t, seen[n], "duplicate %s", n)
+		seen[n] = true
+		assert.NotEmpty(t, Describe(n), n)
+	}
+}
+
+func TestCompareIgnoresTimingsOnly(t *testing.T) {
+	a := Trace{
+		Scenario:      "x",
+		Platform:      "linux/amd64",
+		Transitions:   []Transition{{From: "OPEN", To: "CLOSED", Code: 1006, Remote: true, AtMS: 3}},
+		Ops:           []Op{{Op: "send", Result: "close", Code: 1006}},
+		CloseDetectMS: 12,
+		DurationMS:    40,
+	}
+	b := a
+	b.Platform = "js/wasm"
+	b.Transitions = []Transition{{From: "OPEN", To: "CLOSED", Code: 1006, Remote: true, AtMS: 9}}
+	b.CloseDetectMS, b.DurationMS = 99, 120
+	assert.True(t, Equal(a, b), Diff(a, b))
+
+	// A JSON round trip keeps the comparable part.
+	raw, err := json.Marshal(a)
+	require.NoError(t, err)
+	var back Trace
+	require.NoError(t, json.Unmarshal(raw, &back))
+	assert.Equal(t, a.Comparable(), back.Comparable())
+
+	c := a
+	c.Transitions = []Transition{{From: "OPEN", To: "CLOSED", Code: 1005, Remote: true}}
+	assert.False(t, Equal(a, c))
+	assert.Contains(t, Diff(a, c), "!")
+	d := a
+	d.Ops = []Op{{Op: "send", Result: "ok"}}
+	assert.False(t, Equal(a, d))
+}
