@@ -146,17 +146,27 @@ func (d *nativeConn) readLoop() {
 
 var errTooBig = errors.New("message over the read limit")
 
-// readMessage reads a whole message, at most ReadLimit bytes.
+// readMessage reads a whole message, failing with errTooBig past
+// ReadLimit. It grows its buffer as io.ReadAll does, without a LimitReader.
 func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 	limit := d.c.cfg.readLimit
-	if limit < 0 {
-		return io.ReadAll(r)
+	b := make([]byte, 0, 512)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if limit >= 0 && int64(len(b)) > limit {
+			return nil, errTooBig
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err == nil && int64(len(data)) > limit {
-		return nil, errTooBig
-	}
-	return data, err
 }
 
 func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error {
