@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -196,4 +197,138 @@ func parseClosePayload(p []byte) (code int, reason string, err error) {
 		return 0, "", errors.New("close payload of 1 byte")
 	}
 	return int(binary.BigEndian.Uint16(p)), string(p[2:]), nil
+}
+
+// sniffer parses the client's frames passively from the bytes a WebSocket
+// implementation reads off the wire, reporting each complete frame's
+// opcode, FIN bit and (for control frames) unmasked payload. It lets the
+// scenarios built on coder/websocket record exactly what the client sent,
+// whatever coder's close handshake does with it.
+type sniffer struct {
+	onFrame func(fin bool, opcode byte, control []byte)
+	broken  bool
+
+	hdr     []byte // header bytes gathered so far
+	hdrLen  int    // full header length once known, else 0
+	fin     bool
+	opcode  byte
+	mask    [4]byte
+	remain  uint64 // payload bytes still to come
+	payload []byte // control frame payload gathered so far
+}
+
+// feed consumes bytes read from the client.
+func (s *sniffer) feed(p []byte) {
+	for len(p) > 0 && !s.broken {
+		if s.hdrLen == 0 || len(s.hdr) < s.hdrLen {
+			p = s.feedHeader(p)
+			continue
+		}
+		n := uint64(len(p))
+		if n > s.remain {
+			n = s.remain
+		}
+		if s.opcode >= opClose {
+			s.payload = append(s.payload, p[:n]...)
+		}
+		s.remain -= n
+		p = p[n:]
+		if s.remain == 0 {
+			s.finish()
+		}
+	}
+}
+
+func (s *sniffer) feedHeader(p []byte) []byte {
+	need := 2
+	if s.hdrLen != 0 {
+		need = s.hdrLen
+	}
+	for len(s.hdr) < need && len(p) > 0 {
+		s.hdr = append(s.hdr, p[0])
+		p = p[1:]
+		if len(s.hdr) == 2 {
+			if s.hdr[1]&0x80 == 0 {
+				s.broken = true // client frames are always masked
+				return nil
+			}
+			switch s.hdr[1] & 0x7F {
+			case 126:
+				need = 2 + 2 + 4
+			case 127:
+				need = 2 + 8 + 4
+			default:
+				need = 2 + 4
+			}
+			s.hdrLen = need
+		}
+	}
+	if s.hdrLen == 0 || len(s.hdr) < s.hdrLen {
+		return p
+	}
+	s.fin = s.hdr[0]&0x80 != 0
+	s.opcode = s.hdr[0] & 0x0F
+	switch s.hdrLen {
+	case 8:
+		s.remain = uint64(binary.BigEndian.Uint16(s.hdr[2:]))
+	case 14:
+		s.remain = binary.BigEndian.Uint64(s.hdr[2:])
+	default:
+		s.remain = uint64(s.hdr[1] & 0x7F)
+	}
+	copy(s.mask[:], s.hdr[s.hdrLen-4:])
+	if s.opcode >= opClose && s.remain > 125 {
+		s.broken = true
+		return nil
+	}
+	if s.remain == 0 {
+		s.finish()
+	}
+	return p
+}
+
+func (s *sniffer) finish() {
+	var control []byte
+	if s.opcode >= opClose {
+		control = s.payload
+		for i := range control {
+			control[i] ^= s.mask[i%4]
+		}
+	}
+	s.onFrame(s.fin, s.opcode, control)
+	s.hdr, s.hdrLen, s.payload = s.hdr[:0], 0, nil
+}
+
+// sniffConn is a hijacked connection whose reads feed a sniffer.
+type sniffConn struct {
+	net.Conn
+	r io.Reader
+	s *sniffer
+}
+
+func (c *sniffConn) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.s.feed(p[:n])
+	return n, err
+}
+
+// sniffWriter wraps a ResponseWriter so that the connection it hijacks is
+// a sniffConn.
+type sniffWriter struct {
+	http.ResponseWriter
+	s *sniffer
+}
+
+func (w *sniffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("response writer is not an http.Hijacker")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hijacking: %w", err)
+	}
+	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	sc := &sniffConn{Conn: conn, r: io.MultiReader(bytes.NewReader(buffered), conn), s: w.s}
+	return sc, bufio.NewReadWriter(bufio.NewReader(sc), brw.Writer), nil
 }

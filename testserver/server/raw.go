@@ -50,13 +50,9 @@ func (s *Server) readUntilClose(rc *rawConn, id string, answerPings bool) ([]byt
 		if err != nil {
 			return nil, err
 		}
+		s.recordFrame(id, f.fin, f.opcode, f.payload)
 		switch f.opcode {
-		case opText, opBinary, opContinuation:
-			if f.fin {
-				s.recordMessage(id)
-			}
-		case opPong:
-			s.recordPong(id)
+		case opText, opBinary, opContinuation, opPong:
 		case opPing:
 			if answerPings {
 				if err := writeFrame(rc, true, opPong, f.payload); err != nil {
@@ -64,11 +60,9 @@ func (s *Server) readUntilClose(rc *rawConn, id string, answerPings bool) ([]byt
 				}
 			}
 		case opClose:
-			code, reason, err := parseClosePayload(f.payload)
-			if err != nil {
+			if _, _, err := parseClosePayload(f.payload); err != nil {
 				return nil, err
 			}
-			s.recordClose(id, code, reason)
 			return f.payload, nil
 		default:
 			return nil, fmt.Errorf("unknown opcode %#x", f.opcode)

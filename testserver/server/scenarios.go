@@ -99,15 +99,18 @@ func badRequest(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, r.URL.Path+": "+err.Error(), http.StatusBadRequest)
 }
 
-// accept upgrades the request with coder/websocket, recording pongs for id
-// and calling onPong, if set, for each.
+// accept upgrades the request with coder/websocket. What the client sends
+// is recorded for id from the bytes coder reads (see sniffer). onPong, if
+// set, is called for each pong coder handles.
 func (s *Server) accept(w http.ResponseWriter, r *http.Request, id string, subprotocols []string, onPong func()) (*websocket.Conn, error) {
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	sw := &sniffWriter{ResponseWriter: w, s: &sniffer{onFrame: func(fin bool, opcode byte, control []byte) {
+		s.recordFrame(id, fin, opcode, control)
+	}}}
+	c, err := websocket.Accept(sw, r, &websocket.AcceptOptions{
 		Subprotocols:       subprotocols,
 		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
 		OnPongReceived: func(context.Context, []byte) {
-			s.recordPong(id)
 			if onPong != nil {
 				onPong()
 			}
@@ -121,24 +124,14 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, id string, subpr
 	return c, nil
 }
 
-// noteReadErr records the client's close frame if err carries one.
-func (s *Server) noteReadErr(id string, err error) {
-	var ce websocket.CloseError
-	if errors.As(err, &ce) {
-		s.recordClose(id, int(ce.Code), ce.Reason)
-	}
-}
-
 // echo reads and echoes n data messages (forever when n < 0) and returns
 // the read or write error that ended it, nil after n messages.
-func (s *Server) echo(ctx context.Context, c *websocket.Conn, id string, n int) error {
+func (s *Server) echo(ctx context.Context, c *websocket.Conn, n int) error {
 	for i := 0; n < 0 || i < n; i++ {
 		typ, data, err := c.Read(ctx)
 		if err != nil {
-			s.noteReadErr(id, err)
 			return fmt.Errorf("reading message %d: %w", i+1, err)
 		}
-		s.recordMessage(id)
 		if err := c.Write(ctx, typ, data); err != nil {
 			return fmt.Errorf("echoing message %d: %w", i+1, err)
 		}
@@ -146,30 +139,28 @@ func (s *Server) echo(ctx context.Context, c *websocket.Conn, id string, n int) 
 	return nil
 }
 
-// drain reads from c in a goroutine, counting data messages and recording
-// the client's close frame, until the connection ends. The returned
+// drain reads from c in a goroutine, discarding data messages, until the
+// connection ends. The returned
 // channel is closed when the goroutine has returned.
-func (s *Server) drain(ctx context.Context, c *websocket.Conn, id string) <-chan struct{} {
+func (s *Server) drain(ctx context.Context, c *websocket.Conn) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			_, _, err := c.Read(ctx)
 			if err != nil {
-				s.noteReadErr(id, err)
 				return
 			}
-			s.recordMessage(id)
 		}
 	}()
 	return done
 }
 
 // closeWith performs the close handshake with code and reason while a
-// drain goroutine records the client's answer.
-func (s *Server) closeWith(ctx context.Context, c *websocket.Conn, id string, code websocket.StatusCode, reason string, drained <-chan struct{}) error {
+// drain goroutine reads the client's answer.
+func (s *Server) closeWith(ctx context.Context, c *websocket.Conn, code websocket.StatusCode, reason string, drained <-chan struct{}) error {
 	if drained == nil {
-		drained = s.drain(ctx, c, id)
+		drained = s.drain(ctx, c)
 	}
 	err := c.Close(code, reason)
 	<-drained
@@ -193,7 +184,7 @@ func (s *Server) wsEcho(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	defer c.CloseNow()
-	err = s.echo(s.ctx, c, id, -1)
+	err = s.echo(s.ctx, c, -1)
 	if websocket.CloseStatus(err) != -1 {
 		err = nil // the client closed; coder answered its close frame
 	}
@@ -218,9 +209,9 @@ func (s *Server) wsClose(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	defer c.CloseNow()
-	err = s.echo(s.ctx, c, id, after)
+	err = s.echo(s.ctx, c, after)
 	if err == nil {
-		err = s.closeWith(s.ctx, c, id, code, reason, nil)
+		err = s.closeWith(s.ctx, c, code, reason, nil)
 	}
 	s.logf("%s id=%q %s: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
 }
@@ -247,14 +238,14 @@ func (s *Server) wsBurst(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	defer c.CloseNow()
-	drained := s.drain(s.ctx, c, id)
+	drained := s.drain(s.ctx, c)
 	for i := 1; i <= n && err == nil; i++ {
 		if werr := c.Write(s.ctx, websocket.MessageText, []byte(BurstMessage(i, size))); werr != nil {
 			err = fmt.Errorf("writing message %d: %w", i, werr)
 		}
 	}
 	if err == nil {
-		err = s.closeWith(s.ctx, c, id, code, reason, drained)
+		err = s.closeWith(s.ctx, c, code, reason, drained)
 	} else {
 		c.CloseNow()
 		<-drained
@@ -274,7 +265,7 @@ func (s *Server) wsDrop(w http.ResponseWriter, r *http.Request, id string) {
 	if err != nil {
 		return
 	}
-	err = s.echo(s.ctx, c, id, after)
+	err = s.echo(s.ctx, c, after)
 	c.CloseNow()
 	s.logf("%s id=%q %s: dropped: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
 }
@@ -331,7 +322,7 @@ func (s *Server) wsBig(w http.ResponseWriter, r *http.Request, id string) {
 	err = c.Write(s.ctx, typ, BigPayload(size, typ == websocket.MessageBinary))
 	if err != nil {
 		err = fmt.Errorf("writing %d bytes: %w", size, err)
-	} else if err = s.echo(s.ctx, c, id, -1); websocket.CloseStatus(err) != -1 {
+	} else if err = s.echo(s.ctx, c, -1); websocket.CloseStatus(err) != -1 {
 		err = nil
 	}
 	s.logf("%s id=%q %s: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
@@ -358,7 +349,7 @@ func (s *Server) wsSubprotocol(w http.ResponseWriter, r *http.Request, id string
 		return
 	}
 	defer c.CloseNow()
-	if err = s.echo(s.ctx, c, id, -1); websocket.CloseStatus(err) != -1 {
+	if err = s.echo(s.ctx, c, -1); websocket.CloseStatus(err) != -1 {
 		err = nil
 	}
 	s.logf("%s id=%q %s: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
@@ -378,7 +369,7 @@ func (s *Server) wsPing(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	defer c.CloseNow()
-	drained := s.drain(s.ctx, c, id)
+	drained := s.drain(s.ctx, c)
 	for i := 0; i < n && err == nil; i++ {
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		if perr := c.Ping(ctx); perr != nil {
@@ -390,7 +381,7 @@ func (s *Server) wsPing(w http.ResponseWriter, r *http.Request, id string) {
 		err = c.Write(s.ctx, websocket.MessageText, fmt.Appendf(nil, "pongs=%d", pongs.Load()))
 	}
 	if err == nil {
-		err = s.closeWith(s.ctx, c, id, websocket.StatusNormalClosure, "", drained)
+		err = s.closeWith(s.ctx, c, websocket.StatusNormalClosure, "", drained)
 	} else {
 		c.CloseNow()
 		<-drained

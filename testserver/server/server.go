@@ -160,6 +160,23 @@ func (s *Server) record(id string, f func(o *Observation)) {
 	f(o)
 }
 
+// recordFrame records one complete frame the client sent: a data frame
+// with FIN ends a message; control carries a control frame's payload.
+func (s *Server) recordFrame(id string, fin bool, opcode byte, control []byte) {
+	switch opcode {
+	case opText, opBinary, opContinuation:
+		if fin {
+			s.recordMessage(id)
+		}
+	case opPong:
+		s.recordPong(id)
+	case opClose:
+		if code, reason, err := parseClosePayload(control); err == nil {
+			s.recordClose(id, code, reason)
+		}
+	}
+}
+
 func (s *Server) recordMessage(id string) {
 	s.record(id, func(o *Observation) { o.Messages++ })
 }
