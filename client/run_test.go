@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// session is one run of the command in-process, with its standard input
+// held open until the test closes it.
+type session struct {
+	stdin  *io.PipeWriter
+	stdout *syncBuffer
+	stderr *syncBuffer
+	sigs   chan os.Signal
+	done   chan int
+}
+
+func start(t *testing.T, args ...string) *session {
+	t.Helper()
+	pr, pw := io.Pipe()
+	s := &session{
+		stdin:  pw,
+		stdout: newSyncBuffer(),
+		stderr: newSyncBuffer(),
+		sigs:   make(chan os.Signal, 2),
+		done:   make(chan int, 1),
+	}
+	// Closing stdin lets the input goroutine end once the run is over.
+	t.Cleanup(func() { pw.Close() })
+	go func() { s.done <- runSignals(args, pr, s.stdout, s.stderr, s.sigs) }()
+	return s
+}
+
+func (s *session) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(s.stdin, line+"\n"); err != nil {
+		t.Fatalf("writing %q to stdin: %v", line, err)
+	}
+}
+
+// wait returns the exit status.
+func (s *session) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-s.done:
+		return code
+	case <-time.After(guard):
+		t.Fatalf("the command did not end; stderr:\n%s", s.stderr)
+		return -1
+	}
+}
+
+func (s *session) expectExit(t *testing.T, want int) {
+	t.Helper()
+	if got := s.wait(t); got != want {
+		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, s.stdout, s.stderr)
+	}
+}
+
+func TestCleanCloseAtEndOfInput(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, sc.ws+"/ws/echo?id=clean")
+	s.send(t, "hello")
+	s.stdout.waitFor(t, "stdout", "hello\n")
+	s.send(t, "wörld ✓")
+	s.stdout.waitFor(t, "stdout", "wörld ✓\n")
+	s.stdin.Close()
+	s.expectExit(t, exitClean)
+
+	if got, want := s.stdout.String(), "hello\nwörld ✓\n"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	errOut := s.stderr.String()
+	requireLine(t, "stderr", errOut, "+", "OPEN", sc.ws+"/ws/echo?id=clean")
+	requireLine(t, "stderr", errOut, "CLOSING", `code=1000 reason="" clean=false by=client`)
+	last := lines(errOut)[len(lines(errOut))-1]
+	if !strings.Contains(last, "CLOSED") || !strings.Contains(last, `code=1000 reason="" clean=true by=client`) {
+		t.Errorf("last stderr line = %q, want CLOSED with code=1000 clean=true by=client", last)
+	}
+	obs := sc.observed(t, "clean")
+	if !obs.CloseReceived || obs.CloseCode != 1000 || obs.Messages != 2 {
+		t.Errorf("server observed %+v, want a close with 1000 after 2 messages", obs)
+	}
+}
+
+func TestServerClosesWith4000(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, sc.ws+"/ws/close?after=1&code=4000&reason=bye%20%C3%A9")
+	s.send(t, "only")
+	s.expectExit(t, exitCode)
+
+	if got := s.stdout.String(); got != "only\n" {
+		t.Errorf("stdout = %q, want the one echo", got)
+	}
+	errOut := s.stderr.String()
+	requireLine(t, "stderr", errOut, "CLOSING", `code=4000 reason="bye é" clean=false by=server`)
+	requireLine(t, "stderr", errOut, "CLOSED", `code=4000 reason="bye é" clean=true by=server`)
+}
+
+func TestServerDrops(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, sc.ws+"/ws/drop?after=1")
+	s.send(t, "x")
+	s.expectExit(t, exitDropped)
+
+	errOut := s.stderr.String()
+	requireLine(t, "stderr", errOut, "CLOSED", `code=1006 reason="" clean=false by=network (abnormal closure)`)
+	if _, ok := lineWith(errOut, "CLOSING"); ok {
+		t.Errorf("a dropped connection went through CLOSING:\n%s", errOut)
+	}
+}
+
+func TestDialFailures(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	for _, tc := range []struct {
+		name string
+		url  string
+		want string
+	}{
+		{"rejected", sc.ws + "/ws/reject?status=403", "handshake rejected (HTTP 403)"},
+		{"refused", "ws://127.0.0.1:1/", "connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(t, tc.url)
+			s.expectExit(t, exitDial)
+			if out := s.stdout.String(); out != "" {
+				t.Errorf("stdout = %q, want nothing", out)
+			}
+			errLines := lines(s.stderr.String())
+			if len(errLines) != 1 || !strings.Contains(errLines[0], tc.want) || !strings.Contains(errLines[0], tc.url) {
+				t.Errorf("stderr = %q, want one line naming %s and %q", errLines, tc.url, tc.want)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "missing URL"},
+		{[]string{"-nope", "ws://x"}, "flag provided but not defined: -nope"},
+		{[]string{"-ping", "soon", "ws://x"}, `invalid value "soon" for flag -ping`},
+		{[]string{"ws://a", "ws://b"}, "expected one URL, got 2"},
+		{[]string{"-header", "no colon", "ws://x"}, `invalid -header "no colon"`},
+		{[]string{"http://example.com/"}, "the scheme must be ws:// or wss://"},
+		{[]string{"ws://"}, "it has no host"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, strings.NewReader(""), &stdout, &stderr)
+		if code != exitUsage {
+			t.Errorf("run(%q) = %d, want %d", tc.args, code, exitUsage)
+		}
+		errLines := lines(stderr.String())
+		if len(errLines) != 1 || !strings.Contains(errLines[0], tc.want) || !strings.HasPrefix(errLines[0], "dualws: ") {
+			t.Errorf("run(%q) stderr = %q, want one line with %q", tc.args, errLines, tc.want)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("run(%q) stdout = %q, want nothing", tc.args, stdout.String())
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-h"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("run(-h) = %d, want 0", code)
+	}
+	for _, want := range []string{"usage: dualws", "-subprotocol", "-json", "-binary-raw", "Exit status"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+func TestParseHeadersAndFlagOrder(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseArgs([]string{"-header", "X-A: 1", "ws://h/p", "-header", "X-A:2", "-subprotocol", "a", "-subprotocol", "b", "-q"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string][]string{"X-A": {"1", "2"}}; !reflect.DeepEqual(cfg.header, want) {
+		t.Errorf("header = %v, want %v", cfg.header, want)
+	}
+	if !reflect.DeepEqual(cfg.subprotocols, []string{"a", "b"}) || !cfg.quiet || cfg.url != "ws://h/p" {
+		t.Errorf("parsed %+v", cfg)
+	}
+}
+
+func TestJSONEvents(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, "-json", sc.ws+"/ws/burst?n=3&code=4001")
+	s.expectExit(t, exitCode)
+	if e := s.stderr.String(); e != "" {
+		t.Errorf("stderr = %q, want nothing with -json", e)
+	}
+	var states, texts []string
+	var evs []map[string]any
+	for _, l := range lines(s.stdout.String()) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("stdout line %q is not JSON: %v", l, err)
+		}
+		if _, ok := ev["t"].(float64); !ok {
+			t.Errorf("event %q has no time", l)
+		}
+		evs = append(evs, ev)
+		switch ev["event"] {
+		case "state":
+			states = append(states, ev["to"].(string))
+			if ev["to"] == "CLOSING" || ev["to"] == "CLOSED" {
+				if ev["code"] != 4001.0 || ev["by"] != "server" || ev["clean"] != (ev["to"] == "CLOSED") {
+					t.Errorf("close event %q, want code 4001 by server, clean only when CLOSED", l)
+				}
+			}
+		case "message":
+			if ev["type"] != "text" {
+				t.Errorf("message event %q is not text", l)
+			}
+			texts = append(texts, ev["text"].(string))
+		}
+	}
+	if want := []string{"OPEN", "CLOSING", "CLOSED"}; !reflect.DeepEqual(states, want) {
+		t.Errorf("states %v, want %v", states, want)
+	}
+	if want := []string{"1", "2", "3"}; !reflect.DeepEqual(texts, want) {
+		t.Errorf("messages %v, want %v", texts, want)
+	}
+	if last := evs[len(evs)-1]; last["event"] != "exit" || last["status"] != 1.0 {
+		t.Errorf("last event %v, want exit with status 1", last)
+	}
+}
+
+func TestBinaryPreviewAndRaw(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+
+	s := start(t, "-q", sc.ws+"/ws/big?size=40&type=binary")
+	want := "[binary 40 bytes] 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f ...\n"
+	s.stdout.waitFor(t, "stdout", "\n")
+	s.stdin.Close()
+	s.expectExit(t, exitClean)
+	if got := s.stdout.String(); got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	if e := s.stderr.String(); e != "" {
+		t.Errorf("stderr = %q, want nothing with -q", e)
+	}
+
+	raw := start(t, "-q", "-binary-raw", sc.ws+"/ws/big?size=5&type=binary")
+	raw.stdout.waitFor(t, "stdout", "\x04")
+	raw.stdin.Close()
+	raw.expectExit(t, exitClean)
+	if got := raw.stdout.String(); got != "\x00\x01\x02\x03\x04" {
+		t.Errorf("raw stdout = %q, want bytes 0..4", got)
+	}
+}
+
+func TestSendBinaryLines(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, "-binary", sc.ws+"/ws/echo")
+	s.send(t, "ab\r")
+	s.stdout.waitFor(t, "stdout", "\n")
+	s.stdin.Close()
+	s.expectExit(t, exitClean)
+	if got, want := s.stdout.String(), "[binary 2 bytes] 6162\n"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+}
+
+func TestInvalidUTF8LineIsNotSent(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, sc.ws+"/ws/echo?id=utf8")
+	s.send(t, "\xff\xfe")
+	s.send(t, "ok")
+	s.stdout.waitFor(t, "stdout", "ok\n")
+	s.stdin.Close()
+	s.expectExit(t, exitClean)
+	requireLine(t, "stderr", s.stderr.String(), "input line 1 not sent", "not valid UTF-8")
+	if got := s.stdout.String(); got != "ok\n" {
+		t.Errorf("stdout = %q, want only the valid line echoed", got)
+	}
+	if obs := sc.observed(t, "utf8"); obs.Messages != 1 {
+		t.Errorf("server received %d messages, want 1", obs.Messages)
+	}
+}
+
+func TestSubprotocol(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, "-subprotocol", "v1", "-subprotocol", "v2", sc.ws+"/ws/subprotocol")
+	s.stderr.waitFor(t, "stderr", "subprotocol")
+	s.stdin.Close()
+	s.expectExit(t, exitClean)
+	requireLine(t, "stderr", s.stderr.String(), `subprotocol "v2"`)
+}
+
+func TestReadLimit(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, "-read-limit", "100", sc.ws+"/ws/big?size=101&type=text&id=limit")
+	s.expectExit(t, exitCode)
+	requireLine(t, "stderr", s.stderr.String(), "CLOSED", `code=1009 reason="message too big" clean=true by=client`)
+	if obs := sc.observed(t, "limit"); obs.CloseCode != 1009 {
+		t.Errorf("server observed close code %d, want 1009", obs.CloseCode)
+	}
+}
+
+func TestServerClosesAfterMessagesArrive(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	// Every message sent before the close frame is printed.
+	s := start(t, "-q", sc.ws+"/ws/burst?n=50&code=1001")
+	s.expectExit(t, exitClean)
+	var want strings.Builder
+	for i := 1; i <= 50; i++ {
+		want.WriteString(strconv.Itoa(i) + "\n")
+	}
+	if got := s.stdout.String(); got != want.String() {
+		t.Errorf("stdout = %q, want 1..50", got)
+	}
+}
+
+func TestInterruptClosesWith1000(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, sc.ws+"/ws/echo?id=sigint")
+	s.stderr.waitFor(t, "stderr", "OPEN")
+	s.sigs <- os.Interrupt
+	s.expectExit(t, exitClean)
+	errOut := s.stderr.String()
+	requireLine(t, "stderr", errOut, "interrupt: closing with 1000")
+	requireLine(t, "stderr", errOut, "CLOSED", "code=1000", "clean=true by=client")
+	if obs := sc.observed(t, "sigint"); obs.CloseCode != 1000 {
+		t.Errorf("server observed close code %d, want 1000", obs.CloseCode)
+	}
+}
