@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/dualws/dualws/scenarios"
+	"github.com/stretchr/testify/assert"
+	"go.uber.org/goleak"
+)
+
+// env is shared by every test of the binary: one bundle, one server, one
+// Chromium.
+var env *Env
+
+func TestMain(m *testing.M) {
+	var err error
+	env, err = Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	env.Close()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// TestParity runs every scenario natively and in Chromium and requires the
+// same trace, timings aside.
+func TestParity(t *testing.T) {
+	for _, name := range scenarios.Names() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			native := env.Native(ctx, name)
+			br, console, err := env.Browser(ctx, name)
+			if err != nil {
+				t.Fatalf("%v\nbrowser console:\n%s", err, strings.Join(console, "\n"))
+			}
+			assert.Empty(t, native.Failure, "native run failed")
+			assert.Empty(t, br.Failure, "browser run failed")
+			assert.Equal(t, name, br.Scenario)
+			if d := scenarios.Diff(native, br); d != "" {
+				t.Errorf("native and browser traces differ (native | browser):\n%s", d)
+			}
+			t.Logf("close detection: native %.1f ms, browser %.1f ms", native.CloseDetectMS, br.CloseDetectMS)
+		})
+	}
+}
+
+// TestBrowserUnknownScenario checks that the harness reports a scenario it
+// does not know instead of hanging or passing.
+func TestBrowserUnknownScenario(t *testing.T) {
+	tr, _, err := env.Browser(t.Context(), "no-such-scenario")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assert.Contains(t, tr.Failure, "unknown scenario")
+}

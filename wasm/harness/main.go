@@ -1,0 +1,68 @@
+//go:build js && wasm
+
+// Command harness is the browser side of the parity suite: loaded by
+// index.html, it exposes the scenarios of package scenarios to JavaScript.
+//
+//	dualwsNames()                          → array of scenario names
+//	dualwsRun(name, baseURL[, refusedURL]) → Promise of the trace as JSON
+//
+// and sets window.dualwsReady = true once both are installed.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"syscall/js"
+
+	"github.com/dualws/dualws/scenarios"
+)
+
+func main() {
+	g := js.Global()
+	g.Set("dualwsNames", js.FuncOf(names))
+	g.Set("dualwsRun", js.FuncOf(runScenario))
+	g.Set("dualwsReady", true)
+	select {}
+}
+
+func names(js.Value, []js.Value) any {
+	ns := scenarios.Names()
+	out := make([]any, len(ns))
+	for i, n := range ns {
+		out[i] = n
+	}
+	return out
+}
+
+// runScenario returns a Promise; the scenario runs in a goroutine, since a
+// js.FuncOf callback must never block the event loop.
+func runScenario(_ js.Value, args []js.Value) any {
+	var cfg scenarios.Config
+	name := ""
+	if len(args) > 0 {
+		name = args[0].String()
+	}
+	if len(args) > 1 {
+		cfg.BaseURL = args[1].String()
+	}
+	if len(args) > 2 && args[2].Type() == js.TypeString {
+		cfg.RefusedURL = args[2].String()
+	}
+	var executor js.Func
+	executor = js.FuncOf(func(_ js.Value, pargs []js.Value) any {
+		resolve, reject := pargs[0], pargs[1]
+		go func() {
+			tr := scenarios.RunConfig(context.Background(), name, cfg)
+			raw, err := json.Marshal(tr)
+			if err != nil {
+				reject.Invoke(js.Global().Get("Error").New("encoding the trace: " + err.Error()))
+				return
+			}
+			resolve.Invoke(string(raw))
+		}()
+		return nil
+	})
+	p := js.Global().Get("Promise").New(executor)
+	executor.Release()
+	return p
+}
