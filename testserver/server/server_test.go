@@ -168,6 +168,7 @@ func TestEcho(t *testing.T) {
 		{websocket.MessageText, []byte("hello")},
 		{websocket.MessageBinary, []byte{0, 1, 2, 0xff}},
 		{websocket.MessageText, []byte("")},
+		{websocket.MessageText, bytes.Repeat([]byte("é"), 150)},
 		{websocket.MessageBinary, bytes.Repeat([]byte{7}, 70000)},
 	}
 	for _, m := range msgs {
@@ -179,7 +180,7 @@ func TestEcho(t *testing.T) {
 	}
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "bye"), "the server answers the close frame")
 	e.logs.waitEnded(t, "echo", 1)
-	assert.Equal(t, server.Observation{CloseReceived: true, CloseCode: 1000, CloseReason: "bye", Messages: 4}, e.srv.Observed("echo"))
+	assert.Equal(t, server.Observation{CloseReceived: true, CloseCode: 1000, CloseReason: "bye", Messages: 5}, e.srv.Observed("echo"))
 	assert.Equal(t, server.Observation{}, e.srv.Observed("unknown"))
 }
 
@@ -439,6 +440,8 @@ func TestNoClose(t *testing.T) {
 	c := e.dial(t, "/ws/noclose?id=noclose")
 	ctx := ctxT(t)
 	require.NoError(t, c.Write(ctx, websocket.MessageText, []byte("ignored")))
+	require.NoError(t, c.Write(ctx, websocket.MessageBinary, make([]byte, 300)))
+	require.NoError(t, c.Write(ctx, websocket.MessageBinary, make([]byte, 70000)))
 	// Nothing ever comes back: a short read fails with the context, not
 	// with data or a close frame.
 	rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -454,7 +457,7 @@ func TestNoClose(t *testing.T) {
 	e.logs.waitEnded(t, "noclose2", 1)
 	assert.Equal(t, server.Observation{CloseReceived: true, CloseCode: 4003, CloseReason: "anyone?"}, e.srv.Observed("noclose2"))
 	e.logs.waitEnded(t, "noclose", 1)
-	assert.Equal(t, 1, e.srv.Observed("noclose").Messages)
+	assert.Equal(t, 3, e.srv.Observed("noclose").Messages)
 }
 
 func TestReject(t *testing.T) {
