@@ -92,3 +92,14 @@ func TestCompareIgnoresTimingsOnly(t *testing.T) {
 	d.Ops = []Op{{Op: "send", Result: "ok"}}
 	assert.False(t, Equal(a, d))
 }
+
+func TestDiffAligns(t *testing.T) {
+	a := Trace{Scenario: "x", Received: []Message{{Type: "text", Len: 1, Text: "a"}}, Ops: []Op{{Op: "dial", Result: "ok"}, {Op: "receive", Result: "close", Code: 1006}}}
+	b := Trace{Scenario: "x", Ops: []Op{{Op: "dial", Result: "ok"}, {Op: "receive", Result: "close", Code: 1006}}}
+	d := Diff(a, b)
+	lines := strings.Split(strings.TrimRight(d, "\n"), "\n")
+	require.Len(t, lines, 4, d)
+	assert.True(t, strings.HasPrefix(lines[1], "! recv text 1B"), d)
+	assert.True(t, strings.HasPrefix(lines[2], "  dial -> ok"), d)
+	assert.Equal(t, 1, strings.Count(d, "!"), d)
+}

@@ -175,36 +175,68 @@ func (t Trace) Comparable() Trace {
 func Equal(a, b Trace) bool { return Diff(a, b) == "" }
 
 // Diff returns "" when a and b record the same behaviour, else the lines
-// of their comparable parts side by side, differing lines marked with "!".
+// of their comparable parts side by side, aligned where they agree, the
+// differing lines marked with "!".
 func Diff(a, b Trace) string {
 	la, lb := a.Comparable().Lines(), b.Comparable().Lines()
-	n := max(len(la), len(lb))
-	same := len(la) == len(lb)
+	if slices.Equal(la, lb) {
+		return ""
+	}
 	width := 10
 	for _, l := range la {
 		width = max(width, len(l))
 	}
 	width = min(width, 70)
 	var sb strings.Builder
-	for i := range n {
-		var x, y string
-		if i < len(la) {
-			x = la[i]
-		}
-		if i < len(lb) {
-			y = lb[i]
-		}
+	for _, row := range align(la, lb) {
 		mark := " "
-		if x != y {
+		if row[0] != row[1] {
 			mark = "!"
-			same = false
 		}
-		fmt.Fprintf(&sb, "%s %-*s | %s\n", mark, width, x, y)
-	}
-	if same {
-		return ""
+		fmt.Fprintf(&sb, "%s %-*s | %s\n", mark, width, row[0], row[1])
 	}
 	return sb.String()
+}
+
+// align pairs the lines of a and b along their longest common subsequence;
+// a line present on one side only is paired with "".
+func align(a, b []string) [][2]string {
+	// lcs[i][j] is the LCS length of a[i:] and b[j:].
+	lcs := make([][]int, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(b)+1)
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var rows [][2]string
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			rows = append(rows, [2]string{a[i], b[j]})
+			i++
+			j++
+		case i < len(a) && j < len(b) && lcs[i+1][j] == lcs[i][j+1]:
+			// Neither side is in the common part here: show them as a pair.
+			rows = append(rows, [2]string{a[i], b[j]})
+			i++
+			j++
+		case j >= len(b) || (i < len(a) && lcs[i+1][j] >= lcs[i][j+1]):
+			rows = append(rows, [2]string{a[i], ""})
+			i++
+		default:
+			rows = append(rows, [2]string{"", b[j]})
+			j++
+		}
+	}
+	return rows
 }
 
 // Lines renders the trace one item per line, for reports and diffs.
