@@ -1,0 +1,270 @@
+//go:build !js
+
+package demo_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/dualws/dualws/internal/browser"
+	"github.com/dualws/dualws/testserver/server"
+	"go.uber.org/goleak"
+)
+
+var screenshot = flag.String("screenshot", "", "after TestDemo, save a PNG of the page to this file")
+
+// guard bounds every browser wait; it is a safety net against hangs,
+// never a measure of speed.
+const guard = 30 * time.Second
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// buildPage builds demo/page to WebAssembly and stages it with its
+// index.html in a new directory, as make www-demo does in bin/www.
+func buildPage(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("building the demo page: %v", err)
+	}
+	cmd := exec.Command(goTool, "build", "-o", filepath.Join(dir, "demo.wasm"), "./page")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=js GOARCH=wasm go build ./page: %v\n%s", err, out)
+	}
+	html, err := os.ReadFile(filepath.Join("page", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), html, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// timelineRow is one row of the page's timeline table.
+type timelineRow struct {
+	Kind  string   `json:"kind"`
+	To    string   `json:"to"`
+	Cells []string `json:"cells"`
+}
+
+// The cells of a timeline row.
+const (
+	colConn = iota
+	colMs
+	colWhat
+	colCode
+	colReason
+	colClean
+	colBy
+	colDetail
+)
+
+func (r timelineRow) String() string { return r.Kind + " " + strings.Join(r.Cells, " | ") }
+
+const rowsJS = `Array.from(document.querySelectorAll("#timeline tbody tr")).map(tr => ({
+	kind: tr.dataset.kind || "", to: tr.dataset.to || "",
+	cells: Array.from(tr.cells).map(td => td.textContent)}))`
+
+// hasRowJS is a predicate for Poll: some row of connection conn has kind
+// and its "event" cell is what.
+func hasRowJS(conn int, kind, what string) string {
+	return fmt.Sprintf(`Array.from(document.querySelectorAll("#timeline tbody tr")).some(tr =>
+		tr.dataset.kind === %q && tr.cells[0].textContent === "%d" && tr.cells[2].textContent === %q)`, kind, conn, what)
+}
+
+func badgeIsJS(state string) string {
+	return fmt.Sprintf(`document.getElementById("badge").dataset.state === %q`, state)
+}
+
+// find returns the rows of connection conn with kind and event what.
+func find(rows []timelineRow, conn int, kind, what string) []timelineRow {
+	var out []timelineRow
+	for _, r := range rows {
+		if r.Kind == kind && r.Cells[colConn] == fmt.Sprint(conn) && r.Cells[colWhat] == what {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// one returns the only row of connection conn with kind and event what.
+func one(t *testing.T, rows []timelineRow, conn int, kind, what string) timelineRow {
+	t.Helper()
+	found := find(rows, conn, kind, what)
+	if len(found) != 1 {
+		t.Fatalf("want one %s row %q of connection %d, got %d; timeline:\n%s", kind, what, conn, len(found), dump(rows))
+	}
+	return found[0]
+}
+
+func dump(rows []timelineRow) string {
+	var b strings.Builder
+	for _, r := range rows {
+		b.WriteString(r.String() + "\n")
+	}
+	return b.String()
+}
+
+// checkClose checks the close columns of a row.
+func checkClose(t *testing.T, r timelineRow, code, reason, clean, by string) {
+	t.Helper()
+	got := [4]string{r.Cells[colCode], r.Cells[colReason], r.Cells[colClean], r.Cells[colBy]}
+	if want := [4]string{code, reason, clean, by}; got != want {
+		t.Errorf("row %s: code, reason, clean, by = %q, want %q", r, got, want)
+	}
+}
+
+// TestDemo clicks through the page: connect to the echo endpoint, send,
+// then the scenario where the server closes with 4000, then send again.
+func TestDemo(t *testing.T) {
+	dir := buildPage(t)
+	srv := server.New(server.Options{StaticDir: dir})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close()
+
+	bctx, stop, err := browser.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	tab, closeTab := browser.NewTab(bctx)
+	defer closeTab()
+	// Open the tab before putting a deadline on the actions.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(tab, 2*guard)
+	defer cancel()
+
+	wait := func(what, js string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(guard))); err != nil {
+			rows, _ := chromedp.Run(ctx, chromedp.Evaluate[[]timelineRow](rowsJS))
+			t.Fatalf("waiting for %s: %v; timeline:\n%s", what, err, dump(rows))
+		}
+	}
+	click := func(id string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#"+id))); err != nil {
+			t.Fatalf("clicking #%s: %v", id, err)
+		}
+	}
+
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860), chromedp.Navigate(hs.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	wait("the Go program to start", `document.body.dataset.ready === "1"`)
+	url, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#url")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ws://" + strings.TrimPrefix(hs.URL, "http://") + "/ws/echo"; url != want {
+		t.Errorf("URL field = %q, want %q", url, want)
+	}
+
+	click("connect")
+	wait("OPEN", badgeIsJS("OPEN"))
+	click("send")
+	wait("the echo", hasRowJS(1, "received", "received text"))
+	click("scenario-close4000")
+	wait("the server's close", badgeIsJS("CLOSED")+" && "+hasRowJS(2, "state", "CLOSED"))
+	wait("connection 1 to close", hasRowJS(1, "state", "CLOSED"))
+	click("send")
+	wait("Send to be refused", hasRowJS(2, "error", "send refused"))
+
+	badge, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#badge")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(badge, "CLOSED") || !strings.Contains(badge, "readyState 3") {
+		t.Errorf("badge = %q, want CLOSED with readyState 3", badge)
+	}
+	status, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#status")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `4000 "server says bye" · clean · by server`; status != want {
+		t.Errorf("badge status = %q, want %q", status, want)
+	}
+	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("badge")).backgroundColor`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bg != "rgb(194, 56, 56)" {
+		t.Errorf("CLOSED badge colour = %s, want the red rgb(194, 56, 56)", bg)
+	}
+
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]timelineRow](rowsJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if len(r.Cells) != 8 {
+			t.Fatalf("row %s has %d cells, want 8", r, len(r.Cells))
+		}
+	}
+
+	// Connection 1: echo, then closed by the page when the scenario started.
+	one(t, rows, 1, "state", "OPEN")
+	if r := one(t, rows, 1, "sent", "sent text"); r.Cells[colDetail] != `"hello from the browser"` {
+		t.Errorf("sent row %s, want the message field's text", r)
+	}
+	if r := one(t, rows, 1, "received", "received text"); r.Cells[colDetail] != `"hello from the browser"` {
+		t.Errorf("received row %s, want the echo", r)
+	}
+	checkClose(t, one(t, rows, 1, "state", "CLOSING"), "1000", "replaced by a new connection", "false", "client")
+	checkClose(t, one(t, rows, 1, "state", "CLOSED"), "1000", "replaced by a new connection", "true", "client")
+
+	// Connection 2: the server echoes one message, then closes with 4000.
+	if r := one(t, rows, 2, "state", "CONNECTING"); !strings.Contains(r.Cells[colDetail], "/ws/close?after=1&code=4000") {
+		t.Errorf("connecting row %s, want the scenario's URL", r)
+	}
+	one(t, rows, 2, "state", "OPEN")
+	one(t, rows, 2, "sent", "sent text")
+	one(t, rows, 2, "received", "received text")
+	checkClose(t, one(t, rows, 2, "state", "CLOSING"), "4000", "server says bye", "false", "server")
+	closed := one(t, rows, 2, "state", "CLOSED")
+	checkClose(t, closed, "4000", "server says bye", "true", "server")
+	refused := one(t, rows, 2, "error", "send refused")
+	checkClose(t, refused, "4000", "server says bye", "true", "server")
+	if !strings.Contains(refused.Cells[colDetail], "4000") {
+		t.Errorf("refused send row %s, want the error to name 4000", refused)
+	}
+	// Transitions come in order, each with its time since connect.
+	var states []string
+	for _, r := range rows {
+		if r.Kind == "state" && r.Cells[colConn] == "2" {
+			states = append(states, r.To)
+			if r.Cells[colMs] == "" {
+				t.Errorf("row %s has no time", r)
+			}
+		}
+	}
+	if got, want := strings.Join(states, " "), "CONNECTING OPEN CLOSING CLOSED"; got != want {
+		t.Errorf("connection 2 went through %s, want %s", got, want)
+	}
+
+	if *screenshot != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(*screenshot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", *screenshot)
+	}
+}
