@@ -1,13 +1,3 @@
-// Package server implements the dualws scenario server: an http.Handler with
-// WebSocket endpoints that each play one scripted server behaviour (echo,
-// close with a code, burst then close, drop TCP, never answer a close, ...)
-// so that the dualws client can be tested natively and in the browser
-// against the same peer.
-//
-// Every WebSocket endpoint accepts an id query parameter; when it is set,
-// what the client did on that connection (the close frame it sent, pongs,
-// data messages) is recorded and can be read with Server.Observed or
-// GET /observed?id=X.
 package server
 
 import (

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -222,7 +223,18 @@ func TestObservationsAccumulateConcurrently(t *testing.T) {
 			errs <- c.Close(websocket.StatusNormalClosure, "")
 		}()
 	}
-	wg.Wait()
+	// Reading while the connections record must be safe too (-race).
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for polling := true; polling; {
+		select {
+		case <-done:
+			polling = false
+		default:
+			assert.LessOrEqual(t, e.srv.Observed("shared").Messages, conns*perConn)
+			runtime.Gosched()
+		}
+	}
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
