@@ -171,6 +171,15 @@ func (p *printer) message(typ dualws.MessageType, data []byte) {
 	}
 }
 
+// sent reports, with -json only, a message that Send accepted.
+func (p *printer) sent(typ dualws.MessageType, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		p.emit(&event{T: p.since(time.Now()), Event: "sent", Type: typ.String(), Len: &n})
+	}
+}
+
 // notice is an informational line on stderr, left out with -q and -json.
 func (p *printer) notice(msg string) {
 	p.mu.Lock()

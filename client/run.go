@@ -257,6 +257,8 @@ func sendInput(c *dualws.Client, r io.Reader, binary bool, linger time.Duration,
 			case err != nil:
 				out.error("send", fmt.Errorf("input line %d not sent: %w", n, err))
 				return
+			default:
+				out.sent(typ, len(line))
 			}
 		}
 		if rerr == io.EOF {

@@ -352,3 +352,46 @@ func TestInterruptClosesWith1000(t *testing.T) {
 		t.Errorf("server observed close code %d, want 1000", obs.CloseCode)
 	}
 }
+
+func TestJSONSentAndEcho(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, "-json", sc.ws+"/ws/echo")
+	s.send(t, "hi")
+	s.stdout.waitFor(t, "stdout", `"event":"message"`)
+	s.stdin.Close()
+	s.expectExit(t, exitClean)
+	var kinds []string
+	for _, l := range lines(s.stdout.String()) {
+		var ev struct {
+			Event string  `json:"event"`
+			To    string  `json:"to"`
+			Type  string  `json:"type"`
+			Len   *int    `json:"len"`
+			Text  *string `json:"text"`
+			By    string  `json:"by"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("stdout line %q is not JSON: %v", l, err)
+		}
+		k := ev.Event + ":" + ev.To
+		switch ev.Event {
+		case "sent":
+			if ev.Type != "text" || ev.Len == nil || *ev.Len != 2 {
+				t.Errorf("sent event %s, want 2 bytes of text", l)
+			}
+		case "message":
+			if ev.Text == nil || *ev.Text != "hi" {
+				t.Errorf("message event %s, want the echo", l)
+			}
+		case "state":
+			if ev.To != "OPEN" && ev.By != "client" {
+				t.Errorf("state event %s, want the client to close", l)
+			}
+		}
+		kinds = append(kinds, k)
+	}
+	if got, want := strings.Join(kinds, " "), "state:OPEN sent: message: state:CLOSING state:CLOSED exit:"; got != want {
+		t.Errorf("events %s, want %s", got, want)
+	}
+}
