@@ -126,52 +126,84 @@ func checkClose(t *testing.T, r timelineRow, code, reason, clean, by string) {
 	}
 }
 
-// TestDemo clicks through the page: connect to the echo endpoint, send,
-// then the scenario where the server closes with 4000, then send again.
-func TestDemo(t *testing.T) {
+// pageSession is the demo page open in a headless Chromium tab, served by
+// an in-process scenario server.
+type pageSession struct {
+	t       *testing.T
+	ctx     context.Context
+	httpURL string
+}
+
+// openPage builds and serves the page and opens it in a new browser.
+func openPage(t *testing.T) *pageSession {
+	t.Helper()
 	dir := buildPage(t)
 	srv := server.New(server.Options{StaticDir: dir})
 	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Close()
+	t.Cleanup(hs.Close)
+	t.Cleanup(srv.Close)
 
 	bctx, stop, err := browser.Start(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	t.Cleanup(stop)
 	tab, closeTab := browser.NewTab(bctx)
-	defer closeTab()
+	t.Cleanup(closeTab)
 	// Open the tab before putting a deadline on the actions.
 	if err := chromedp.Do(tab); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(tab, 2*guard)
-	defer cancel()
-
-	wait := func(what, js string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(guard))); err != nil {
-			rows, _ := chromedp.Run(ctx, chromedp.Evaluate[[]timelineRow](rowsJS))
-			t.Fatalf("waiting for %s: %v; timeline:\n%s", what, err, dump(rows))
-		}
-	}
-	click := func(id string) {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#"+id))); err != nil {
-			t.Fatalf("clicking #%s: %v", id, err)
-		}
-	}
-
+	ctx, cancel := context.WithTimeout(tab, 3*guard)
+	t.Cleanup(cancel)
+	p := &pageSession{t: t, ctx: ctx, httpURL: hs.URL}
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860), chromedp.Navigate(hs.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
-	wait("the Go program to start", `document.body.dataset.ready === "1"`)
+	p.wait("the Go program to start", `document.body.dataset.ready === "1"`)
+	return p
+}
+
+// wait polls the JavaScript predicate js until it is true.
+func (p *pageSession) wait(what, js string) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(guard))); err != nil {
+		p.t.Fatalf("waiting for %s: %v; timeline:\n%s", what, err, dump(p.rows()))
+	}
+}
+
+func (p *pageSession) click(id string) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS("#"+id))); err != nil {
+		p.t.Fatalf("clicking #%s: %v", id, err)
+	}
+}
+
+func (p *pageSession) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return s
+}
+
+// rows returns the timeline; nil if it cannot be read.
+func (p *pageSession) rows() []timelineRow {
+	rows, _ := chromedp.Run(p.ctx, chromedp.Evaluate[[]timelineRow](rowsJS))
+	return rows
+}
+
+// TestDemo clicks through the page: connect to the echo endpoint, send,
+// then the scenario where the server closes with 4000, then send again.
+func TestDemo(t *testing.T) {
+	p := openPage(t)
+	ctx, wait, click := p.ctx, p.wait, p.click
 	url, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#url")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "ws://" + strings.TrimPrefix(hs.URL, "http://") + "/ws/echo"; url != want {
+	if want := "ws://" + strings.TrimPrefix(p.httpURL, "http://") + "/ws/echo"; url != want {
 		t.Errorf("URL field = %q, want %q", url, want)
 	}
 
@@ -185,17 +217,11 @@ func TestDemo(t *testing.T) {
 	click("send")
 	wait("Send to be refused", hasRowJS(2, "error", "send refused"))
 
-	badge, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#badge")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	badge := p.text("#badge")
 	if !strings.HasPrefix(badge, "CLOSED") || !strings.Contains(badge, "readyState 3") {
 		t.Errorf("badge = %q, want CLOSED with readyState 3", badge)
 	}
-	status, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#status")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	status := p.text("#status")
 	if want := `4000 "server says bye" · clean · by server`; status != want {
 		t.Errorf("badge status = %q, want %q", status, want)
 	}
@@ -267,4 +293,50 @@ func TestDemo(t *testing.T) {
 		}
 		t.Logf("wrote %s", *screenshot)
 	}
+}
+
+// TestDemoScenarios clicks the other scenario buttons; each leaves the
+// badge CLOSED with the status the browser's WebSocket reports.
+func TestDemoScenarios(t *testing.T) {
+	p := openPage(t)
+	for i, tc := range []struct {
+		button string
+		status string // the text under the badge
+		rows   []string
+	}{
+		// The server drops TCP after echoing the first message.
+		{"scenario-drop", `1006 "" · not clean · by network`, []string{"CONNECTING", "OPEN", "sent text", "CLOSED"}},
+		// 2 MB is over the 1 MiB read limit: the client closes with 1009.
+		{"scenario-big", `1009 "message too big" · clean · by client`, []string{"CONNECTING", "OPEN", "CLOSING", "CLOSED"}},
+		// The server never answers the handshake: Dial gives up.
+		{"scenario-stall", `1006 "" · not clean · by network`, []string{"CONNECTING", "CLOSED", "dial failed"}},
+	} {
+		conn := i + 1
+		p.click(tc.button)
+		p.wait(tc.button+" to end", fmt.Sprintf(`document.getElementById("badge").textContent.includes("connection #%d") && `, conn)+
+			badgeIsJS("CLOSED")+" && "+hasRowJS(conn, "state", "CLOSED"))
+		if tc.button == "scenario-stall" {
+			p.wait("the dial error", hasRowJS(conn, "error", "dial failed"))
+		}
+		if got := p.text("#status"); got != tc.status {
+			t.Errorf("%s: badge status = %q, want %q", tc.button, got, tc.status)
+		}
+		// Received rows are added when the page reads the message, which
+		// can be after the close that followed it was reported.
+		var got []string
+		for _, r := range p.rows() {
+			if r.Cells[colConn] == fmt.Sprint(conn) && r.Kind != "received" {
+				got = append(got, r.Cells[colWhat])
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(tc.rows, ",") {
+			t.Errorf("%s: timeline events %q, want %q\n%s", tc.button, got, tc.rows, dump(p.rows()))
+		}
+	}
+	rows := p.rows()
+	one(t, rows, 1, "received", "received text") // the echo before the drop
+	if r := one(t, rows, 3, "error", "dial failed"); !strings.Contains(r.Cells[colDetail], "handshake timed out") {
+		t.Errorf("stall: dial error row %s, want a handshake timeout", r)
+	}
+	checkClose(t, one(t, rows, 2, "state", "CLOSING"), "1009", "message too big", "false", "client")
 }
