@@ -492,10 +492,26 @@ func TestStall(t *testing.T) {
 	e := newEnv(t, server.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, e.wsURL("/ws/stall?id=stall"), &websocket.DialOptions{HTTPClient: e.ts.Client()})
+	c, _, err := websocket.Dial(ctx, e.wsURL("/ws/stall"), &websocket.DialOptions{HTTPClient: e.ts.Client()})
 	require.Error(t, err)
 	assert.Nil(t, c)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// With the whole request surely sent, the scenario must notice the
+	// client leaving.
+	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "GET /ws/stall?id=stall HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"+
+		"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+	n, err := conn.Read(make([]byte, 1))
+	assert.Zero(t, n, "no answer")
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	require.NoError(t, conn.Close())
 	lines := e.logs.waitEnded(t, "stall", 1)
 	assert.Contains(t, lines[0], "client gave up")
 }
