@@ -23,7 +23,7 @@ import (
 type nativeConn struct {
 	c   *Client
 	ws  *websocket.Conn
-	raw net.Conn // the TCP connection under ws; closing it aborts everything
+	raw *trackedConn // the TCP connection under ws; closing it aborts everything
 
 	inFlight  atomic.Int64
 	closeOnce sync.Once
@@ -43,19 +43,20 @@ func checkPlatformOptions(*settings) error { return nil }
 func dialTransport(parent, ctx context.Context, c *Client) error {
 	var (
 		rawMu sync.Mutex
-		raw   net.Conn
+		raw   *trackedConn
 	)
 	dialer := &net.Dialer{}
 	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := dialer.DialContext(ctx, network, addr)
-			if err == nil {
-				rawMu.Lock()
-				raw = conn
-				rawMu.Unlock()
+			if err != nil {
+				return nil, err
 			}
-			return conn, err
+			rawMu.Lock()
+			raw = &trackedConn{Conn: conn}
+			rawMu.Unlock()
+			return raw, nil
 		},
 		ForceAttemptHTTP2: false,
 	}
@@ -124,6 +125,11 @@ func (d *nativeConn) readLoop() {
 		if errors.Is(err, errTooBig) {
 			d.c.messageTooBig()
 			break
+		}
+		if err == nil && d.raw.readFailed.Load() {
+			// coder/websocket reports io.EOF when the connection ends
+			// inside a fragmented message; a browser delivers nothing.
+			err = errors.New("connection ended inside a message")
 		}
 		if err != nil {
 			d.c.cfg.logger.Debug("dualws: read failed", "err", err)
@@ -235,4 +241,19 @@ func (d *nativeConn) ping() {
 	default:
 		d.c.cfg.logger.Debug("dualws: ping failed", "err", err)
 	}
+}
+
+// trackedConn remembers that a read from the socket failed, so that a
+// message cut short by a dropped connection is not taken as complete.
+type trackedConn struct {
+	net.Conn
+	readFailed atomic.Bool
+}
+
+func (t *trackedConn) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	if err != nil {
+		t.readFailed.Store(true)
+	}
+	return n, err
 }

@@ -564,3 +564,22 @@ func readFramePayload(rw *bufio.ReadWriter) []byte {
 	}
 	return p
 }
+
+// A connection that ends inside a fragmented message delivers nothing of
+// it, as a browser does.
+func TestDropInsideFragmentedMessage(t *testing.T) {
+	url := rawServe(t, func(rw *bufio.ReadWriter) {
+		rw.Write([]byte{0x81, 1, 'a'})                // a whole message
+		rw.Write(append([]byte{0x01, 5}, "first"...)) // first fragment, FIN=0
+		rw.Flush()
+	})
+	c, rec := dial(t, url, nil)
+	waitDone(t, c)
+	_, b, err := c.Receive(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "a", string(b))
+	_, _, err = c.Receive(context.Background())
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce, "the cut message must not be delivered")
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006 remote"}, rec.transitions())
+}
