@@ -30,7 +30,7 @@ var all = []scenario{
 	{"bad-utf8", "server sends invalid UTF-8 in a text message: 1006 for the application, a close frame for the server", badUTF8},
 	{"subprotocol", "offer v1, v2: the server picks v2", subprotocol},
 	{"burst-close", "server sends 3 messages then closes at once: all 3 received before the close", burstClose},
-	{"concurrent-send", "8 goroutines send while the server closes: every failed send carries the close code", concurrentSend},
+	{"concurrent-send", "8 goroutines send 8 KiB messages while the server closes: every failed send carries the close code", concurrentSend},
 	{"server-ping", "server pings 3 times: the client answers every ping", serverPing},
 	{"pong-empty-close", "unsolicited pong, then a close frame without a code: 1005", pongEmptyClose},
 	{"close-twice", "Close called twice and concurrently: one handshake, the same result for every caller", closeTwice},
@@ -323,21 +323,22 @@ func concurrentSend(ctx context.Context, r *run) {
 	var (
 		mu                     sync.Mutex
 		withCode, otherFailure int
-		neverFailed            int
+		neverFailed, accepted  int
 		wg                     sync.WaitGroup
 	)
 	for range senders {
 		wg.Go(func() {
-			msg := []byte("x")
+			msg := payload(8<<10, dualws.Binary)
 			failed := 0
 			for i := 0; i < maxSends && failed <= afterFail; i++ {
-				err := c.Send(ctx, dualws.Text, msg)
+				err := c.Send(ctx, dualws.Binary, msg)
 				if err == nil {
+					mu.Lock()
+					accepted++
 					if failed > 0 {
-						mu.Lock()
 						otherFailure++ // a send accepted after one failed
-						mu.Unlock()
 					}
+					mu.Unlock()
 					continue
 				}
 				failed++
@@ -363,6 +364,16 @@ func concurrentSend(ctx context.Context, r *run) {
 	r.count("senders_never_failed", neverFailed)
 	r.receiveAll(ctx, c)
 	r.close(c, dualws.StatusNormalClosure, "")
+	// How many sends succeeded races with the close, but whether every one
+	// of them reached the server does not: the server has counted every
+	// data frame before the client's close frame.
+	o, err := r.observedUntil(ctx, 2*time.Second, func(o observation) bool { return o.CloseReceived })
+	if err != nil {
+		r.fail(err.Error())
+		return
+	}
+	r.fact("server_saw_close", strconv.FormatBool(o.CloseReceived))
+	r.fact("every_accepted_send_reached_the_server", strconv.FormatBool(o.Messages == accepted))
 }
 
 func serverPing(ctx context.Context, r *run) {

@@ -44,6 +44,23 @@ func TestNativeRun(t *testing.T) {
 	assert.Len(t, traces["burst-close"].Received, 3)
 	assert.Equal(t, 1, traces["close-twice"].Counts["distinct_concurrent_results"])
 	assert.Equal(t, 32, traces["concurrent-send"].Counts["failures_with_close_code"])
+	assert.Equal(t, "true", traces["concurrent-send"].Facts["every_accepted_send_reached_the_server"])
+	assert.Equal(t, "true", traces["bad-utf8"].Facts["server_saw_close"])
+	assert.Equal(t, "close 4000 reason 123B", traces["close-invalid"].Facts["server_saw"])
+	// Core bug: natively the first fragment of a message whose connection
+	// dropped is delivered as a complete message (see the parity report).
+	assert.Empty(t, traces["drop-fragment"].Received, "a message cut short by a dropped connection must not be delivered")
+	assert.Equal(t, 1009, lastCode(traces["read-limit"]))
+	assert.Equal(t, 1005, lastCode(traces["pong-empty-close"]))
+	assert.Equal(t, 1006, lastCode(traces["close-unanswered"]))
+	assert.Equal(t, utf8Reason, traces["server-close-utf8"].Transitions[len(traces["server-close-utf8"].Transitions)-1].Reason)
+}
+
+func lastCode(tr Trace) int {
+	if len(tr.Transitions) == 0 {
+		return 0
+	}
+	return tr.Transitions[len(tr.Transitions)-1].Code
 }
 
 func TestUnknownScenario(t *testing.T) {
