@@ -6,7 +6,8 @@
 //
 // Endpoints (every one answers the client's close frame and then closes):
 //
-//	/push?n=N&size=S&type=binary|text  send N messages of S bytes, then wait for the client's close
+//	/push?n=N&size=S&type=binary|text  send N messages of S bytes, then wait for the client's close;
+//	                                   with wait=1 start once the client sent one message
 //	/sink?n=N                          read N data messages, then send the text message "N"
 //	/echo                              echo every data message with its type
 //	/closer?id=X                       echo; on the text message "close" send close 1000 "bye",
@@ -298,6 +299,15 @@ func (s *Server) push(c *Conn, r *http.Request) error {
 	batch := make([]byte, 0, per*len(frame))
 	for range per {
 		batch = append(batch, frame...)
+	}
+	if r.URL.Query().Get("wait") == "1" {
+		op, p, err := c.message(false)
+		if err != nil {
+			return err
+		}
+		if op == OpClose {
+			return c.finish(p, false)
+		}
 	}
 	pushed := make(chan struct{})
 	s.wg.Add(1)
