@@ -536,6 +536,11 @@ func (c *Client) transportClosed(clean bool, fallback CloseStatus) {
 	case c.statusKnown && clean:
 		st = c.status
 		st.WasClean = true
+	case c.statusKnown && c.status.Remote:
+		// The peer's close frame arrived but the handshake did not finish
+		// (in the browser: data still queued was discarded). Browsers keep
+		// the peer's code and report it not clean.
+		st = c.status
 	case c.statusKnown:
 		st = statusDropped
 	default:

@@ -95,9 +95,9 @@ return {
 		return sbuf;
 	},
 	send(n, isText) {
-		if (ws.readyState !== 1) return ws.readyState;
+		if (ws.readyState !== 1) return -ws.readyState;
 		ws.send(isText ? dec.decode(sbuf.subarray(0, n)) : sbuf.subarray(0, n));
-		return 1;
+		return ws.bufferedAmount;
 	},
 	close(code, reason) {
 		try { ws.close(code, reason); return ""; } catch (e) { return String(e); }
@@ -290,7 +290,17 @@ func (d *jsConn) finish() {
 // called from it for a millisecond or more.
 func (d *jsConn) yield() {
 	d.yieldMu.Lock()
-	if d.finished || time.Since(d.lastYield) < time.Millisecond {
+	recent := time.Since(d.lastYield) < time.Millisecond
+	d.yieldMu.Unlock()
+	if !recent {
+		d.yieldNow()
+	}
+}
+
+// yieldNow lets the browser's event loop run one turn.
+func (d *jsConn) yieldNow() {
+	d.yieldMu.Lock()
+	if d.finished {
 		d.yieldMu.Unlock()
 		return
 	}
@@ -318,11 +328,29 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 	if len(p) > 0 {
 		js.CopyBytesToJS(d.sbuf, p)
 	}
-	if d.shim.Call("send", len(p), typ == Text).Int() != int(Open) {
+	buffered := d.shim.Call("send", len(p), typ == Text).Int()
+	if buffered < 0 {
 		return errTransportClosing
+	}
+	for buffered > sendHighWater {
+		// The browser queues without limit; wait as a socket would.
+		d.sendMu.Unlock()
+		d.yieldNow()
+		d.sendMu.Lock()
+		if d.finished {
+			return nil
+		}
+		buffered = d.shim.Call("buffered").Int()
 	}
 	return nil
 }
+
+// sendHighWater bounds WebSocket.bufferedAmount: the browser queues without
+// limit, so Send waits, one event-loop turn at a time, while more than this
+// is queued, as a native Send waits for the socket. It bounds memory, not
+// loss: the browser discards what is still queued when the peer's close
+// frame arrives, and then reports the close as not clean.
+const sendHighWater = 64 << 10
 
 func (d *jsConn) sendClose(code StatusCode, reason string) {
 	if code == StatusMessageTooBig {
