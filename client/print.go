@@ -28,10 +28,14 @@ type printer struct {
 	json      bool
 	quiet     bool
 	binaryRaw bool
+	url       string
+
+	held     []dualws.StateChange // CLOSING and CLOSED, until release
+	released bool
 }
 
 func newPrinter(start time.Time, stdout, stderr io.Writer, cfg *config) *printer {
-	return &printer{start: start, stdout: stdout, stderr: stderr, json: cfg.json, quiet: cfg.quiet, binaryRaw: cfg.binaryRaw}
+	return &printer{start: start, stdout: stdout, stderr: stderr, json: cfg.json, quiet: cfg.quiet, binaryRaw: cfg.binaryRaw, url: cfg.url}
 }
 
 // event is one line of -json output. Fields that do not apply are left out.
@@ -89,17 +93,45 @@ func who(st dualws.CloseStatus) string {
 
 // state reports a transition. A failed dial (CONNECTING to CLOSED) is not
 // reported here: the dial error says more.
-func (p *printer) state(ev dualws.StateChange, url string) {
+//
+// CLOSING and CLOSED are held until release: the client reports them as
+// soon as the close arrives, while messages that came before it are still
+// waiting for the receive loop, and the output keeps the order of arrival.
+func (p *printer) state(ev dualws.StateChange) {
 	if ev.From == dualws.Connecting && ev.To == dualws.Closed {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if ev.To != dualws.Open && !p.released {
+		p.held = append(p.held, ev)
+		return
+	}
+	p.printState(ev)
+}
+
+// release prints the held transitions; later ones are printed at once. The
+// receive loop calls it once every message before the close is printed.
+func (p *printer) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.released {
+		return
+	}
+	p.released = true
+	for _, ev := range p.held {
+		p.printState(ev)
+	}
+	p.held = nil
+}
+
+// printState prints a transition. Called with p.mu held.
+func (p *printer) printState(ev dualws.StateChange) {
 	closing := ev.To == dualws.Closing || ev.To == dualws.Closed
 	if p.json {
 		e := &event{T: p.since(ev.At), Event: "state", From: ev.From.String(), To: ev.To.String()}
 		if ev.To == dualws.Open {
-			e.URL = url
+			e.URL = p.url
 		}
 		if closing {
 			code, reason, clean := int(ev.Status.Code), ev.Status.Reason, ev.Status.WasClean
@@ -114,7 +146,7 @@ func (p *printer) state(ev dualws.StateChange, url string) {
 	line := fmt.Sprintf("%s %-8s", p.stamp(ev.At), ev.To)
 	switch {
 	case ev.To == dualws.Open:
-		line += " " + url
+		line += " " + p.url
 	case closing:
 		st := ev.Status
 		line += fmt.Sprintf(" code=%d reason=%q clean=%t by=%s", int(st.Code), st.Reason, st.WasClean, who(st))

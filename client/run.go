@@ -174,7 +174,7 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		ReadLimit:     cfg.readLimit,
 		PingInterval:  cfg.ping,
 		PingTimeout:   cfg.pingTimeout,
-		OnStateChange: func(ev dualws.StateChange) { out.state(ev, cfg.url) },
+		OnStateChange: out.state,
 	}
 	c, err := dualws.Dial(dialCtx, cfg.url, opts)
 	if err != nil {
@@ -207,6 +207,8 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		for {
 			typ, data, err := c.Receive(context.Background())
 			if err != nil {
+				// Every message before the close has been printed.
+				out.release()
 				return
 			}
 			out.message(typ, data)
@@ -217,6 +219,7 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		select {
 		case <-ch:
 		case <-drop:
+			out.release()
 			return out.exit(exitDropped)
 		}
 	}
