@@ -269,18 +269,19 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(refused.Cells[colDetail], "4000") {
 		t.Errorf("refused send row %s, want the error to name 4000", refused)
 	}
-	// Transitions come in order, each with its time since connect.
-	var states []string
+	// Rows come in the order things happened, each with its time since
+	// connect; the echo arrived before the close frame.
+	var events []string
 	for _, r := range rows {
-		if r.Kind == "state" && r.Cells[colConn] == "2" {
-			states = append(states, r.To)
+		if r.Cells[colConn] == "2" {
+			events = append(events, r.Cells[colWhat])
 			if r.Cells[colMs] == "" {
 				t.Errorf("row %s has no time", r)
 			}
 		}
 	}
-	if got, want := strings.Join(states, " "), "CONNECTING OPEN CLOSING CLOSED"; got != want {
-		t.Errorf("connection 2 went through %s, want %s", got, want)
+	if got, want := strings.Join(events, ", "), "CONNECTING, OPEN, sent text, received text, CLOSING, CLOSED, send refused"; got != want {
+		t.Errorf("connection 2 timeline: %s, want %s", got, want)
 	}
 
 	if *screenshot != "" {
@@ -305,7 +306,7 @@ func TestDemoScenarios(t *testing.T) {
 		rows   []string
 	}{
 		// The server drops TCP after echoing the first message.
-		{"scenario-drop", `1006 "" · not clean · by network`, []string{"CONNECTING", "OPEN", "sent text", "CLOSED"}},
+		{"scenario-drop", `1006 "" · not clean · by network`, []string{"CONNECTING", "OPEN", "sent text", "received text", "CLOSED"}},
 		// 2 MB is over the 1 MiB read limit: the client closes with 1009.
 		{"scenario-big", `1009 "message too big" · clean · by client`, []string{"CONNECTING", "OPEN", "CLOSING", "CLOSED"}},
 		// The server never answers the handshake: Dial gives up.
@@ -321,11 +322,9 @@ func TestDemoScenarios(t *testing.T) {
 		if got := p.text("#status"); got != tc.status {
 			t.Errorf("%s: badge status = %q, want %q", tc.button, got, tc.status)
 		}
-		// Received rows are added when the page reads the message, which
-		// can be after the close that followed it was reported.
 		var got []string
 		for _, r := range p.rows() {
-			if r.Cells[colConn] == fmt.Sprint(conn) && r.Kind != "received" {
+			if r.Cells[colConn] == fmt.Sprint(conn) {
 				got = append(got, r.Cells[colWhat])
 			}
 		}
@@ -334,7 +333,6 @@ func TestDemoScenarios(t *testing.T) {
 		}
 	}
 	rows := p.rows()
-	one(t, rows, 1, "received", "received text") // the echo before the drop
 	if r := one(t, rows, 3, "error", "dial failed"); !strings.Contains(r.Cells[colDetail], "handshake timed out") {
 		t.Errorf("stall: dial error row %s, want a handshake timeout", r)
 	}

@@ -54,8 +54,10 @@ type conn struct {
 	start  time.Time
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	client *dualws.Client
+	mu       sync.Mutex
+	client   *dualws.Client
+	held     []row // CLOSING and CLOSED rows, until every message is shown
+	released bool
 }
 
 func (c *conn) get() *dualws.Client {
@@ -172,6 +174,15 @@ func (p *page) receive(c *conn, client *dualws.Client) {
 	for {
 		typ, data, err := client.Receive(context.Background())
 		if err != nil {
+			// Every message that came before the close is in the
+			// timeline: the close rows can follow.
+			c.mu.Lock()
+			held := c.held
+			c.held, c.released = nil, true
+			c.mu.Unlock()
+			for _, r := range held {
+				p.row(c, r)
+			}
 			return
 		}
 		detail := fmt.Sprintf("%d bytes", len(data))
@@ -232,15 +243,26 @@ func (p *page) close() {
 }
 
 // stateChanged is OnStateChange: it runs on the browser's event loop and
-// only touches the DOM.
+// only touches the DOM. The badge changes at once.
 func (p *page) stateChanged(c *conn, ev dualws.StateChange) {
 	var st *dualws.CloseStatus
 	if ev.To == dualws.Closing || ev.To == dualws.Closed {
 		s := ev.Status
 		st = &s
 	}
-	p.row(c, row{kind: "state", to: ev.To.String(), what: ev.To.String(), detail: ev.From.String() + " → " + ev.To.String(), status: st, at: ev.At})
 	p.badge(c, ev.To, st)
+	r := row{kind: "state", to: ev.To.String(), what: ev.To.String(), detail: ev.From.String() + " → " + ev.To.String(), status: st, at: ev.At}
+	// The close is reported as soon as it arrives, while messages that
+	// came before it wait for the receive loop; the timeline keeps the
+	// order of arrival. A failed dial has no receive loop.
+	c.mu.Lock()
+	if st != nil && ev.From != dualws.Connecting && !c.released {
+		c.held = append(c.held, r)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	p.row(c, r)
 }
 
 // badge shows state on the large badge if c is the current connection.
