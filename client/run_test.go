@@ -409,3 +409,25 @@ func TestJSONSentAndEcho(t *testing.T) {
 		t.Errorf("events %s and %d sent, want %s and 1 sent", got, sent, want)
 	}
 }
+
+// /ws/noclose never answers pings: the keepalive drops the connection.
+func TestPingTimeout(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, "-ping", "20ms", "-ping-timeout", "50ms", sc.ws+"/ws/noclose")
+	s.expectExit(t, exitDropped)
+	requireLine(t, "stderr", s.stderr.String(), "CLOSED", `code=1006 reason="keepalive timeout" clean=false by=client`)
+}
+
+// /ws/noclose never answers a close: the close timeout ends the wait.
+func TestCloseTimeout(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, "-ping", "-1s", "-close-timeout", "50ms", sc.ws+"/ws/noclose")
+	s.stderr.waitFor(t, "stderr", "OPEN")
+	s.sigs <- os.Interrupt
+	s.expectExit(t, exitDropped)
+	errOut := s.stderr.String()
+	requireLine(t, "stderr", errOut, "CLOSING", `code=1000 reason="" clean=false by=client`)
+	requireLine(t, "stderr", errOut, "CLOSED", `code=1006 reason="close timeout" clean=false by=client`)
+}
