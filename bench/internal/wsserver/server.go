@@ -4,7 +4,8 @@
 // than any client under test and allocates nothing per message (its
 // allocations would otherwise count in the in-process benchmarks).
 //
-// Endpoints (every one answers the client's close frame and then closes):
+// Endpoints (every one answers the client's close frame and then closes
+// the TCP connection):
 //
 //	/push?n=N&size=S&type=binary|text  send N messages of S bytes, then wait for the client's close;
 //	                                   with wait=1 start once the client sent one message
@@ -14,6 +15,7 @@
 //	                                   then count the data messages that still arrive
 //	/closeinfo?id=X                    JSON CloseInfo of the /closer connection X (once it ended)
 //	/hold                              handshake, then keep the connection without a goroutine
+//	/release                           close every /hold connection; answers how many
 package wsserver
 
 import (
@@ -77,6 +79,9 @@ func New(static http.Handler) *Server {
 	s.mux.HandleFunc("/closer", s.handle(s.closer))
 	s.mux.HandleFunc("/closeinfo", s.closeInfo)
 	s.mux.HandleFunc("/hold", s.hold)
+	s.mux.HandleFunc("/release", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, s.Release())
+	})
 	if static != nil {
 		s.mux.Handle("/", static)
 	}
@@ -90,6 +95,18 @@ func (s *Server) Held() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.held)
+}
+
+// Release closes every /hold connection and returns how many there were.
+func (s *Server) Release() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.held)
+	for _, c := range s.held {
+		c.Close()
+	}
+	s.held = nil
+	return n
 }
 
 // Close ends every connection the server holds or serves and waits for
@@ -264,17 +281,17 @@ func (c *Conn) message(keep bool) (op byte, payload []byte, err error) {
 	}
 }
 
-// finish answers the client's close frame (if not sent already) and waits
-// for the client to close the TCP connection.
+// finish completes the closing handshake: it answers the client's close
+// frame (unless the server sent its own first) and closes the TCP
+// connection at once, as RFC 6455 asks of servers; browsers otherwise wait
+// for the server's TCP close before reporting CLOSED.
 func (c *Conn) finish(closePayload []byte, alreadySent bool) error {
 	if !alreadySent {
 		if _, err := c.nc.Write(AppendFrame(nil, OpClose, closePayload)); err != nil {
 			return err
 		}
 	}
-	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.Copy(io.Discard, c.r)
-	return nil
+	return c.nc.Close()
 }
 
 func intParam(r *http.Request, name string, def int) int {

@@ -1,0 +1,265 @@
+// Command benchreport runs every dualws benchmark side by side with the
+// libraries a user would pick instead, on this machine in one run, and
+// writes BENCHMARKS.md: native throughput, latency and allocations (go
+// test -bench in bench/native), browser throughput and close detection in
+// headless Chromium, js/wasm bundle sizes, and memory at 10,000 idle
+// connections.
+//
+// Run it from the repository root (make bench does):
+//
+//	go run ./bench/cmd/benchreport -out BENCHMARKS.md
+//
+// -quick uses tiny sizes, for a smoke run; -parts selects the parts.
+// The subcommands memserver and memclient are the processes of the memory
+// benchmark, started by the command itself.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		var err error
+		switch os.Args[1] {
+		case "memserver":
+			err = memServer(os.Args[2:])
+		case "memclient":
+			err = memClient(os.Args[2:])
+		default:
+			err = report(os.Args[1:])
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := report(nil); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+// Report is everything one run measured.
+type Report struct {
+	Start     time.Time
+	Elapsed   time.Duration
+	Machine   string
+	GoVersion string
+	Quick     bool
+	Commands  []string
+
+	Native    map[string]map[string]float64 // benchmark → unit → median value
+	NativeRaw string
+	Sizes     []SizeResult
+	Brotli    string // "" when the brotli column is there, else why not
+	Mem       []MemResult
+	MemN      int
+	Browser   *BrowserResults
+	Errors    []string
+}
+
+func report(args []string) error {
+	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
+	out := fs.String("out", "BENCHMARKS.md", "write the report here ('-' for stdout)")
+	quick := fs.Bool("quick", false, "tiny sizes: a smoke run, not a measurement")
+	parts := fs.String("parts", "native,size,mem,browser", "comma-separated parts to run")
+	count := fs.Int("count", 3, "native: runs of each benchmark (the report shows medians)")
+	benchtime := fs.String("benchtime", "1s", "native: -benchtime")
+	memN := fs.Int("mem-conns", 10000, "memory: idle connections per library")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+	want := map[string]bool{}
+	for _, p := range strings.Split(*parts, ",") {
+		want[strings.TrimSpace(p)] = true
+	}
+	sizes := BrowserSizes{Small: 50000, Large: 2000, Closes: 15}
+	if *quick {
+		*count, *benchtime, *memN = 1, "1x", 100
+		sizes = BrowserSizes{Small: 200, Large: 10, Closes: 1}
+	}
+	r := &Report{Start: time.Now(), Machine: machine(), GoVersion: runtime.Version(), Quick: *quick, MemN: *memN}
+	ctx := context.Background()
+	fail := func(part string, err error) {
+		logf("%s: %v", part, err)
+		r.Errors = append(r.Errors, part+": "+err.Error())
+	}
+	if want["native"] {
+		cmd := []string{"go", "test", "-run=NONE", "-bench=.", "-benchmem", "-benchtime=" + *benchtime, "-count=" + strconv.Itoa(*count), "./bench/native"}
+		r.Commands = append(r.Commands, strings.Join(cmd, " "))
+		logf("native: %s", strings.Join(cmd, " "))
+		c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
+		c.Stderr = os.Stderr
+		b, err := c.Output()
+		r.NativeRaw = string(b)
+		if err != nil {
+			fail("native", fmt.Errorf("%w\n%s", err, b))
+		}
+		r.Native = parseBench(string(b))
+	}
+	if want["size"] {
+		r.Commands = append(r.Commands, `GOOS=js GOARCH=wasm go build -ldflags="-s -w" ./bench/size/{dualws,coder,floor}; gzip -9; brotli -q 11`)
+		logf("size: building the bundle-size programs")
+		res, brotli, err := runSizes()
+		r.Sizes, r.Brotli = res, brotli
+		if err != nil {
+			fail("size", err)
+		}
+	}
+	if want["mem"] {
+		r.Commands = append(r.Commands, fmt.Sprintf("benchreport memserver + benchreport memclient -lib {dualws,coder} -n %d (one process each)", *memN))
+		logf("mem: %d idle connections per library", *memN)
+		res, err := runMem(ctx, *memN)
+		r.Mem = res
+		if err != nil {
+			fail("mem", err)
+		}
+	}
+	if want["browser"] {
+		r.Commands = append(r.Commands, fmt.Sprintf("headless Chromium (internal/browser), one tab per implementation: %d × 32 B, %d × 64 KiB, %d close runs per mode", sizes.Small, sizes.Large, sizes.Closes))
+		logf("browser: starting Chromium")
+		res, err := runBrowser(ctx, sizes, logf)
+		r.Browser = res
+		if err != nil {
+			fail("browser", err)
+		}
+	}
+	r.Elapsed = time.Since(r.Start)
+	md := r.markdown()
+	if *out == "-" {
+		_, err := os.Stdout.WriteString(md)
+		return err
+	}
+	if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s in %s", *out, r.Elapsed.Round(time.Second))
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("%d part(s) failed: %s", len(r.Errors), strings.Join(r.Errors, "; "))
+	}
+	return nil
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			mem = fmt.Sprintf(", %.1f GiB RAM", kb/(1<<20))
+		}
+	}
+	kernel := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = ", Linux " + strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%s, %d cores%s%s, %s/%s", model, runtime.NumCPU(), mem, kernel, runtime.GOOS, runtime.GOARCH)
+}
+
+// parseBench reads go test -bench output into benchmark → unit → median
+// of the -count runs. The -N GOMAXPROCS suffix is dropped.
+func parseBench(out string) map[string]map[string]float64 {
+	all := map[string]map[string][]float64{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		if all[name] == nil {
+			all[name] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			all[name][f[i+1]] = append(all[name][f[i+1]], v)
+		}
+	}
+	med := map[string]map[string]float64{}
+	for name, units := range all {
+		med[name] = map[string]float64{}
+		for u, vs := range units {
+			slices.Sort(vs)
+			med[name][u] = vs[len(vs)/2]
+		}
+	}
+	return med
+}
+
+// SizeResult is one bundle-size program.
+type SizeResult struct {
+	Name              string
+	Raw, Gzip, Brotli int
+}
+
+func runSizes() ([]SizeResult, string, error) {
+	dir, err := os.MkdirTemp("", "benchsize")
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.RemoveAll(dir)
+	brotliNote := ""
+	brotli, err := exec.LookPath("brotli")
+	if err != nil {
+		brotliNote = "the brotli command is not installed (Debian package brotli; make bench installs it when run as root)"
+	}
+	var res []SizeResult
+	for _, name := range []string{"dualws", "coder", "floor"} {
+		out := filepath.Join(dir, name+".wasm")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./bench/size/"+name)
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return res, brotliNote, fmt.Errorf("building %s: %w\n%s", name, err, b)
+		}
+		raw, err := os.ReadFile(out)
+		if err != nil {
+			return res, brotliNote, err
+		}
+		var gz bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		zw.Write(raw)
+		zw.Close()
+		s := SizeResult{Name: name, Raw: len(raw), Gzip: gz.Len()}
+		if brotli != "" {
+			b, err := exec.Command(brotli, "-q", "11", "-c", out).Output()
+			if err != nil {
+				return res, brotliNote, fmt.Errorf("brotli %s: %w", name, err)
+			}
+			s.Brotli = len(b)
+		}
+		res = append(res, s)
+	}
+	return res, brotliNote, nil
+}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// target is one row of the targets table.
+type target struct {
+	name, want, got string
+	ok, known       bool
+}
+
+func (r *Report) nat(bench, unit string) (float64, bool) {
+	m, ok := r.Native[bench]
+	if !ok {
+		return 0, false
+	}
+	v, ok := m[unit]
+	return v, ok
+}
+
+func fnum(v float64) string {
+	switch {
+	case v >= 100000:
+		return fmt.Sprintf("%.0fk", v/1000)
+	case v >= 10000:
+		return fmt.Sprintf("%.1fk", v/1000)
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func mb(n int) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
+
+func status(t target) string {
+	switch {
+	case !t.known:
+		return "not measured"
+	case t.ok:
+		return "met"
+	}
+	return "**missed**"
+}
+
+func (r *Report) targets() []target {
+	var ts []target
+	ratio := func(name string, a, b float64, okA, okB bool, min float64) {
+		t := target{name: name, want: fmt.Sprintf("≥ %.2f×", min), known: okA && okB && b > 0}
+		if t.known {
+			x := a / b
+			t.got, t.ok = fmt.Sprintf("%.2f× (%s vs %s)", x, fnum(a), fnum(b)), x >= min
+		}
+		ts = append(ts, t)
+	}
+	atMost := func(name string, a, b float64, okA, okB bool, maxR float64, unit string) {
+		t := target{name: name, want: fmt.Sprintf("≤ %.2f×", maxR), known: okA && okB && b > 0}
+		if t.known {
+			x := a / b
+			t.got, t.ok = fmt.Sprintf("%.2f× (%s vs %s %s)", x, fnum(a), fnum(b), unit), x <= maxR
+		}
+		ts = append(ts, t)
+	}
+	cases := []struct{ bench, label string }{
+		{"Receive/%s/32B", "receive 32 B"}, {"Receive/%s/64KiB", "receive 64 KiB"},
+		{"Send/%s/32B", "send 32 B"}, {"Send/%s/64KiB", "send 64 KiB"},
+	}
+	for _, c := range cases {
+		a, okA := r.nat(fmt.Sprintf(c.bench, "dualws"), "msg/s")
+		b, okB := r.nat(fmt.Sprintf(c.bench, "coder"), "msg/s")
+		ratio("native "+c.label+": dualws / coder msg/s", a, b, okA, okB, 0.95)
+	}
+	for _, c := range cases {
+		a, okA := r.nat(fmt.Sprintf(c.bench, "dualws"), "allocs/op")
+		b, okB := r.nat(fmt.Sprintf(c.bench, "coder"), "allocs/op")
+		t := target{name: "native " + c.label + ": allocs/msg", want: "≤ coder + 1", known: okA && okB}
+		if t.known {
+			t.got, t.ok = fmt.Sprintf("%.0f vs %.0f", a, b), a <= b+1
+		}
+		ts = append(ts, t)
+	}
+	if br := r.Browser; br != nil {
+		for _, c := range []struct{ key, label string }{{"recv32", "receive 32 B"}, {"recv64k", "receive 64 KiB"}, {"send32", "send 32 B"}, {"send64k", "send 64 KiB"}} {
+			a, okA := br.Rate["dualws"][c.key]
+			b, okB := br.Rate["js"][c.key]
+			ratio("browser "+c.label+": dualws / plain JS msg/s", a, b, okA, okB, 0.9)
+		}
+	}
+	a, okA := r.nat("CloseDetect/dualws/idle", "closed-µs")
+	b, okB := r.nat("CloseDetect/coder/idle", "closed-µs")
+	atMost("native close → CLOSED, idle client: dualws / coder reader", a, b, okA, okB, 1.1, "µs")
+	a, okA = r.nat("CloseDetect/dualws/busy", "sendfail-µs")
+	b, okB = r.nat("CloseDetect/coder/busy", "sendfail-µs")
+	atMost("native close → first failing Send: dualws / coder", a, b, okA, okB, 1.1, "µs")
+	if br := r.Browser; br != nil {
+		d, okD := br.Close["dualws"]
+		j, okJ := br.Close["js"]
+		atMost("browser close → CLOSED, idle client: dualws / plain JS onclose", d.IdleClosedMs*1000, j.IdleClosedMs*1000, okD, okJ, 1.1, "µs")
+		atMost("browser close → first refused send: dualws / plain JS readyState", d.SendFailMs*1000, j.SendFailMs*1000, okD, okJ, 1.1, "µs")
+	}
+	seed := func(name string, v float64, ok bool) {
+		t := target{name: name, want: "0", known: ok}
+		if ok {
+			t.got, t.ok = fmt.Sprintf("%.0f", v), v == 0
+		}
+		ts = append(ts, t)
+	}
+	v, ok := r.nat("CloseDetect/dualws/busy", "seeds-max")
+	seed("native dualws seeds (max over runs, sending back to back)", v, ok)
+	v, ok = r.nat("CloseDetect/dualws/idle", "seeds-max")
+	seed("native dualws sends accepted after CLOSED", v, ok)
+	if br := r.Browser; br != nil {
+		d, okD := br.Close["dualws"]
+		seed("browser dualws seeds (max over runs, sending back to back)", float64(d.SeedsMax), okD)
+		seed("browser dualws sends accepted after CLOSED", float64(d.IdleSeedsMax), okD)
+		j, okJ := br.Rate["js"]
+		t := target{name: "browser 1 ms yield rule: cost on plain-JS send 32 B", want: "≤ 5%", known: okJ && j["send32"] > 0 && j["sendYield32"] > 0}
+		if t.known {
+			cost := 1 - j["sendYield32"]/j["send32"]
+			t.got, t.ok = fmt.Sprintf("%.1f%% (%s vs %s msg/s)", 100*cost, fnum(j["sendYield32"]), fnum(j["send32"])), cost <= 0.05
+		}
+		ts = append(ts, t)
+	}
+	size := map[string]SizeResult{}
+	for _, s := range r.Sizes {
+		size[s.Name] = s
+	}
+	if d, ok := size["dualws"]; ok {
+		c, okC := size["coder"]
+		f, okF := size["floor"]
+		t := target{name: "bundle: dualws / coder stripped size", want: "≤ 45%", known: okC}
+		if okC {
+			x := float64(d.Raw) / float64(c.Raw)
+			t.got, t.ok = fmt.Sprintf("%.0f%% (%s vs %s)", 100*x, mb(d.Raw), mb(c.Raw)), x <= 0.45
+		}
+		ts = append(ts, t)
+		t = target{name: "bundle: dualws / syscall/js floor stripped size", want: "≤ 1.25×", known: okF}
+		if okF {
+			x := float64(d.Raw) / float64(f.Raw)
+			t.got, t.ok = fmt.Sprintf("%.2f× (%s vs %s)", x, mb(d.Raw), mb(f.Raw)), x <= 1.25
+		}
+		ts = append(ts, t)
+	}
+	if len(r.Mem) == 2 {
+		d, c := r.Mem[0], r.Mem[1]
+		atMost(fmt.Sprintf("memory at %d idle conns: RSS per conn, dualws / coder", r.MemN), d.RSSPerConn()/1024, c.RSSPerConn()/1024, true, true, 1.2, "KiB")
+		atMost(fmt.Sprintf("memory at %d idle conns: goroutines per conn, dualws / coder", r.MemN), d.GoroutinesPerConn(), c.GoroutinesPerConn(), true, true, 1.2, "")
+	}
+	return ts
+}
+
+func (r *Report) markdown() string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+	p("# dualws benchmarks")
+	p("")
+	p("Generated by `make bench` (`go run ./bench/cmd/benchreport`) on %s in %s; every figure below comes from that one run, all libraries measured side by side on the same machine. Do not edit by hand: the analysis at the end comes from bench/analysis.md.", r.Start.UTC().Format("2006-01-02 15:04 MST"), r.Elapsed.Round(time.Second))
+	if r.Quick {
+		p("")
+		p("**Quick run (-quick): tiny sizes, the figures are not measurements.**")
+	}
+	p("")
+	p("- Machine: %s", r.Machine)
+	p("- Go: %s", r.GoVersion)
+	if r.Browser != nil {
+		p("- Browser: %s, headless", r.Browser.Chromium)
+	}
+	p("- Commands:")
+	for _, c := range r.Commands {
+		p("  - `%s`", c)
+	}
+	if len(r.Errors) > 0 {
+		p("")
+		p("**Parts that failed in this run:**")
+		for _, e := range r.Errors {
+			p("- %s", strings.ReplaceAll(e, "\n", " "))
+		}
+	}
+	p("")
+	p("## Targets")
+	p("")
+	p("| target | wanted | measured | status |")
+	p("|---|---|---|---|")
+	var missed []target
+	for _, t := range r.targets() {
+		got := t.got
+		if !t.known {
+			got = "–"
+		}
+		p("| %s | %s | %s | %s |", t.name, t.want, got, status(t))
+		if t.known && !t.ok {
+			missed = append(missed, t)
+		}
+	}
+	if len(missed) > 0 {
+		p("")
+		p("Missed in this run: %d of the targets above; reasons and next steps are in the analysis at the end.", len(missed))
+	}
+
+	if r.Native != nil {
+		p("")
+		p("## Native throughput (bench/native)")
+		p("")
+		p("Client libraries against one in-process server (bench/internal/wsserver) that writes pre-built frames and drains without allocating; binary messages; one op = one message; medians of the -count runs. `server ceiling` is the same server driven by a raw TCP client that only copies bytes: the most any client can get here.")
+		p("")
+		p("| client | receive 32 B msg/s | receive 64 KiB msg/s | send 32 B msg/s | send 64 KiB msg/s | allocs/msg r32 / r64K / s32 / s64K | B/msg r32 / r64K |")
+		p("|---|---|---|---|---|---|---|")
+		for _, lib := range []string{"dualws", "coder", "gorilla"} {
+			var cells []string
+			for _, c := range []string{"Receive/%s/32B", "Receive/%s/64KiB", "Send/%s/32B", "Send/%s/64KiB"} {
+				v, _ := r.nat(fmt.Sprintf(c, lib), "msg/s")
+				cells = append(cells, fnum(v))
+			}
+			var allocs []string
+			for _, c := range []string{"Receive/%s/32B", "Receive/%s/64KiB", "Send/%s/32B", "Send/%s/64KiB"} {
+				v, _ := r.nat(fmt.Sprintf(c, lib), "allocs/op")
+				allocs = append(allocs, fmt.Sprintf("%.0f", v))
+			}
+			r32, _ := r.nat(fmt.Sprintf("Receive/%s/32B", lib), "B/op")
+			r64, _ := r.nat(fmt.Sprintf("Receive/%s/64KiB", lib), "B/op")
+			name := lib
+			if lib == "coder" {
+				name = "coder/websocket (raw)"
+			} else if lib == "gorilla" {
+				name = "gorilla/websocket"
+			}
+			p("| %s | %s | %s | %s | %s | %s | %.0f / %.0f |", name, cells[0], cells[1], cells[2], cells[3], strings.Join(allocs, " / "), r32, r64)
+		}
+		var ceil []string
+		for _, c := range []string{"ServerCeiling/push/32B", "ServerCeiling/push/64KiB", "ServerCeiling/sink/32B", "ServerCeiling/sink/64KiB"} {
+			v, _ := r.nat(c, "msg/s")
+			ceil = append(ceil, fnum(v))
+		}
+		p("| server ceiling | %s | %s | %s | %s | | |", ceil[0], ceil[1], ceil[2], ceil[3])
+		p("")
+		p("Echo round trip, 32 B, one message at a time:")
+		p("")
+		p("| client | p50 µs | p99 µs | allocs/round trip |")
+		p("|---|---|---|---|")
+		for _, lib := range []string{"dualws", "coder", "gorilla"} {
+			a, _ := r.nat("Echo/"+lib, "p50-µs")
+			z, _ := r.nat("Echo/"+lib, "p99-µs")
+			al, _ := r.nat("Echo/"+lib, "allocs/op")
+			p("| %s | %.1f | %.1f | %.0f |", lib, a, z, al)
+		}
+		p("")
+		p("## Native close detection")
+		p("")
+		p("The client sends \"close\"; the server answers with a close frame (1000). idle: the client then waits; busy: it sends 32 B messages back to back until Send fails. coder/websocket runs the reader goroutine an application needs to see a close. Seeds: Sends accepted that started more than one echo round trip after the server wrote its close frame (the frame was in the client's socket by then). Late: data messages the server received after its close. Times are medians over the runs.")
+		p("")
+		p("| client | idle: request → CLOSED µs | busy: request → CLOSED µs | busy: request → first failing Send µs | seeds p50 / max | late max | sends accepted after CLOSED (idle) |")
+		p("|---|---|---|---|---|---|---|")
+		for _, lib := range []string{"dualws", "coder"} {
+			ic, _ := r.nat("CloseDetect/"+lib+"/idle", "closed-µs")
+			bc, _ := r.nat("CloseDetect/"+lib+"/busy", "closed-µs")
+			sf, _ := r.nat("CloseDetect/"+lib+"/busy", "sendfail-µs")
+			s50, _ := r.nat("CloseDetect/"+lib+"/busy", "seeds-p50")
+			smax, _ := r.nat("CloseDetect/"+lib+"/busy", "seeds-max")
+			late, _ := r.nat("CloseDetect/"+lib+"/busy", "late-max")
+			idle, _ := r.nat("CloseDetect/"+lib+"/idle", "seeds-max")
+			p("| %s | %.0f | %.0f | %.0f | %.0f / %.0f | %.0f | %.0f |", lib, ic, bc, sf, s50, smax, late, idle)
+		}
+	}
+
+	if br := r.Browser; br != nil {
+		p("")
+		p("## Browser throughput (headless Chromium)")
+		p("")
+		p("One tab per implementation, against the same server in the driver process: plain JS on the browser's WebSocket, dualws compiled to wasm, coder/websocket compiled to wasm. Binary messages; receive is timed from the request to the last message, send from the first send to the server's acknowledgement of the last.")
+		p("")
+		p("| implementation | receive 32 B msg/s | receive 64 KiB msg/s | send 32 B msg/s | send 64 KiB msg/s |")
+		p("|---|---|---|---|---|")
+		names := map[string]string{"js": "plain JS WebSocket", "dualws": "dualws (wasm)", "coder": "coder/websocket (wasm)"}
+		for _, impl := range Impls {
+			rt := br.Rate[impl]
+			row := []string{}
+			for _, k := range []string{"recv32", "recv64k", "send32", "send64k"} {
+				cell := fnum(rt[k])
+				if impl != "js" && br.Rate["js"][k] > 0 {
+					cell += fmt.Sprintf(" (%.2f×)", rt[k]/br.Rate["js"][k])
+				}
+				row = append(row, cell)
+			}
+			p("| %s | %s |", names[impl], strings.Join(row, " | "))
+		}
+		if v := br.Rate["js"]["sendYield32"]; v > 0 {
+			p("")
+			p("The 1 ms yield rule: plain JS sending 32 B with dualws's rule (one event-loop turn whenever 1 ms has passed since the last) reached %s msg/s against %s without it. During dualws's send 32 B run its shim scheduled %.0f event-loop turns for %d messages (counted by wrapping MessageChannel.postMessage in the page; this counts yields plus event batches).", fnum(v), fnum(br.Rate["js"]["send32"]), br.Posts, br.PostsN)
+		}
+		p("")
+		p("## Browser close detection")
+		p("")
+		p("As natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame (wall clocks of the same machine; Chromium coarsens performance.now to 100 µs).")
+		p("")
+		p("| implementation | idle: request → CLOSED ms | busy: request → CLOSED ms | busy: request → first refused send ms | seeds p50 / max | late max | sends accepted after CLOSED | echo RTT ms | runs |")
+		p("|---|---|---|---|---|---|---|---|---|")
+		for _, impl := range []string{"js", "dualws"} {
+			st, ok := br.Close[impl]
+			if !ok {
+				continue
+			}
+			p("| %s | %.2f | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", names[impl], st.IdleClosedMs, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
+		}
+	}
+
+	if len(r.Sizes) > 0 {
+		p("")
+		p("## Bundle size (GOOS=js GOARCH=wasm, -ldflags=\"-s -w\")")
+		p("")
+		p("A minimal program that dials, sends one message, receives one and closes (bench/size).")
+		p("")
+		p("| program | stripped | gzip -9 | brotli -q 11 |")
+		p("|---|---|---|---|")
+		names := map[string]string{"dualws": "dualws", "coder": "coder/websocket", "floor": "syscall/js floor (no library)"}
+		for _, s := range r.Sizes {
+			br := "–"
+			if s.Brotli > 0 {
+				br = mb(s.Brotli)
+			}
+			p("| %s | %s | %s | %s |", names[s.Name], mb(s.Raw), mb(s.Gzip), br)
+		}
+		if r.Brotli != "" {
+			p("")
+			p("No brotli column: %s.", r.Brotli)
+		}
+	}
+
+	if len(r.Mem) > 0 {
+		p("")
+		p("## Memory at scale")
+		p("")
+		p("%d idle connections per library, each library in its own process (the server in a third); resident memory and goroutines after dialing, GC and FreeOSMemory, minus the process's own before dialing. dualws with default options (keepalive timer armed); coder/websocket with one reader goroutine per connection.", r.MemN)
+		p("")
+		p("| client | RSS per conn | goroutines per conn | Go heap in use | total RSS | dial time |")
+		p("|---|---|---|---|---|---|")
+		for _, m := range r.Mem {
+			p("| %s | %.1f KiB | %.2f | %.1f MB | %.1f MB | %.1f s |", m.Lib, m.RSSPerConn()/1024, m.GoroutinesPerConn(), float64(m.HeapInuse)/1e6, float64(m.RSS)/1e6, m.DialSeconds)
+		}
+	}
+
+	p("")
+	p("## Analysis of missed targets")
+	p("")
+	if a, err := os.ReadFile(filepath.Join("bench", "analysis.md")); err == nil {
+		b.Write(a)
+	} else {
+		p("(bench/analysis.md not found)")
+	}
+	return b.String()
+}
