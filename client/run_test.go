@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"reflect"
 	"strconv"
@@ -129,7 +130,7 @@ func TestDialFailures(t *testing.T) {
 		want string
 	}{
 		{"rejected", sc.ws + "/ws/reject?status=403", "handshake rejected (HTTP 403)"},
-		{"refused", "ws://127.0.0.1:1/", "connection refused"},
+		{"refused", "ws://" + closedPort(t) + "/", "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := start(t, tc.url)
@@ -143,6 +144,18 @@ func TestDialFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closedPort returns an address where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
 
 func TestUsageErrors(t *testing.T) {
