@@ -10,10 +10,18 @@
 // State changes go to standard error, prefixed with the time since start;
 // received text messages go to standard output as they are, one per line,
 // binary ones as their length and a hex preview (raw with -binary-raw).
-// With -json every event is one JSON object per line on standard output.
+// Messages that arrived before a close frame are printed before the
+// CLOSING line.
 //
-// End of input closes the connection with 1000 once every line is sent.
-// Ctrl-C closes with 1000; a second Ctrl-C drops the connection at once.
+// With -json every event is one JSON object per line on standard output,
+// with "t" (seconds since start) and "event": "state" (from, to, and on
+// CLOSING/CLOSED code, reason, clean, by), "message" (type, len, and text
+// or base64), "sent", "subprotocol", "error" (op, error) and last "exit"
+// (status).
+//
+// End of input closes the connection with 1000 once every line is sent
+// (after -linger, if set, so that replies can arrive). Ctrl-C closes with
+// 1000; a second Ctrl-C drops the connection at once.
 //
 // Exit status: 0 the connection closed cleanly with 1000 or 1001, 1 it
 // closed with any other code, 2 usage error, 3 the dial failed, 4 the
