@@ -30,6 +30,9 @@ type scenario struct {
 	name string
 	desc string
 	fn   func(ctx context.Context, r *run)
+	// byNature lists what differs between platforms by nature in this
+	// scenario (see Trace.ByNature).
+	byNature []string
 }
 
 // Names returns the scenario names in their canonical order.
@@ -82,6 +85,7 @@ func RunConfig(ctx context.Context, name string, cfg Config) Trace {
 		r.t.Failure = "unknown scenario " + strconv.Quote(name)
 		return r.t
 	}
+	r.t.ByNature = sc.byNature
 	ctx, cancel := context.WithTimeout(ctx, RunTimeout)
 	defer cancel()
 	func() {
@@ -177,6 +181,16 @@ func (r *run) count(key string, n int) {
 		r.t.Counts = map[string]int{}
 	}
 	r.t.Counts[key] = n
+}
+
+// note records an observation that is not compared (Trace.Notes).
+func (r *run) note(key, v string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.t.Notes == nil {
+		r.t.Notes = map[string]string{}
+	}
+	r.t.Notes[key] = v
 }
 
 func (r *run) fact(key, v string) {

@@ -1,3 +1,5 @@
+//go:build !js
+
 package scenarios
 
 import (
@@ -44,7 +46,7 @@ func TestNativeRun(t *testing.T) {
 	assert.Len(t, traces["burst-close"].Received, 3)
 	assert.Equal(t, 1, traces["close-twice"].Counts["distinct_concurrent_results"])
 	assert.Equal(t, 32, traces["concurrent-send"].Counts["failures_with_close_code"])
-	assert.Equal(t, "true", traces["concurrent-send"].Facts["every_accepted_send_reached_the_server"])
+	assert.Equal(t, "true", traces["concurrent-send"].Notes["every_accepted_send_reached_the_server"])
 	assert.Equal(t, "true", traces["bad-utf8"].Facts["server_saw_close"])
 	assert.Equal(t, "close 4000 reason 123B", traces["close-invalid"].Facts["server_saw"])
 	// Core bug: natively the first fragment of a message whose connection
@@ -119,4 +121,27 @@ func TestDiffAligns(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[1], "! recv text 1B"), d)
 	assert.True(t, strings.HasPrefix(lines[2], "  dial -> ok"), d)
 	assert.Equal(t, 1, strings.Count(d, "!"), d)
+}
+
+func TestByNatureMasksOnlyTheCleanEnd(t *testing.T) {
+	native := Trace{
+		Scenario: "x",
+		Transitions: []Transition{
+			{From: "OPEN", To: "CLOSING", Code: 4001, Remote: true},
+			{From: "CLOSING", To: "CLOSED", Code: 4001, Remote: true, WasClean: true},
+		},
+		Notes: map[string]string{"every_accepted_send_reached_the_server": "true"},
+	}
+	browser := native
+	browser.Transitions = []Transition{native.Transitions[0], native.Transitions[1]}
+	browser.Transitions[1].WasClean = false
+	browser.Notes = map[string]string{"every_accepted_send_reached_the_server": "false"}
+
+	assert.False(t, Equal(native, browser), "without ByNature the clean flag is compared")
+	native.ByNature = []string{ByNatureCleanEnd}
+	browser.ByNature = []string{ByNatureCleanEnd}
+	assert.True(t, Equal(native, browser), Diff(native, browser))
+	// The code of the CLOSED transition is still compared.
+	browser.Transitions[1].Code = 1006
+	assert.False(t, Equal(native, browser))
 }

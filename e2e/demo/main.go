@@ -14,6 +14,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -59,7 +60,7 @@ func run() int {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tnative\tdetect\tbrowser\tdetect\tsame?")
 	identical := 0
-	var diffs []string
+	var diffs, notes []string
 	for _, name := range names {
 		native := env.Native(ctx, name)
 		br, console, err := env.Browser(ctx, name)
@@ -77,6 +78,9 @@ func run() int {
 		} else {
 			diffs = append(diffs, fmt.Sprintf("%s (native | browser):\n%s", name, sideBySide(native, br)))
 		}
+		if len(native.Notes)+len(br.Notes) > 0 {
+			notes = append(notes, fmt.Sprintf("  %s: native %s; browser %s", name, noteString(native.Notes), noteString(br.Notes)))
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, summary(native), ms(native.CloseDetectMS), summary(br), ms(br.CloseDetectMS), mark)
 		if *verbose {
 			tw.Flush()
@@ -87,6 +91,12 @@ func run() int {
 		}
 	}
 	tw.Flush()
+	if len(notes) > 0 {
+		fmt.Println("\nnot compared (differs by nature between platforms):")
+		for _, n := range notes {
+			fmt.Println(n)
+		}
+	}
 	for _, d := range diffs {
 		fmt.Printf("\n%s", d)
 	}
@@ -142,6 +152,17 @@ func summary(t scenarios.Trace) string {
 		s += fmt.Sprintf(", %d recv", len(t.Received))
 	}
 	return s
+}
+
+func noteString(m map[string]string) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func ms(v float64) string {
