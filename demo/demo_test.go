@@ -332,7 +332,20 @@ func TestDemoScenarios(t *testing.T) {
 			t.Errorf("%s: timeline events %q, want %q\n%s", tc.button, got, tc.rows, dump(p.rows()))
 		}
 	}
+	// A URL the client rejects leaves no socket, and the badge says so.
+	if err := chromedp.Do(p.ctx, chromedp.SetValue(chromedp.CSS("#url"), "http://example.com/")); err != nil {
+		t.Fatal(err)
+	}
+	p.click("connect")
+	p.wait("the invalid URL to be refused", hasRowJS(4, "error", "dial failed"))
+	if b := p.text("#badge"); !strings.HasPrefix(b, "NO SOCKET") {
+		t.Errorf("badge after an invalid URL = %q, want NO SOCKET", b)
+	}
+
 	rows := p.rows()
+	if r := one(t, rows, 4, "error", "dial failed"); !strings.Contains(r.Cells[colDetail], "ws:// or wss://") {
+		t.Errorf("invalid URL row %s, want the scheme rule", r)
+	}
 	if r := one(t, rows, 3, "error", "dial failed"); !strings.Contains(r.Cells[colDetail], "handshake timed out") {
 		t.Errorf("stall: dial error row %s, want a handshake timeout", r)
 	}

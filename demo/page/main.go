@@ -155,6 +155,14 @@ func (p *page) connect(url, first string) {
 	})
 	if err != nil {
 		p.row(c, row{kind: "error", what: "dial failed", detail: err.Error()})
+		var ue *dualws.UsageError
+		if errors.As(err, &ue) && p.current() == c {
+			// Rejected before any socket existed: there is no readyState.
+			b := p.byID("badge")
+			b.Get("dataset").Set("state", "NONE")
+			b.Set("innerHTML", "NO SOCKET<small>invalid URL</small>")
+			p.byID("status").Set("textContent", "")
+		}
 		return
 	}
 	c.mu.Lock()
