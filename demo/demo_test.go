@@ -26,30 +26,48 @@ var screenshot = flag.String("screenshot", "", "after TestDemo, save a PNG of th
 // never a measure of speed.
 const guard = 30 * time.Second
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// pageDir holds the page built once by TestMain, as make www-demo stages
+// it in bin/www; buildErr is why it could not be built.
+var (
+	pageDir  string
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dualws-demo-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pageDir, buildErr = dir, buildPage(dir)
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // buildPage builds demo/page to WebAssembly and stages it with its
-// index.html in a new directory, as make www-demo does in bin/www.
-func buildPage(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
+// index.html in dir.
+func buildPage(dir string) error {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Fatalf("building the demo page: %v", err)
+		return fmt.Errorf("building the demo page: %w", err)
 	}
 	cmd := exec.Command(goTool, "build", "-o", filepath.Join(dir, "demo.wasm"), "./page")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("GOOS=js GOARCH=wasm go build ./page: %v\n%s", err, out)
+		return fmt.Errorf("GOOS=js GOARCH=wasm go build ./page: %w\n%s", err, out)
 	}
 	html, err := os.ReadFile(filepath.Join("page", "index.html"))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "index.html"), html, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return os.WriteFile(filepath.Join(dir, "index.html"), html, 0o644)
 }
 
 // timelineRow is one row of the page's timeline table.
@@ -137,8 +155,10 @@ type pageSession struct {
 // openPage builds and serves the page and opens it in a new browser.
 func openPage(t *testing.T) *pageSession {
 	t.Helper()
-	dir := buildPage(t)
-	srv := server.New(server.Options{StaticDir: dir})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	srv := server.New(server.Options{StaticDir: pageDir})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	t.Cleanup(srv.Close)
