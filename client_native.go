@@ -34,6 +34,8 @@ type nativeConn struct {
 	pingTimer   *time.Timer
 	pingStopped bool
 	pings       sync.WaitGroup
+
+	probe [1]byte // used only by the reader goroutine
 }
 
 func checkPlatformOptions(*settings) error { return nil }
@@ -153,13 +155,35 @@ func (d *nativeConn) readLoop() {
 var errTooBig = errors.New("message over the read limit")
 
 // readMessage reads a whole message, failing with errTooBig past
-// ReadLimit. It grows its buffer as io.ReadAll does, without a LimitReader.
+// ReadLimit. It doubles its buffer as it fills, without a LimitReader.
 func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 	limit := d.c.cfg.readLimit
 	b := make([]byte, 0, 512)
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			// Probe one byte first: a message that exactly fills the
+			// buffer ends without growing it.
+			probe := d.probe[:]
+			n, err := r.Read(probe)
+			if n == 0 && err == io.EOF {
+				return b, nil
+			}
+			if n == 0 && err != nil {
+				return nil, err
+			}
+			grown := make([]byte, len(b), 2*cap(b))
+			copy(grown, b)
+			b = append(grown, probe[:n]...)
+			if limit >= 0 && int64(len(b)) > limit {
+				return nil, errTooBig
+			}
+			if err == io.EOF {
+				return b, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue
 		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
