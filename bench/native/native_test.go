@@ -306,8 +306,12 @@ var closeID atomic.Int64
 type closeRun struct {
 	closed   time.Duration // request → CLOSED (dualws) or the reader's close error (coder)
 	sendFail time.Duration // request → first failing Send (busy runs only)
-	seeds    int           // Sends accepted that started after the close had arrived
-	late     int           // data messages the server received after its close
+	// failAfterClose is the server's close write → first failing Send:
+	// in busy runs the in-process server's own wake-up is part of
+	// sendFail, and this leaves it out.
+	failAfterClose time.Duration
+	seeds          int // Sends accepted that started after the close had arrived
+	late           int // data messages the server received after its close
 }
 
 // rtt measures the median of a few echo round trips on c.
@@ -388,11 +392,13 @@ func measureClose(ctx context.Context, lib string, busy bool) (closeRun, error) 
 	if err := c.SendText(ctx, "close"); err != nil {
 		return run, err
 	}
+	var failAt time.Time
 	if busy {
 		for {
 			t := time.Now()
 			if err := c.Send(ctx, msg); err != nil {
-				run.sendFail = time.Since(req)
+				failAt = time.Now()
+				run.sendFail = failAt.Sub(req)
 				break
 			}
 			accepted = append(accepted, t)
@@ -434,7 +440,11 @@ func measureClose(ctx context.Context, lib string, busy bool) (closeRun, error) 
 		}
 		time.Sleep(time.Millisecond)
 	}
-	arrived := time.Unix(0, info.CloseSentUnixNano).Add(grace)
+	closeSent := time.Unix(0, info.CloseSentUnixNano)
+	if busy {
+		run.failAfterClose = failAt.Sub(closeSent)
+	}
+	arrived := closeSent.Add(grace)
 	for _, t := range accepted {
 		if t.After(arrived) {
 			run.seeds++
@@ -458,7 +468,7 @@ func BenchmarkCloseDetect(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				ctx := context.Background()
-				var closed, fail []time.Duration
+				var closed, fail, failAfter []time.Duration
 				var seeds []int
 				late := 0
 				for range b.N {
@@ -468,14 +478,17 @@ func BenchmarkCloseDetect(b *testing.B) {
 					}
 					closed = append(closed, run.closed)
 					fail = append(fail, run.sendFail)
+					failAfter = append(failAfter, run.failAfterClose)
 					seeds = append(seeds, run.seeds)
 					late = max(late, run.late)
 				}
 				slices.Sort(closed)
 				slices.Sort(fail)
+				slices.Sort(failAfter)
 				b.ReportMetric(micros(percentile(closed, 0.5)), "closed-µs")
 				if busy {
 					b.ReportMetric(micros(percentile(fail, 0.5)), "sendfail-µs")
+					b.ReportMetric(micros(percentile(failAfter, 0.5)), "closefail-µs")
 					b.ReportMetric(float64(late), "late-max")
 				}
 				slices.Sort(seeds)

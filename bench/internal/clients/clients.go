@@ -41,7 +41,8 @@ func Dial(ctx context.Context, lib, url string) (Conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("coder dial %s: %w", url, err)
 		}
-		c.SetReadLimit(-1)
+		// The same limit as dualws's default (coder/websocket's own is 32 KiB).
+		c.SetReadLimit(dualws.DefaultReadLimit)
 		return coderConn{c}, nil
 	case "gorilla":
 		c, resp, err := gorilla.DefaultDialer.DialContext(ctx, url, nil)

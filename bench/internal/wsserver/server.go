@@ -45,8 +45,8 @@ const (
 
 // CloseInfo is what the /closer endpoint saw on one connection.
 type CloseInfo struct {
-	// CloseSentUnixNano is the wall-clock time the server's close frame
-	// was written to the socket.
+	// CloseSentUnixNano is the wall-clock time just before the server's
+	// close frame was written to the socket.
 	CloseSentUnixNano int64 `json:"closeSentUnixNano"`
 	// Late counts the data messages received after the close frame was
 	// written (messages in flight plus messages the client accepted after
@@ -424,12 +424,14 @@ func (s *Server) closer(c *Conn, r *http.Request) error {
 			continue
 		}
 		if op == OpText && string(p) == "close" {
-			if _, err := c.nc.Write(CloseFrame(1000, "bye")); err != nil {
-				return err
-			}
+			// Taken before the write: after it, this goroutine may wait
+			// for a processor while the frame is already with the client.
 			s.mu.Lock()
 			info.CloseSentUnixNano = time.Now().UnixNano()
 			s.mu.Unlock()
+			if _, err := c.nc.Write(CloseFrame(1000, "bye")); err != nil {
+				return err
+			}
 			sent = true
 			continue
 		}
