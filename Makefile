@@ -5,6 +5,8 @@ GOROOT := $(shell $(GO) env GOROOT)
 WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 NODE_OPTIONS_WS := --experimental-websocket
 export CHROMIUM ?= /usr/bin/chromium
+# Packages built for the browser; vetted with GOOS=js.
+JS_PKGS := . ./scenarios ./wasm/harness ./demo/page ./bench/browser/... ./bench/size/...
 
 .PHONY: test vet test-native test-js chromium bench demo serve build screenshot
 
@@ -15,7 +17,7 @@ chromium:
 
 vet:
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet . ./wasm/... 2>/dev/null || GOOS=js GOARCH=wasm $(GO) vet .
+	GOOS=js GOARCH=wasm $(GO) vet $(JS_PKGS)
 	@deps=$$(GOOS=js GOARCH=wasm $(GO) list -deps . | grep -xE 'fmt|net/http|log/slog' || true); \
 	if [ -n "$$deps" ]; then echo "the js build of dualws links: $$deps" >&2; exit 1; fi
 
