@@ -259,6 +259,7 @@ func readLimit(ctx context.Context, r *run) {
 	// The code differs by nature: browsers may not send 1009, so the
 	// browser client sends 4009.
 	r.fact("server_saw_close", strconv.FormatBool(o.CloseReceived))
+	r.note("server_saw_code", strconv.Itoa(o.CloseCode))
 }
 
 func badUTF8(ctx context.Context, r *run) {
@@ -281,6 +282,7 @@ func badUTF8(ctx context.Context, r *run) {
 	// The code differs by nature: Chromium sends 1002, the native client
 	// the RFC's 1007.
 	r.fact("server_saw_close", strconv.FormatBool(o.CloseReceived))
+	r.note("server_saw_code", strconv.Itoa(o.CloseCode))
 }
 
 func subprotocol(ctx context.Context, r *run) {
