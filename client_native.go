@@ -100,7 +100,11 @@ func classifyDialError(parent, ctx context.Context, url string, resp *http.Respo
 	} else if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		de.Reason, de.HTTPStatus = "handshake rejected", resp.StatusCode
 	} else if errors.Is(err, syscall.ECONNREFUSED) {
-		de.Reason, de.Err = "connection refused", syscall.ECONNREFUSED
+		de.Reason = "connection refused"
+		var opErr *net.OpError
+		if errors.As(err, &opErr) {
+			de.Err = opErr // drop the HTTP client's wrapping
+		}
 	}
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()

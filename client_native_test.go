@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -582,4 +583,14 @@ func TestDropInsideFragmentedMessage(t *testing.T) {
 	var ce *CloseError
 	require.ErrorAs(t, err, &ce, "the cut message must not be delivered")
 	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006 remote"}, rec.transitions())
+}
+
+func TestDialRefusedMessage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = Dial(context.Background(), "ws://"+addr, nil)
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.Equal(t, "dualws: dial ws://"+addr+": connection refused: dial tcp "+addr+": connect: connection refused", err.Error())
 }
