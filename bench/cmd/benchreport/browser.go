@@ -38,6 +38,7 @@ var Impls = []string{"js", "dualws", "coder"}
 // BrowserSizes are the browser runs' message counts.
 type BrowserSizes struct {
 	Small, Large int // messages of 32 B and of 64 KiB
+	Reps         int // throughput runs per case (the report shows medians)
 	Closes       int // close-detection connections per mode
 }
 
@@ -142,44 +143,51 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, logf func(string, ...an
 	defer stop()
 
 	res := &BrowserResults{Chromium: chromiumVersion(), Rate: map[string]map[string]float64{}, Close: map[string]CloseStats{}}
-	closeID := 0
+	type runner func(spec map[string]any) (jsResult, error)
+	runners := map[string]runner{}
+	tabs := map[string]context.Context{}
 	for _, impl := range Impls {
-		if err := func() error {
-			tab, closeTab := browser.NewTab(bctx)
-			defer closeTab()
-			if err := chromedp.Do(tab, chromedp.Navigate("http://"+base+"/index.html?impl="+impl)); err != nil {
-				return fmt.Errorf("%s: navigate: %w", impl, err)
-			}
-			ready, err := chromedp.Run(tab, chromedp.Poll[string]("window.benchReady", chromedp.WithPollingInterval(20*time.Millisecond)))
+		tab, closeTab := browser.NewTab(bctx)
+		defer closeTab()
+		if err := chromedp.Do(tab, chromedp.Navigate("http://"+base+"/index.html?impl="+impl)); err != nil {
+			return nil, fmt.Errorf("%s: navigate: %w", impl, err)
+		}
+		ready, err := chromedp.Run(tab, chromedp.Poll[string]("window.benchReady", chromedp.WithPollingInterval(20*time.Millisecond)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: page not ready: %w", impl, err)
+		}
+		if ready != impl {
+			return nil, fmt.Errorf("%s: page says %q", impl, ready)
+		}
+		tabs[impl] = tab
+		runners[impl] = func(spec map[string]any) (jsResult, error) {
+			b, _ := json.Marshal(spec)
+			rctx, cancel := context.WithTimeout(tab, 3*time.Minute)
+			defer cancel()
+			out, err := chromedp.Run(rctx, chromedp.Evaluate[string]("bench("+strconv.Quote(string(b))+")", chromedp.EvalAwaitPromise))
 			if err != nil {
-				return fmt.Errorf("%s: page not ready: %w", impl, err)
+				return jsResult{}, fmt.Errorf("%s %v: %w", impl, spec["op"], err)
 			}
-			if ready != impl {
-				return fmt.Errorf("%s: page says %q", impl, ready)
+			var r jsResult
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				return r, fmt.Errorf("%s %v: result %q: %w", impl, spec["op"], out, err)
 			}
-			run := func(spec map[string]any) (jsResult, error) {
-				b, _ := json.Marshal(spec)
-				rctx, cancel := context.WithTimeout(tab, 3*time.Minute)
-				defer cancel()
-				out, err := chromedp.Run(rctx, chromedp.Evaluate[string]("bench("+strconv.Quote(string(b))+")", chromedp.EvalAwaitPromise))
-				if err != nil {
-					return jsResult{}, fmt.Errorf("%s %v: %w", impl, spec["op"], err)
-				}
-				var r jsResult
-				if err := json.Unmarshal([]byte(out), &r); err != nil {
-					return r, fmt.Errorf("%s %v: result %q: %w", impl, spec["op"], out, err)
-				}
-				if r.Error != "" {
-					return r, fmt.Errorf("%s %v: %s", impl, spec["op"], r.Error)
-				}
-				return r, nil
+			if r.Error != "" {
+				return r, fmt.Errorf("%s %v: %s", impl, spec["op"], r.Error)
 			}
-			rates := map[string]float64{}
-			res.Rate[impl] = rates
-			type tput struct {
-				name, op string
-				n, size  int
-			}
+			return r, nil
+		}
+	}
+
+	// Throughput: the implementations take turns, sizes.Reps times, and
+	// the report shows each case's median.
+	type tput struct {
+		name, op string
+		n, size  int
+	}
+	samples := map[string]map[string][]float64{}
+	for rep := range sizes.Reps {
+		for _, impl := range Impls {
 			cases := []tput{
 				{"recv32", "recv", sizes.Small, 32},
 				{"recv64k", "recv", sizes.Large, 64 << 10},
@@ -189,82 +197,92 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, logf func(string, ...an
 			if impl == "js" {
 				cases = append(cases, tput{"sendYield32", "sendYield", sizes.Small, 32})
 			}
+			if samples[impl] == nil {
+				samples[impl] = map[string][]float64{}
+			}
 			for _, c := range cases {
 				url := fmt.Sprintf("ws://%s/sink?n=%d", base, c.n)
 				if c.op == "recv" {
 					url = fmt.Sprintf("ws://%s/push?n=%d&size=%d&wait=1", base, c.n, c.size)
 				}
+				countPosts := impl == "dualws" && c.name == "send32" && rep == 0
 				var postsBefore float64
-				if impl == "dualws" && c.name == "send32" {
-					postsBefore, _ = chromedp.Run(tab, chromedp.Evaluate[float64]("benchPosts()"))
+				if countPosts {
+					postsBefore, _ = chromedp.Run(tabs[impl], chromedp.Evaluate[float64]("benchPosts()"))
 				}
-				r, err := run(map[string]any{"op": c.op, "url": url, "n": c.n, "size": c.size})
+				r, err := runners[impl](map[string]any{"op": c.op, "url": url, "n": c.n, "size": c.size})
 				if err != nil {
-					return err
+					return res, err
 				}
 				if r.Msgs != c.n || r.Ms <= 0 {
-					return fmt.Errorf("%s %s: %d messages in %.1f ms, want %d", impl, c.name, r.Msgs, r.Ms, c.n)
+					return res, fmt.Errorf("%s %s: %d messages in %.1f ms, want %d", impl, c.name, r.Msgs, r.Ms, c.n)
 				}
-				if impl == "dualws" && c.name == "send32" {
-					after, err := chromedp.Run(tab, chromedp.Evaluate[float64]("benchPosts()"))
+				if countPosts {
+					after, err := chromedp.Run(tabs[impl], chromedp.Evaluate[float64]("benchPosts()"))
 					if err != nil {
-						return err
+						return res, err
 					}
 					res.Posts, res.PostsN = after-postsBefore, c.n
 				}
-				rates[c.name] = float64(c.n) / (r.Ms / 1000)
-				logf("browser %s %s: %.0f msg/s", impl, c.name, rates[c.name])
+				rate := float64(c.n) / (r.Ms / 1000)
+				samples[impl][c.name] = append(samples[impl][c.name], rate)
+				logf("browser %s %s: %.0f msg/s", impl, c.name, rate)
 			}
-			if impl == "coder" {
-				return nil
-			}
-			var st CloseStats
-			var idle, busy, fail, rtts []float64
-			var seeds []int
-			for _, op := range []string{"closeIdle", "closeBusy"} {
-				for range sizes.Closes {
-					closeID++
-					id := "b" + strconv.Itoa(closeID)
-					r, err := run(map[string]any{"op": op, "url": "ws://" + base + "/closer?id=" + id})
-					if err != nil {
-						return err
-					}
-					info, err := waitCloseInfo(srv, id)
-					if err != nil {
-						return err
-					}
-					arrived := float64(info.CloseSentUnixNano)/1e6 + r.RTTMs
-					n := 0
-					for _, t := range r.Accepted {
-						if t > arrived {
-							n++
-						}
-					}
-					rtts = append(rtts, r.RTTMs)
-					st.Runs++
-					if r.ClosedMs > 0 {
-						st.ClosedReached++
-					}
-					if op == "closeIdle" {
-						idle = append(idle, r.ClosedMs)
-						st.IdleSeedsMax = max(st.IdleSeedsMax, len(r.Accepted))
-						continue
-					}
-					busy = append(busy, r.ClosedMs)
-					fail = append(fail, r.SendFailMs)
-					seeds = append(seeds, n)
-					st.LateMax = max(st.LateMax, info.Late)
-				}
-			}
-			st.IdleClosedMs, st.BusyClosedMs, st.SendFailMs, st.RTTMs = median(idle), median(busy), median(fail), median(rtts)
-			slices.Sort(seeds)
-			st.SeedsP50, st.SeedsMax = seeds[len(seeds)/2], seeds[len(seeds)-1]
-			res.Close[impl] = st
-			logf("browser %s close: %+v", impl, st)
-			return nil
-		}(); err != nil {
-			return res, err
 		}
+	}
+	for impl, cases := range samples {
+		res.Rate[impl] = map[string]float64{}
+		for name, v := range cases {
+			res.Rate[impl][name] = median(v)
+		}
+	}
+
+	// Close detection: plain JS and dualws.
+	closeID := 0
+	for _, impl := range []string{"js", "dualws"} {
+		var st CloseStats
+		var idle, busy, fail, rtts []float64
+		var seeds []int
+		for _, op := range []string{"closeIdle", "closeBusy"} {
+			for range sizes.Closes {
+				closeID++
+				id := "b" + strconv.Itoa(closeID)
+				r, err := runners[impl](map[string]any{"op": op, "url": "ws://" + base + "/closer?id=" + id})
+				if err != nil {
+					return res, err
+				}
+				info, err := waitCloseInfo(srv, id)
+				if err != nil {
+					return res, err
+				}
+				arrived := float64(info.CloseSentUnixNano)/1e6 + r.RTTMs
+				n := 0
+				for _, t := range r.Accepted {
+					if t > arrived {
+						n++
+					}
+				}
+				rtts = append(rtts, r.RTTMs)
+				st.Runs++
+				if r.ClosedMs > 0 {
+					st.ClosedReached++
+				}
+				if op == "closeIdle" {
+					idle = append(idle, r.ClosedMs)
+					st.IdleSeedsMax = max(st.IdleSeedsMax, len(r.Accepted))
+					continue
+				}
+				busy = append(busy, r.ClosedMs)
+				fail = append(fail, r.SendFailMs)
+				seeds = append(seeds, n)
+				st.LateMax = max(st.LateMax, info.Late)
+			}
+		}
+		st.IdleClosedMs, st.BusyClosedMs, st.SendFailMs, st.RTTMs = median(idle), median(busy), median(fail), median(rtts)
+		slices.Sort(seeds)
+		st.SeedsP50, st.SeedsMax = seeds[len(seeds)/2], seeds[len(seeds)-1]
+		res.Close[impl] = st
+		logf("browser %s close: %+v", impl, st)
 	}
 	return res, nil
 }

@@ -77,7 +77,7 @@ func report(args []string) error {
 	out := fs.String("out", "BENCHMARKS.md", "write the report here ('-' for stdout)")
 	quick := fs.Bool("quick", false, "tiny sizes: a smoke run, not a measurement")
 	parts := fs.String("parts", "native,size,mem,browser", "comma-separated parts to run")
-	count := fs.Int("count", 3, "native: runs of each benchmark (the report shows medians)")
+	count := fs.Int("count", 5, "native: runs of each benchmark (the report shows medians)")
 	benchtime := fs.String("benchtime", "1s", "native: -benchtime")
 	memN := fs.Int("mem-conns", 10000, "memory: idle connections per library")
 	if err := fs.Parse(args); err != nil {
@@ -88,10 +88,10 @@ func report(args []string) error {
 	for _, p := range strings.Split(*parts, ",") {
 		want[strings.TrimSpace(p)] = true
 	}
-	sizes := BrowserSizes{Small: 50000, Large: 2000, Closes: 15}
+	sizes := BrowserSizes{Small: 50000, Large: 2000, Reps: 3, Closes: 15}
 	if *quick {
 		*count, *benchtime, *memN = 1, "1x", 100
-		sizes = BrowserSizes{Small: 200, Large: 10, Closes: 1}
+		sizes = BrowserSizes{Small: 200, Large: 10, Reps: 1, Closes: 1}
 	}
 	r := &Report{Start: time.Now(), Machine: machine(), GoVersion: runtime.Version(), Quick: *quick, MemN: *memN}
 	ctx := context.Background()
@@ -131,7 +131,7 @@ func report(args []string) error {
 		}
 	}
 	if want["browser"] {
-		r.Commands = append(r.Commands, fmt.Sprintf("headless Chromium (internal/browser), one tab per implementation: %d × 32 B, %d × 64 KiB, %d close runs per mode", sizes.Small, sizes.Large, sizes.Closes))
+		r.Commands = append(r.Commands, fmt.Sprintf("headless Chromium (internal/browser), one tab per implementation: %d × 32 B, %d × 64 KiB, implementations taking turns %d times (medians), %d close runs per mode", sizes.Small, sizes.Large, sizes.Reps, sizes.Closes))
 		logf("browser: starting Chromium")
 		res, err := runBrowser(ctx, sizes, logf)
 		r.Browser = res

@@ -95,9 +95,9 @@ func (r *Report) targets() []target {
 	a, okA := r.nat("CloseDetect/dualws/idle", "closed-µs")
 	b, okB := r.nat("CloseDetect/coder/idle", "closed-µs")
 	atMost("native close → CLOSED, idle client: dualws / coder reader", a, b, okA, okB, 1.1, "µs")
-	a, okA = r.nat("CloseDetect/dualws/busy", "sendfail-µs")
-	b, okB = r.nat("CloseDetect/coder/busy", "sendfail-µs")
-	atMost("native close → first failing Send: dualws / coder", a, b, okA, okB, 1.1, "µs")
+	a, okA = r.nat("CloseDetect/dualws/busy", "closefail-µs")
+	b, okB = r.nat("CloseDetect/coder/busy", "closefail-µs")
+	atMost("native server's close → first failing Send, client sending: dualws / coder", a, b, okA, okB, 1.1, "µs")
 	if br := r.Browser; br != nil {
 		d, okD := br.Close["dualws"]
 		j, okJ := br.Close["js"]
@@ -254,17 +254,21 @@ func (r *Report) markdown() string {
 		p("")
 		p("The client sends \"close\"; the server answers with a close frame (1000). idle: the client then waits; busy: it sends 32 B messages back to back until Send fails. coder/websocket runs the reader goroutine an application needs to see a close. Seeds: Sends accepted that started more than one echo round trip after the server wrote its close frame (the frame was in the client's socket by then). Late: data messages the server received after its close. Times are medians over the runs.")
 		p("")
-		p("| client | idle: request → CLOSED µs | busy: request → CLOSED µs | busy: request → first failing Send µs | seeds p50 / max | late max | sends accepted after CLOSED (idle) |")
-		p("|---|---|---|---|---|---|---|")
+		p("")
+		p("In busy runs the request → times include the in-process server's own wake-up, which waits for a processor while the client's send loop runs (2 cores); the target therefore uses the time from the server's close write (taken just before the write) to the first failing Send.")
+		p("")
+		p("| client | idle: request → CLOSED µs | busy: request → CLOSED µs | busy: request → first failing Send µs | busy: server's close → first failing Send µs | seeds p50 / max | late max | sends accepted after CLOSED (idle) |")
+		p("|---|---|---|---|---|---|---|---|")
 		for _, lib := range []string{"dualws", "coder"} {
 			ic, _ := r.nat("CloseDetect/"+lib+"/idle", "closed-µs")
 			bc, _ := r.nat("CloseDetect/"+lib+"/busy", "closed-µs")
 			sf, _ := r.nat("CloseDetect/"+lib+"/busy", "sendfail-µs")
+			cf, _ := r.nat("CloseDetect/"+lib+"/busy", "closefail-µs")
 			s50, _ := r.nat("CloseDetect/"+lib+"/busy", "seeds-p50")
 			smax, _ := r.nat("CloseDetect/"+lib+"/busy", "seeds-max")
 			late, _ := r.nat("CloseDetect/"+lib+"/busy", "late-max")
 			idle, _ := r.nat("CloseDetect/"+lib+"/idle", "seeds-max")
-			p("| %s | %.0f | %.0f | %.0f | %.0f / %.0f | %.0f | %.0f |", lib, ic, bc, sf, s50, smax, late, idle)
+			p("| %s | %.0f | %.0f | %.0f | %.0f | %.0f / %.0f | %.0f | %.0f |", lib, ic, bc, sf, cf, s50, smax, late, idle)
 		}
 	}
 
