@@ -45,6 +45,7 @@ type Result struct {
 	Ms         float64   `json:"ms"`
 	RTTMs      float64   `json:"rttMs,omitempty"`
 	ClosedMs   float64   `json:"closedMs,omitempty"`
+	ClosedWall float64   `json:"closedWall,omitempty"` // wall-clock time CLOSED was seen
 	SendFailMs float64   `json:"sendFailMs,omitempty"`
 	Accepted   []float64 `json:"accepted,omitempty"` // wall-clock starts of Sends accepted after the request
 	Error      string    `json:"error,omitempty"`
@@ -177,7 +178,8 @@ func run(dial Dialer, spec Spec) (Result, error) {
 		}
 		select {
 		case <-closed:
-			res.ClosedMs = ms(time.Since(req))
+			now := time.Now()
+			res.ClosedMs, res.ClosedWall = ms(now.Sub(req)), wallMs(now)
 		case <-ctx.Done():
 			return res, errors.New("no close reported")
 		}

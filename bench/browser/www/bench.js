@@ -19,6 +19,21 @@ let posts = 0;
 }
 window.benchPosts = () => posts;
 
+// Record when the browser fires each WebSocket's close event (before any
+// handler of the page or of a library runs), to split close detection into
+// the browser's part and the library's.
+let lastCloseEvent = 0;
+{
+	const WS = window.WebSocket;
+	window.WebSocket = class extends WS {
+		constructor(...a) {
+			super(...a);
+			this.addEventListener("close", () => { lastCloseEvent = performance.timeOrigin + performance.now(); });
+		}
+	};
+}
+window.benchLastClose = () => lastCloseEvent;
+
 const wallMs = () => performance.timeOrigin + performance.now();
 const macrotask = (() => {
 	const ch = new MessageChannel();
@@ -120,7 +135,9 @@ async function jsBench(spec) {
 					if (performance.now() - req > 5000) throw new Error("readyState stayed OPEN for 5 s");
 				}
 			}
-			res.closedMs = (await c.closed) - req;
+			const closedAt = await c.closed;
+			res.closedMs = closedAt - req;
+			res.closedWall = performance.timeOrigin + closedAt;
 			if (spec.op === "closeIdle") {
 				const t = wallMs();
 				if (ws.readyState === 1) { ws.send(msg); res.accepted.push(t); }

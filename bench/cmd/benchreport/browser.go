@@ -26,6 +26,7 @@ type jsResult struct {
 	Ms         float64   `json:"ms"`
 	RTTMs      float64   `json:"rttMs"`
 	ClosedMs   float64   `json:"closedMs"`
+	ClosedWall float64   `json:"closedWall"`
 	SendFailMs float64   `json:"sendFailMs"`
 	Accepted   []float64 `json:"accepted"`
 	Error      string    `json:"error"`
@@ -45,6 +46,8 @@ type BrowserSizes struct {
 // CloseStats summarises the close-detection runs of one implementation.
 type CloseStats struct {
 	IdleClosedMs  float64 // median, request → CLOSED / onclose, client idle
+	EventMs       float64 // median, request → the browser's close event, client idle
+	EventToClosed float64 // median, close event → CLOSED seen by the application, client idle
 	BusyClosedMs  float64 // median, request → CLOSED / onclose, client sending
 	SendFailMs    float64 // median, request → first refused send
 	SeedsP50      int
@@ -241,7 +244,7 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, logf func(string, ...an
 	closeID := 0
 	for _, impl := range []string{"js", "dualws"} {
 		var st CloseStats
-		var idle, busy, fail, rtts []float64
+		var idle, busy, fail, rtts, evToClosed, toEvent []float64
 		var seeds []int
 		for _, op := range []string{"closeIdle", "closeBusy"} {
 			for range sizes.Closes {
@@ -268,6 +271,12 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, logf func(string, ...an
 					st.ClosedReached++
 				}
 				if op == "closeIdle" {
+					ev, err := chromedp.Run(tabs[impl], chromedp.Evaluate[float64]("benchLastClose()"))
+					if err != nil {
+						return res, err
+					}
+					evToClosed = append(evToClosed, r.ClosedWall-ev)
+					toEvent = append(toEvent, r.ClosedMs-(r.ClosedWall-ev))
 					idle = append(idle, r.ClosedMs)
 					st.IdleSeedsMax = max(st.IdleSeedsMax, len(r.Accepted))
 					continue
@@ -279,6 +288,7 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, logf func(string, ...an
 			}
 		}
 		st.IdleClosedMs, st.BusyClosedMs, st.SendFailMs, st.RTTMs = median(idle), median(busy), median(fail), median(rtts)
+		st.EventMs, st.EventToClosed = median(toEvent), median(evToClosed)
 		slices.Sort(seeds)
 		st.SeedsP50, st.SeedsMax = seeds[len(seeds)/2], seeds[len(seeds)-1]
 		res.Close[impl] = st

@@ -300,16 +300,16 @@ func (r *Report) markdown() string {
 		p("")
 		p("## Browser close detection")
 		p("")
-		p("As natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame (wall clocks of the same machine; Chromium coarsens performance.now to 100 µs).")
+		p("As natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame (wall clocks of the same machine; Chromium coarsens performance.now to 100 µs). The browser's close event is timed by a listener the page adds to every WebSocket before any library's handler.")
 		p("")
-		p("| implementation | idle: request → CLOSED ms | busy: request → CLOSED ms | busy: request → first refused send ms | seeds p50 / max | late max | sends accepted after CLOSED | echo RTT ms | runs |")
-		p("|---|---|---|---|---|---|---|---|---|")
+		p("| implementation | idle: request → CLOSED ms | of which request → browser's close event / close event → CLOSED ms | busy: request → CLOSED ms | busy: request → first refused send ms | seeds p50 / max | late max | sends accepted after CLOSED | echo RTT ms | runs |")
+		p("|---|---|---|---|---|---|---|---|---|---|")
 		for _, impl := range []string{"js", "dualws"} {
 			st, ok := br.Close[impl]
 			if !ok {
 				continue
 			}
-			p("| %s | %.2f | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", names[impl], st.IdleClosedMs, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
+			p("| %s | %.2f | %.2f / %.2f | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", names[impl], st.IdleClosedMs, st.EventMs, st.EventToClosed, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
 		}
 	}
 
