@@ -160,37 +160,22 @@ var errTooBig = errors.New("message over the read limit")
 
 // readMessage reads a whole message, failing with errTooBig past
 // ReadLimit. It doubles its buffer as it fills, without a LimitReader.
+// When the buffer is full it reads one byte into a probe first, so a
+// message that exactly fills the buffer ends without growing it.
 func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 	limit := d.c.cfg.readLimit
 	b := make([]byte, 0, 512)
 	for {
-		if len(b) == cap(b) {
-			// Probe one byte first: a message that exactly fills the
-			// buffer ends without growing it.
-			probe := d.probe[:]
-			n, err := r.Read(probe)
-			if n == 0 && err == io.EOF {
-				return b, nil
-			}
-			if n == 0 && err != nil {
-				return nil, err
-			}
+		var n int
+		var err error
+		if len(b) < cap(b) {
+			n, err = r.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+		} else if n, err = r.Read(d.probe[:]); n > 0 {
 			grown := make([]byte, len(b), 2*cap(b))
 			copy(grown, b)
-			b = append(grown, probe[:n]...)
-			if limit >= 0 && int64(len(b)) > limit {
-				return nil, errTooBig
-			}
-			if err == io.EOF {
-				return b, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			continue
+			b = append(grown, d.probe[:n]...)
 		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
 		if limit >= 0 && int64(len(b)) > limit {
 			return nil, errTooBig
 		}

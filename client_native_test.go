@@ -594,3 +594,23 @@ func TestDialRefusedMessage(t *testing.T) {
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	assert.Equal(t, "dualws: dial ws://"+addr+": connection refused: dial tcp "+addr+": connect: connection refused", err.Error())
 }
+
+// Messages around the reader's buffer sizes and the read limit arrive whole.
+func TestMessageSizesAroundBuffersAndLimit(t *testing.T) {
+	url := serve(t, echo)
+	c, _ := dial(t, url, &Options{ReadLimit: 1024})
+	for _, n := range []int{0, 1, 511, 512, 513, 1023, 1024} {
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(i)
+		}
+		require.NoError(t, c.Send(context.Background(), Binary, msg))
+		_, got, err := c.Receive(context.Background())
+		require.NoError(t, err, "size %d", n)
+		assert.Equal(t, msg, got, "size %d", n)
+	}
+	require.NoError(t, c.Send(context.Background(), Binary, make([]byte, 1025)))
+	waitDone(t, c)
+	st, _ := c.CloseStatus()
+	assert.Equal(t, StatusMessageTooBig, st.Code)
+}
