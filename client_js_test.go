@@ -25,33 +25,6 @@ func server(t *testing.T) string {
 	return u
 }
 
-type recorder struct {
-	mu  sync.Mutex
-	evs []string
-}
-
-func (r *recorder) record(ev StateChange) {
-	s := ev.From.String() + ">" + ev.To.String()
-	if ev.To >= Closing {
-		s += " " + itoa(int(ev.Status.Code))
-		if ev.Status.WasClean {
-			s += " clean"
-		}
-		if ev.Status.Remote {
-			s += " remote"
-		}
-	}
-	r.mu.Lock()
-	r.evs = append(r.evs, s)
-	r.mu.Unlock()
-}
-
-func (r *recorder) transitions() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.evs...)
-}
-
 func dial(t *testing.T, path string, opts *Options) (*Client, *recorder) {
 	t.Helper()
 	rec := &recorder{}

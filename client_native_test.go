@@ -48,38 +48,6 @@ func serve(t *testing.T, handle func(ctx context.Context, c *websocket.Conn)) st
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
-// recorder collects OnStateChange calls.
-type recorder struct {
-	mu  sync.Mutex
-	evs []StateChange
-}
-
-func (r *recorder) record(ev StateChange) {
-	r.mu.Lock()
-	r.evs = append(r.evs, ev)
-	r.mu.Unlock()
-}
-
-func (r *recorder) transitions() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, ev := range r.evs {
-		s := ev.From.String() + ">" + ev.To.String()
-		if ev.To >= Closing {
-			s += " " + itoa(int(ev.Status.Code))
-			if ev.Status.WasClean {
-				s += " clean"
-			}
-			if ev.Status.Remote {
-				s += " remote"
-			}
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 func dial(t *testing.T, url string, opts *Options) (*Client, *recorder) {
 	t.Helper()
 	rec := &recorder{}
