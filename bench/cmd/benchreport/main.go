@@ -62,7 +62,8 @@ type Report struct {
 	Quick     bool
 	Commands  []string
 
-	Native    map[string]map[string]float64 // benchmark → unit → median value
+	Native    map[string]map[string]float64    // benchmark → unit → median value
+	Spread    map[string]map[string][2]float64 // benchmark → unit → min, max over the runs
 	NativeRaw string
 	Sizes     []SizeResult
 	Brotli    string // "" when the brotli column is there, else why not
@@ -110,7 +111,7 @@ func report(args []string) error {
 		if err != nil {
 			fail("native", fmt.Errorf("%w\n%s", err, b))
 		}
-		r.Native = parseBench(string(b))
+		r.Native, r.Spread = parseBenchSpread(string(b))
 	}
 	if want["size"] {
 		r.Commands = append(r.Commands, `GOOS=js GOARCH=wasm go build -ldflags="-s -w" ./bench/size/{dualws,coder,floor}; gzip -9; brotli -q 11`)
@@ -184,6 +185,13 @@ func machine() string {
 // parseBench reads go test -bench output into benchmark → unit → median
 // of the -count runs. The -N GOMAXPROCS suffix is dropped.
 func parseBench(out string) map[string]map[string]float64 {
+	med, _ := parseBenchSpread(out)
+	return med
+}
+
+// parseBenchSpread is parseBench that also returns each figure's minimum
+// and maximum over the runs.
+func parseBenchSpread(out string) (map[string]map[string]float64, map[string]map[string][2]float64) {
 	all := map[string]map[string][]float64{}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
@@ -208,14 +216,17 @@ func parseBench(out string) map[string]map[string]float64 {
 		}
 	}
 	med := map[string]map[string]float64{}
+	spread := map[string]map[string][2]float64{}
 	for name, units := range all {
 		med[name] = map[string]float64{}
+		spread[name] = map[string][2]float64{}
 		for u, vs := range units {
 			slices.Sort(vs)
 			med[name][u] = vs[len(vs)/2]
+			spread[name][u] = [2]float64{vs[0], vs[len(vs)-1]}
 		}
 	}
-	return med
+	return med, spread
 }
 
 // SizeResult is one bundle-size program.

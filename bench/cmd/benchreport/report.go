@@ -55,7 +55,7 @@ func (r *Report) targets() []target {
 		t := target{name: name, want: fmt.Sprintf("≥ %.2f×", min), known: okA && okB && b > 0}
 		if t.known {
 			x := a / b
-			t.got, t.ok = fmt.Sprintf("%.2f× (%s vs %s)", x, fnum(a), fnum(b)), x >= min
+			t.got, t.ok = fmt.Sprintf("%.3f× (%s vs %s)", x, fnum(a), fnum(b)), x >= min
 		}
 		ts = append(ts, t)
 	}
@@ -63,7 +63,7 @@ func (r *Report) targets() []target {
 		t := target{name: name, want: fmt.Sprintf("≤ %.2f×", maxR), known: okA && okB && b > 0}
 		if t.known {
 			x := a / b
-			t.got, t.ok = fmt.Sprintf("%.2f× (%s vs %s %s)", x, fnum(a), fnum(b), unit), x <= maxR
+			t.got, t.ok = fmt.Sprintf("%.3f× (%s vs %s %s)", x, fnum(a), fnum(b), unit), x <= maxR
 		}
 		ts = append(ts, t)
 	}
@@ -207,7 +207,7 @@ func (r *Report) markdown() string {
 		p("")
 		p("## Native throughput (bench/native)")
 		p("")
-		p("Client libraries against one in-process server (bench/internal/wsserver) that writes pre-built frames and drains without allocating; binary messages; one op = one message; medians of the -count runs. `server ceiling` is the same server driven by a raw TCP client that only copies bytes: the most any client can get here.")
+		p("Client libraries against one in-process server (bench/internal/wsserver) that writes pre-built frames and drains without allocating; binary messages; one op = one message; medians of the -count runs, with their range in parentheses (this 2-core VM is noisy: judge a ratio against that range). `server ceiling` is the same server driven by a raw TCP client that only copies bytes: the most any client can get here.")
 		p("")
 		p("| client | receive 32 B msg/s | receive 64 KiB msg/s | send 32 B msg/s | send 64 KiB msg/s | allocs/msg r32 / r64K / s32 / s64K | B/msg r32 / r64K |")
 		p("|---|---|---|---|---|---|---|")
@@ -215,7 +215,11 @@ func (r *Report) markdown() string {
 			var cells []string
 			for _, c := range []string{"Receive/%s/32B", "Receive/%s/64KiB", "Send/%s/32B", "Send/%s/64KiB"} {
 				v, _ := r.nat(fmt.Sprintf(c, lib), "msg/s")
-				cells = append(cells, fnum(v))
+				cell := fnum(v)
+				if sp, ok := r.Spread[fmt.Sprintf(c, lib)]["msg/s"]; ok && sp[0] != sp[1] {
+					cell += fmt.Sprintf(" (%s–%s)", fnum(sp[0]), fnum(sp[1]))
+				}
+				cells = append(cells, cell)
 			}
 			var allocs []string
 			for _, c := range []string{"Receive/%s/32B", "Receive/%s/64KiB", "Send/%s/32B", "Send/%s/64KiB"} {

@@ -56,7 +56,7 @@ func TestTargetsFlagMisses(t *testing.T) {
 		t.Errorf("send was not measured but is reported: %+v", send)
 	}
 	md := r.markdown()
-	if !strings.Contains(md, "| native receive 32 B: dualws / coder msg/s | ≥ 0.95× | 0.80× (800k vs 1000k) | **missed** |") {
+	if !strings.Contains(md, "| native receive 32 B: dualws / coder msg/s | ≥ 0.95× | 0.800× (800k vs 1000k) | **missed** |") {
 		t.Errorf("markdown lacks the missed receive row:\n%s", md)
 	}
 }
