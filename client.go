@@ -15,8 +15,6 @@ package dualws
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,32 +113,58 @@ func newClient(rawURL string, opts *Options) *Client {
 
 // validateURL accepts ws:// and wss:// URLs with a host and no fragment,
 // the rule the browser's WebSocket constructor applies. It is written
-// without net/url, which would link fmt into the browser bundle.
+// without net/url and strings, which would add fmt and Unicode tables to
+// the browser bundle.
 func validateURL(raw string) error {
-	lower := strings.ToLower(raw)
 	var rest string
 	switch {
-	case strings.HasPrefix(lower, "ws://"):
+	case hasPrefixFold(raw, "ws://"):
 		rest = raw[len("ws://"):]
-	case strings.HasPrefix(lower, "wss://"):
+	case hasPrefixFold(raw, "wss://"):
 		rest = raw[len("wss://"):]
 	default:
 		return &UsageError{Op: "dial", Msg: "invalid URL " + quote(raw) + ": the scheme must be ws:// or wss://"}
 	}
-	if strings.ContainsAny(raw, "# \t\r\n") {
-		return &UsageError{Op: "dial", Msg: "invalid URL " + quote(raw) + ": it must not contain a fragment or white space"}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c == '#' || c <= ' ' {
+			return &UsageError{Op: "dial", Msg: "invalid URL " + quote(raw) + ": it must not contain a fragment, white space or control characters"}
+		}
 	}
 	host := rest
-	if i := strings.IndexAny(host, "/?"); i >= 0 {
-		host = host[:i]
+	for i := 0; i < len(host); i++ {
+		if host[i] == '/' || host[i] == '?' {
+			host = host[:i]
+			break
+		}
 	}
-	if i := strings.LastIndexByte(host, '@'); i >= 0 {
-		host = host[i+1:]
+	for i := len(host) - 1; i >= 0; i-- {
+		if host[i] == '@' {
+			host = host[i+1:]
+			break
+		}
 	}
 	if host == "" || host[0] == ':' {
 		return &UsageError{Op: "dial", Msg: "invalid URL " + quote(raw) + ": it has no host"}
 	}
 	return nil
+}
+
+// hasPrefixFold reports whether s starts with the lower-case ASCII prefix,
+// ignoring ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Dial opens a WebSocket connection and returns once it is OPEN.
@@ -161,25 +185,23 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	if err := checkPlatformOptions(&c.cfg); err != nil {
 		return nil, err
 	}
-	hctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout)
-	defer cancel()
-	if err := dialTransport(ctx, hctx, c); err != nil {
+	if err := dialTransport(ctx, c); err != nil {
 		c.transportClosed(false, statusDropped)
 		return nil, err
 	}
 	return c, nil
 }
 
-// dialReason names why a dial ended when the platform error does not:
-// the caller's context, the handshake timeout or a generic failure.
-func dialReason(parent, ctx context.Context) (string, error) {
-	switch {
-	case parent.Err() != nil && errors.Is(parent.Err(), context.Canceled):
-		return "cancelled", parent.Err()
-	case parent.Err() != nil:
-		return "deadline exceeded", parent.Err()
-	case ctx.Err() != nil:
-		return "handshake timed out", ctx.Err()
+// dialReason names why a dial ended when the caller's context or the
+// handshake timeout ended it, or returns "".
+func dialReason(ctx context.Context, handshakeTimedOut bool) (string, error) {
+	switch err := ctx.Err(); {
+	case errors.Is(err, context.Canceled):
+		return "cancelled", err
+	case err != nil:
+		return "deadline exceeded", err
+	case handshakeTimedOut:
+		return "handshake timed out", context.DeadlineExceeded
 	}
 	return "", nil
 }
@@ -552,10 +574,30 @@ func (c *Client) transportClosed(clean bool, fallback CloseStatus) {
 	c.flush()
 }
 
+// quote returns s in double quotes, with quotes, backslashes and control
+// bytes escaped, cut at 200 bytes. Smaller in the bundle than strconv.Quote.
 func quote(s string) string {
 	const max = 200
-	if len(s) > max {
-		s = s[:max] + "..."
+	cut := len(s) > max
+	if cut {
+		s = s[:max]
 	}
-	return strconv.Quote(s)
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < ' ' || c == 0x7f:
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	b = append(b, '"')
+	if cut {
+		b = append(b, "..."...)
+	}
+	return string(b)
 }

@@ -162,9 +162,10 @@ func newShim(url string, protocols []string, limit int64, notify js.Func) (shim 
 	return ctor.Invoke(url, ps, float64(limit), notify), nil
 }
 
-// dialTransport opens the connection; ctx carries the handshake timeout,
-// parent is the caller's context.
-func dialTransport(parent, ctx context.Context, c *Client) error {
+// dialTransport opens the connection within the handshake timeout. It uses
+// a timer rather than context.WithTimeout, whose String method links
+// time formatting (about 80 KB) into the bundle.
+func dialTransport(ctx context.Context, c *Client) error {
 	if js.Global().Get("WebSocket").IsUndefined() {
 		return &DialError{URL: c.url, Reason: "connection failed", Err: errors.New("this JavaScript environment has no WebSocket")}
 	}
@@ -179,6 +180,9 @@ func dialTransport(parent, ctx context.Context, c *Client) error {
 	d.sbuf = shim.Call("sendBuffer", 0)
 	d.sbufLen = d.sbuf.Length()
 	c.t = d
+	timer := time.NewTimer(c.cfg.handshakeTimeout)
+	defer timer.Stop()
+	timedOut := false
 	select {
 	case <-d.openCh:
 		return nil
@@ -186,10 +190,12 @@ func dialTransport(parent, ctx context.Context, c *Client) error {
 		d.finish()
 		return &DialError{URL: c.url, Reason: "connection failed", Err: errBrowserHidesCause}
 	case <-ctx.Done():
-		d.finish()
-		reason, ctxErr := dialReason(parent, ctx)
-		return &DialError{URL: c.url, Reason: reason, Err: ctxErr}
+	case <-timer.C:
+		timedOut = true
 	}
+	d.finish()
+	reason, err := dialReason(ctx, timedOut)
+	return &DialError{URL: c.url, Reason: reason, Err: err}
 }
 
 var errBrowserHidesCause = errors.New("the browser does not say why (refused, handshake rejected, TLS or network error)")

@@ -40,9 +40,10 @@ type nativeConn struct {
 
 func checkPlatformOptions(*settings) error { return nil }
 
-// dialTransport opens the connection; ctx carries the handshake timeout,
-// parent is the caller's context.
-func dialTransport(parent, ctx context.Context, c *Client) error {
+// dialTransport opens the connection within the handshake timeout.
+func dialTransport(parent context.Context, c *Client) error {
+	ctx, cancel := context.WithTimeout(parent, c.cfg.handshakeTimeout)
+	defer cancel()
 	var (
 		rawMu sync.Mutex
 		raw   *trackedConn
@@ -69,7 +70,7 @@ func dialTransport(parent, ctx context.Context, c *Client) error {
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		return classifyDialError(parent, ctx, c.url, resp, err)
+		return classifyDialError(parent, ctx.Err() != nil, c.url, resp, err)
 	}
 	rawMu.Lock()
 	d := &nativeConn{c: c, ws: ws, raw: raw}
@@ -93,9 +94,9 @@ func dialTransport(parent, ctx context.Context, c *Client) error {
 	return nil
 }
 
-func classifyDialError(parent, ctx context.Context, url string, resp *http.Response, err error) error {
+func classifyDialError(parent context.Context, timedOut bool, url string, resp *http.Response, err error) error {
 	de := &DialError{URL: url, Reason: "connection failed", Err: err}
-	if reason, ctxErr := dialReason(parent, ctx); reason != "" {
+	if reason, ctxErr := dialReason(parent, timedOut); reason != "" {
 		de.Reason, de.Err = reason, ctxErr
 	} else if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		de.Reason, de.HTTPStatus = "handshake rejected", resp.StatusCode
