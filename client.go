@@ -82,21 +82,23 @@ type Client struct {
 	subprotocol string
 	state       atomic.Int32
 
-	mu          sync.Mutex
-	status      CloseStatus
-	statusKnown bool // the close status is decided; no message is queued after this
-	failed      bool // status is final: set by a protocol failure or keepalive timeout
-	timedOut    bool // the close handshake timed out; the connection was aborted
-	final       bool // CLOSED was reached
-	queue       []message
-	head        int
-	events      []StateChange
-	flushing    bool
-	closeTimer  *time.Timer
+	mu            sync.Mutex
+	status        CloseStatus
+	statusKnown   bool // the close status is decided; no message is queued after this
+	failed        bool // status is final: set by a protocol failure or keepalive timeout
+	timedOut      bool // the close handshake timed out; the connection was aborted
+	final         bool // CLOSED was reached
+	queue         []message
+	head          int
+	receivers     int  // Receive calls waiting for a message
+	readerWaiting bool // deliver waits for room in the queue
+	events        []StateChange
+	flushing      bool
+	closeTimer    *time.Timer
 
 	statusCh chan struct{} // closed once the status is known
-	msgCh    chan struct{} // a message was queued
-	spaceCh  chan struct{} // a message was taken
+	msgCh    chan struct{} // a message was queued while a Receive waited
+	spaceCh  chan struct{} // a message was taken while deliver waited
 	done     chan struct{} // closed after the CLOSED transition was delivered
 }
 
@@ -307,8 +309,8 @@ func (c *Client) closeError() error {
 // When ctx ends, Receive returns its error wrapped; the connection is
 // unaffected.
 func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
+	c.mu.Lock()
 	for {
-		c.mu.Lock()
 		if c.head < len(c.queue) {
 			m := c.queue[c.head]
 			c.queue[c.head] = message{}
@@ -316,10 +318,13 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 			if c.head == len(c.queue) {
 				c.queue, c.head = c.queue[:0], 0
 			}
-			more := c.head < len(c.queue)
+			wakeReceiver := c.head < len(c.queue) && c.receivers > 0
+			wakeReader := c.readerWaiting
 			c.mu.Unlock()
-			notify(c.spaceCh)
-			if more {
+			if wakeReader {
+				notify(c.spaceCh)
+			}
+			if wakeReceiver {
 				notify(c.msgCh)
 			}
 			return m.typ, m.data, nil
@@ -329,12 +334,20 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 			c.mu.Unlock()
 			return 0, nil, &CloseError{Status: st}
 		}
+		c.receivers++
 		c.mu.Unlock()
+		var err error
 		select {
 		case <-c.msgCh:
 		case <-c.statusCh:
 		case <-ctx.Done():
-			return 0, nil, &opError{op: "receive", err: ctx.Err()}
+			err = ctx.Err()
+		}
+		c.mu.Lock()
+		c.receivers--
+		if err != nil {
+			c.mu.Unlock()
+			return 0, nil, &opError{op: "receive", err: err}
 		}
 	}
 }
@@ -465,23 +478,26 @@ func (c *Client) opened(subprotocol string) {
 // the message once a close status is known: the peer's close frame comes
 // after all its messages, and after Close browsers drop what arrives.
 func (c *Client) deliver(typ MessageType, data []byte, block bool) {
-	for {
-		c.mu.Lock()
-		if c.statusKnown {
-			c.mu.Unlock()
-			return
-		}
-		if !block || len(c.queue)-c.head < c.cfg.receiveQueue {
-			c.queue = append(c.queue, message{typ: typ, data: data})
-			c.mu.Unlock()
-			notify(c.msgCh)
-			return
-		}
+	c.mu.Lock()
+	for block && !c.statusKnown && len(c.queue)-c.head >= c.cfg.receiveQueue {
+		c.readerWaiting = true
 		c.mu.Unlock()
 		select {
 		case <-c.spaceCh:
 		case <-c.statusCh:
 		}
+		c.mu.Lock()
+		c.readerWaiting = false
+	}
+	if c.statusKnown {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, message{typ: typ, data: data})
+	wake := c.receivers > 0
+	c.mu.Unlock()
+	if wake {
+		notify(c.msgCh)
 	}
 }
 
