@@ -371,7 +371,7 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 // is queued, as a native Send waits for the socket. It bounds memory, not
 // loss: the browser discards what is still queued when the peer's close
 // frame arrives, and then reports the close as not clean.
-const sendHighWater = 256 << 10
+const sendHighWater = 1 << 20
 
 func (d *jsConn) sendClose(code StatusCode, reason string) {
 	if code == StatusMessageTooBig {
