@@ -48,10 +48,13 @@ type Options struct {
 	// Default 20s. Native only.
 	PingTimeout time.Duration
 	// OnStateChange is called for every transition, in order, never
-	// concurrently and never with a lock held. In the browser it runs on
-	// the event loop: blocking in it (on a channel, a mutex, a network
-	// call) deadlocks the page. It may call the Client's methods; a
-	// transition they cause is delivered after this call returns.
+	// concurrently and never with a lock held, on the goroutine that made
+	// the transition (natively often the reader, so a slow callback delays
+	// reading). In the browser it runs on the event loop: blocking in it
+	// (on a channel, a mutex, a network call) deadlocks the page. It may
+	// call State, CloseStatus, Subprotocol, BufferedAmount and Send; Close,
+	// Receive and waiting on Done wait for it to return, so calling them
+	// from it deadlocks.
 	OnStateChange func(StateChange)
 	// Logger receives debug and warning lines; nil is silent.
 	// A *slog.Logger satisfies it.
