@@ -45,28 +45,26 @@ type Result struct {
 	Ms         float64   `json:"ms"`
 	RTTMs      float64   `json:"rttMs,omitempty"`
 	ClosedMs   float64   `json:"closedMs,omitempty"`
+	ReqWall    float64   `json:"reqWall,omitempty"`    // wall-clock time of the close request
 	ClosedWall float64   `json:"closedWall,omitempty"` // wall-clock time CLOSED was seen
 	SendFailMs float64   `json:"sendFailMs,omitempty"`
 	Accepted   []float64 `json:"accepted,omitempty"` // wall-clock starts of Sends accepted after the request
 	Error      string    `json:"error,omitempty"`
 }
 
-var (
-	wall0 float64   // performance.timeOrigin + performance.now() at mono0
-	mono0 time.Time // Go's monotonic clock runs on performance.now()
-)
+var perf js.Value
 
-// wallMs converts a time.Time to precise Unix milliseconds: Go's wall clock
-// in wasm has millisecond resolution, its monotonic clock does not.
-func wallMs(t time.Time) float64 { return wall0 + float64(t.Sub(mono0))/1e6 }
+// wallNow returns the page's clock, performance.timeOrigin +
+// performance.now(), in Unix milliseconds: the clock bench.js and the
+// page's close-event listener use. Go's wall clock in wasm has millisecond
+// resolution.
+func wallNow() float64 { return perf.Get("timeOrigin").Float() + perf.Call("now").Float() }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 // Serve registers goBench and blocks forever.
 func Serve(dial Dialer) {
-	perf := js.Global().Get("performance")
-	mono0 = time.Now()
-	wall0 = perf.Get("timeOrigin").Float() + perf.Call("now").Float()
+	perf = js.Global().Get("performance")
 	js.Global().Set("goBench", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		var spec Spec
 		if err := json.Unmarshal([]byte(args[0].String()), &spec); err != nil {
@@ -160,17 +158,18 @@ func run(dial Dialer, spec Spec) (Result, error) {
 		closed := c.Closed()
 		msg := make([]byte, 32)
 		req := time.Now()
+		res.ReqWall = wallNow()
 		if err := c.Send(ctx, true, []byte("close")); err != nil {
 			return res, err
 		}
 		if spec.Op == "closeBusy" {
 			for {
-				t := time.Now()
+				t := wallNow()
 				if err := c.Send(ctx, false, msg); err != nil {
 					res.SendFailMs = ms(time.Since(req))
 					break
 				}
-				res.Accepted = append(res.Accepted, wallMs(t))
+				res.Accepted = append(res.Accepted, t)
 				if time.Since(req) > 5*time.Second {
 					return res, errors.New("send kept succeeding for 5 s after the server closed")
 				}
@@ -178,15 +177,14 @@ func run(dial Dialer, spec Spec) (Result, error) {
 		}
 		select {
 		case <-closed:
-			now := time.Now()
-			res.ClosedMs, res.ClosedWall = ms(now.Sub(req)), wallMs(now)
+			res.ClosedMs, res.ClosedWall = ms(time.Since(req)), wallNow()
 		case <-ctx.Done():
 			return res, errors.New("no close reported")
 		}
 		if spec.Op == "closeIdle" {
-			t := time.Now()
+			t := wallNow()
 			if err := c.Send(ctx, false, msg); err == nil {
-				res.Accepted = append(res.Accepted, wallMs(t))
+				res.Accepted = append(res.Accepted, t)
 			}
 		}
 	default:

@@ -22,17 +22,22 @@ window.benchPosts = () => posts;
 // Record when the browser fires each WebSocket's close event (before any
 // handler of the page or of a library runs), to split close detection into
 // the browser's part and the library's.
-let lastCloseEvent = 0;
+const closeEvents = new Map(); // WebSocket URL → wall-clock ms of its close event
 {
 	const WS = window.WebSocket;
 	window.WebSocket = class extends WS {
 		constructor(...a) {
 			super(...a);
-			this.addEventListener("close", () => { lastCloseEvent = performance.timeOrigin + performance.now(); });
+			this.addEventListener("close", () => { closeEvents.set(this.url, performance.timeOrigin + performance.now()); });
 		}
 	};
 }
-window.benchLastClose = () => lastCloseEvent;
+// benchCloseEvent returns when the close event of the WebSocket whose URL
+// ends with suffix fired, or 0 if it has not.
+window.benchCloseEvent = (suffix) => {
+	for (const [url, t] of closeEvents) if (url.endsWith(suffix)) return t;
+	return 0;
+};
 
 const wallMs = () => performance.timeOrigin + performance.now();
 const macrotask = (() => {
@@ -117,6 +122,7 @@ async function jsBench(spec) {
 			res.rttMs = lat[10];
 			const msg = new Uint8Array(32);
 			const req = performance.now();
+			res.reqWall = performance.timeOrigin + req;
 			ws.send("close");
 			res.accepted = [];
 			if (spec.op === "closeBusy") {

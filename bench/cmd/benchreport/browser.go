@@ -26,6 +26,7 @@ type jsResult struct {
 	Ms         float64   `json:"ms"`
 	RTTMs      float64   `json:"rttMs"`
 	ClosedMs   float64   `json:"closedMs"`
+	ReqWall    float64   `json:"reqWall"`
 	ClosedWall float64   `json:"closedWall"`
 	SendFailMs float64   `json:"sendFailMs"`
 	Accepted   []float64 `json:"accepted"`
@@ -57,6 +58,7 @@ type CloseStats struct {
 	Runs          int
 	IdleSeedsMax  int // sends accepted after CLOSED was reported (must be 0)
 	ClosedReached int // runs where the close was reported
+	NoEvent       int // idle runs where CLOSED came before the browser's close event
 }
 
 // BrowserResults holds every browser figure of one run.
@@ -271,12 +273,16 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, logf func(string, ...an
 					st.ClosedReached++
 				}
 				if op == "closeIdle" {
-					ev, err := chromedp.Run(tabs[impl], chromedp.Evaluate[float64]("benchLastClose()"))
+					ev, err := chromedp.Run(tabs[impl], chromedp.Evaluate[float64]("benchCloseEvent("+strconv.Quote("id="+id)+")"))
 					if err != nil {
 						return res, err
 					}
-					evToClosed = append(evToClosed, r.ClosedWall-ev)
-					toEvent = append(toEvent, r.ClosedMs-(r.ClosedWall-ev))
+					if ev == 0 {
+						st.NoEvent++
+					} else {
+						evToClosed = append(evToClosed, r.ClosedWall-ev)
+						toEvent = append(toEvent, ev-r.ReqWall)
+					}
 					idle = append(idle, r.ClosedMs)
 					st.IdleSeedsMax = max(st.IdleSeedsMax, len(r.Accepted))
 					continue

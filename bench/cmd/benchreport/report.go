@@ -313,7 +313,11 @@ func (r *Report) markdown() string {
 			if !ok {
 				continue
 			}
-			p("| %s | %.2f | %.2f / %.2f | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", names[impl], st.IdleClosedMs, st.EventMs, st.EventToClosed, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
+			split := fmt.Sprintf("%.2f / %.2f", st.EventMs, st.EventToClosed)
+			if st.NoEvent > 0 {
+				split += fmt.Sprintf(" (%d runs reported CLOSED before the close event, left out)", st.NoEvent)
+			}
+			p("| %s | %.2f | %s | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", names[impl], st.IdleClosedMs, split, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
 		}
 	}
 
