@@ -1,9 +1,6 @@
 package dualws
 
-import (
-	"errors"
-	"strconv"
-)
+import "errors"
 
 // ErrClosed matches, through errors.Is, every *CloseError: any operation
 // that failed because the connection is closing or closed.
@@ -29,7 +26,7 @@ func (e *CloseError) Error() string {
 	}
 	s += ": " + e.Status.Code.String()
 	if e.Status.Reason != "" {
-		s += " " + strconv.Quote(e.Status.Reason)
+		s += " " + quote(e.Status.Reason)
 	}
 	return s
 }
@@ -66,7 +63,7 @@ type DialError struct {
 func (e *DialError) Error() string {
 	s := "dualws: dial " + e.URL + ": " + e.Reason
 	if e.HTTPStatus != 0 {
-		s += " (HTTP " + strconv.Itoa(e.HTTPStatus) + ")"
+		s += " (HTTP " + itoa(e.HTTPStatus) + ")"
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()

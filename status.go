@@ -1,9 +1,6 @@
 package dualws
 
-import (
-	"strconv"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // StatusCode is a WebSocket close code (RFC 6455, section 7.4).
 type StatusCode int
@@ -34,7 +31,7 @@ const MaxCloseReason = 123
 
 // String returns the code's number, followed by its RFC name when it has one.
 func (c StatusCode) String() string {
-	s := strconv.Itoa(int(c))
+	s := itoa(int(c))
 	if name := c.name(); name != "" {
 		s += " (" + name + ")"
 	}
@@ -99,10 +96,10 @@ type CloseStatus struct {
 // bytes. Natively the same rule holds, so that both platforms agree.
 func validateClose(code StatusCode, reason string) error {
 	if code != StatusNormalClosure && (code < 3000 || code > 4999) {
-		return &UsageError{Op: "close", Msg: "close code " + strconv.Itoa(int(code)) + " is not allowed: use 1000 or 3000-4999 (what browsers accept)"}
+		return &UsageError{Op: "close", Msg: "close code " + itoa(int(code)) + " is not allowed: use 1000 or 3000-4999 (what browsers accept)"}
 	}
 	if len(reason) > MaxCloseReason {
-		return &UsageError{Op: "close", Msg: "close reason is " + strconv.Itoa(len(reason)) + " bytes, at most " + strconv.Itoa(MaxCloseReason) + " are allowed"}
+		return &UsageError{Op: "close", Msg: "close reason is " + itoa(len(reason)) + " bytes, at most " + itoa(MaxCloseReason) + " are allowed"}
 	}
 	if !utf8.ValidString(reason) {
 		return &UsageError{Op: "close", Msg: "close reason is not valid UTF-8"}
@@ -110,4 +107,26 @@ func validateClose(code StatusCode, reason string) error {
 	return nil
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
+// itoa formats i in decimal; smaller in the bundle than strconv.
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	neg := i < 0
+	u := uint64(i)
+	if neg {
+		u = uint64(-i)
+	}
+	for u > 0 {
+		n--
+		b[n] = byte('0' + u%10)
+		u /= 10
+	}
+	if neg {
+		n--
+		b[n] = '-'
+	}
+	return string(b[n:])
+}
