@@ -1,6 +1,9 @@
 package dualws
 
-import "sync"
+import (
+	"sync"
+	"testing"
+)
 
 // recorder collects OnStateChange calls; tests on both platforms compare
 // its transitions.
@@ -35,4 +38,29 @@ func (r *recorder) transitions() []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func TestItoaAndQuote(t *testing.T) {
+	for _, c := range []struct {
+		in   int
+		want string
+	}{{0, "0"}, {7, "7"}, {1006, "1006"}, {-42, "-42"}, {4999, "4999"}} {
+		if got := itoa(c.in); got != c.want {
+			t.Errorf("itoa(%d) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct{ in, want string }{
+		{"", `""`},
+		{"bye", `"bye"`},
+		{`a"b\c`, `"a\"b\\c"`},
+		{"tab\there\x7f", `"tab\x09here\x7f"`},
+		{"é ✓", `"é ✓"`},
+	} {
+		if got := quote(c.in); got != c.want {
+			t.Errorf("quote(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+	if got := quote(string(make([]byte, 300))); len(got) != 200*4+2+3 {
+		t.Errorf("quote of 300 NULs has length %d, want it cut at 200 bytes", len(got))
+	}
 }
