@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/chromedp"
 	"github.com/dualws/dualws/bench/internal/wsserver"
 	"github.com/dualws/dualws/internal/browser"
@@ -39,9 +41,10 @@ var Impls = []string{"js", "dualws", "coder"}
 
 // BrowserSizes are the browser runs' message counts.
 type BrowserSizes struct {
-	Small, Large int // messages of 32 B and of 64 KiB
-	Reps         int // throughput runs per case (the report shows medians)
-	Closes       int // close-detection connections per mode
+	Small, Large int    // messages of 32 B and of 64 KiB
+	Reps         int    // throughput runs per case (the report shows medians)
+	Closes       int    // close-detection connections per mode
+	Profile      string // "impl/case" (e.g. dualws/recv64k): print its DevTools CPU profile's top functions
 }
 
 // CloseStats summarises the close-detection runs of one implementation.
@@ -215,9 +218,20 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, logf func(string, ...an
 				if countPosts {
 					postsBefore, _ = chromedp.Run(tabs[impl], chromedp.Evaluate[float64]("benchPosts()"))
 				}
+				profiling := sizes.Profile == impl+"/"+c.name && rep == 0
+				if profiling {
+					if err := startProfile(tabs[impl]); err != nil {
+						return res, err
+					}
+				}
 				r, err := runners[impl](map[string]any{"op": c.op, "url": url, "n": c.n, "size": c.size})
 				if err != nil {
 					return res, err
+				}
+				if profiling {
+					if err := stopProfile(tabs[impl], sizes.Profile, logf); err != nil {
+						return res, err
+					}
 				}
 				if r.Msgs != c.n || r.Ms <= 0 {
 					return res, fmt.Errorf("%s %s: %d messages in %.1f ms, want %d", impl, c.name, r.Msgs, r.Ms, c.n)
@@ -301,6 +315,57 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, logf func(string, ...an
 		logf("browser %s close: %+v", impl, st)
 	}
 	return res, nil
+}
+
+func startProfile(tab context.Context) error {
+	if _, err := chromedp.Call(tab, profiler.Enable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("profiler: %w", err)
+	}
+	if _, err := chromedp.Call(tab, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 100}); err != nil {
+		return fmt.Errorf("profiler: %w", err)
+	}
+	if _, err := chromedp.Call(tab, profiler.Start, cdp.Empty{}); err != nil {
+		return fmt.Errorf("profiler: %w", err)
+	}
+	return nil
+}
+
+// stopProfile prints the functions with the most self samples.
+func stopProfile(tab context.Context, name string, logf func(string, ...any)) error {
+	res, err := chromedp.Call(tab, profiler.Stop, cdp.Empty{})
+	if err != nil {
+		return fmt.Errorf("profiler: %w", err)
+	}
+	self := map[string]int64{}
+	var total int64
+	for _, n := range res.Profile.Nodes {
+		fn := "(anonymous)"
+		if n.CallFrame != nil {
+			fn = n.CallFrame.FunctionName
+			if fn == "" {
+				fn = "(anonymous " + filepath.Base(n.CallFrame.URL) + ":" + strconv.FormatInt(n.CallFrame.LineNumber, 10) + ")"
+			}
+		}
+		self[fn] += n.HitCount
+		total += n.HitCount
+	}
+	type kv struct {
+		fn string
+		n  int64
+	}
+	var top []kv
+	for fn, n := range self {
+		top = append(top, kv{fn, n})
+	}
+	slices.SortFunc(top, func(a, b kv) int { return int(b.n - a.n) })
+	logf("DevTools CPU profile of %s: %d samples, top self time:", name, total)
+	for i, e := range top {
+		if i == 30 {
+			break
+		}
+		logf("  %5.1f%%  %s", 100*float64(e.n)/float64(total), e.fn)
+	}
+	return nil
 }
 
 func waitCloseInfo(srv *wsserver.Server, id string) (wsserver.CloseInfo, error) {

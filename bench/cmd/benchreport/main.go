@@ -81,6 +81,7 @@ func report(args []string) error {
 	count := fs.Int("count", 5, "native: runs of each benchmark (the report shows medians)")
 	benchtime := fs.String("benchtime", "1s", "native: -benchtime")
 	memN := fs.Int("mem-conns", 10000, "memory: idle connections per library")
+	profile := fs.String("browser-profile", "", "browser: print the DevTools CPU profile of one case, e.g. dualws/recv64k (cases: recv32 recv64k send32 send64k)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,6 +95,7 @@ func report(args []string) error {
 		*count, *benchtime, *memN = 1, "1x", 100
 		sizes = BrowserSizes{Small: 200, Large: 10, Reps: 1, Closes: 1}
 	}
+	sizes.Profile = *profile
 	r := &Report{Start: time.Now(), Machine: machine(), GoVersion: runtime.Version(), Quick: *quick, MemN: *memN}
 	ctx := context.Background()
 	fail := func(part string, err error) {
