@@ -63,7 +63,7 @@ func (r *Report) targets() []target {
 		t := target{name: name, want: fmt.Sprintf("≤ %.2f×", maxR), known: okA && okB && b > 0}
 		if t.known {
 			x := a / b
-			t.got, t.ok = fmt.Sprintf("%.3f× (%s vs %s %s)", x, fnum(a), fnum(b), unit), x <= maxR
+			t.got, t.ok = fmt.Sprintf("%.3f× (%s vs %s)", x, fnum(a), strings.TrimSpace(fnum(b)+" "+unit)), x <= maxR
 		}
 		ts = append(ts, t)
 	}
@@ -257,7 +257,6 @@ func (r *Report) markdown() string {
 		p("## Native close detection")
 		p("")
 		p("The client sends \"close\"; the server answers with a close frame (1000). idle: the client then waits; busy: it sends 32 B messages back to back until Send fails. coder/websocket runs the reader goroutine an application needs to see a close. Seeds: Sends accepted that started more than one echo round trip after the server wrote its close frame (the frame was in the client's socket by then). Late: data messages the server received after its close. Times are medians over the runs.")
-		p("")
 		p("")
 		p("In busy runs the request → times include the in-process server's own wake-up, which waits for a processor while the client's send loop runs (2 cores); the target therefore uses the time from the server's close write (taken just before the write) to the first failing Send.")
 		p("")
