@@ -79,22 +79,33 @@ func echo(ctx context.Context, r *run) {
 // closeAfterFirst sends one message to /ws/close with code and reason,
 // receives until the close, then checks Send and Close afterwards.
 func closeAfterFirst(ctx context.Context, r *run, code int, reason string) {
-	c := r.dial(ctx, "/ws/close", q("after", "1", "code", strconv.Itoa(code), "reason", reason), dualws.Options{})
+	c := helloUntilEnd(ctx, r, "/ws/close", q("after", "1", "code", strconv.Itoa(code), "reason", reason), "after close")
 	if c == nil {
 		return
 	}
+	st, ok := c.CloseStatus()
+	r.fact("final_status", statusString(st, ok))
+}
+
+// helloUntilEnd sends "hello" to an endpoint that ends the connection after
+// one message, receives until the end, then tries one more Send and a
+// Close. It returns nil if the scenario stopped early.
+func helloUntilEnd(ctx context.Context, r *run, path string, params url.Values, late string) *dualws.Client {
+	c := r.dial(ctx, path, params, dualws.Options{})
+	if c == nil {
+		return nil
+	}
 	r.markTrigger()
 	if r.send(ctx, c, dualws.Text, []byte("hello")) != nil {
-		return
+		return nil
 	}
 	r.receiveAll(ctx, c)
 	if !r.waitDone(ctx, c) {
-		return
+		return nil
 	}
-	r.send(ctx, c, dualws.Text, []byte("after close"))
+	r.send(ctx, c, dualws.Text, []byte(late))
 	r.close(c, dualws.StatusNormalClosure, "")
-	st, ok := c.CloseStatus()
-	r.fact("final_status", statusString(st, ok))
+	return c
 }
 
 func statusString(st dualws.CloseStatus, known bool) string {
@@ -146,20 +157,7 @@ func seed(ctx context.Context, r *run) {
 }
 
 func drop(ctx context.Context, r *run) {
-	c := r.dial(ctx, "/ws/drop", q("after", "1"), dualws.Options{})
-	if c == nil {
-		return
-	}
-	r.markTrigger()
-	if r.send(ctx, c, dualws.Text, []byte("hello")) != nil {
-		return
-	}
-	r.receiveAll(ctx, c)
-	if !r.waitDone(ctx, c) {
-		return
-	}
-	r.send(ctx, c, dualws.Text, []byte("after drop"))
-	r.close(c, dualws.StatusNormalClosure, "")
+	helloUntilEnd(ctx, r, "/ws/drop", q("after", "1"), "after drop")
 }
 
 func dropFragment(ctx context.Context, r *run) {
