@@ -250,7 +250,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // partial frame cannot be taken back.
 //
 // In the browser Send copies data and returns; the browser sends it later
-// (see BufferedAmount). Before sending, Send yields to the browser's event
+// (see BufferedAmount). While more than 1 MiB is queued, Send waits for the
+// browser to drain it; if the peer's close arrives meanwhile, the browser
+// discards the queued message and Send returns the *CloseError. Before sending, Send yields to the browser's event
 // loop whenever 1 ms or more has passed since Go last did, so a close that
 // has arrived is seen before the next message goes out. A yield costs one
 // event-loop turn (tens of microseconds), at most once per millisecond of

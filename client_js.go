@@ -116,6 +116,7 @@ return {
 	},
 	protocol() { return ws.protocol; },
 	buffered() { return ws.bufferedAmount; },
+	backlog() { return ws.readyState === 1 ? ws.bufferedAmount : -ws.readyState; },
 };
 `
 
@@ -359,9 +360,14 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 		d.yieldNow()
 		d.sendMu.Lock()
 		if d.finished {
-			return nil
+			return errTransportClosing
 		}
-		buffered = d.shim.Call("buffered").Int()
+		buffered = d.shim.Call("backlog").Int()
+	}
+	if buffered < 0 {
+		// The peer's close arrived while this message was still queued:
+		// the browser discards it.
+		return errTransportClosing
 	}
 	return nil
 }
