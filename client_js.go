@@ -31,8 +31,9 @@ const shimSource = `
 const ws = new WebSocket(url, protocols);
 ws.binaryType = "arraybuffer";
 const enc = new TextEncoder(), dec = new TextDecoder();
-let meta = new Int32Array(256), nmeta = 0, objs = [];
+let meta = new Int32Array(256), nmeta = 0, objs = [], taken = [];
 let data = new Uint8Array(1 << 16), ndata = 0;
+let views = null; // what Go holds: byte views of meta and data; null after they grew
 let sbuf = new Uint8Array(1 << 12);
 let scheduled = false, detached = false;
 const flush = () => { scheduled = false; if (!detached) notify(); };
@@ -53,12 +54,14 @@ const ensure = (n) => {
 	const d = new Uint8Array(cap);
 	d.set(data.subarray(0, ndata));
 	data = d;
+	views = null;
 };
 const record = (kind, len, a, b) => {
 	if (nmeta + 4 > meta.length) {
 		const m = new Int32Array(meta.length * 2);
 		m.set(meta);
 		meta = m;
+		views = null;
 	}
 	meta[nmeta++] = kind; meta[nmeta++] = len; meta[nmeta++] = a; meta[nmeta++] = b;
 	schedule();
@@ -90,12 +93,21 @@ ws.onmessage = (e) => {
 ws.onerror = () => { if (ws.readyState !== 1) { record(6, 0, 0, 0); now(); } };
 ws.onclose = (e) => { const n = text(e.reason); record(4, n, e.code, e.wasClean ? 1 : 0); now(); };
 return {
+	// take hands the batch to Go: it returns the meta byte count, negated
+	// when Go must fetch views() anew, and leaves the data byte count in
+	// takenData. Go copies from the views it holds, so a batch makes no
+	// new JS objects for Go to track.
 	take() {
-		if (nmeta === 0) return null;
-		const r = [new Uint8Array(meta.buffer, 0, nmeta * 4), data.subarray(0, ndata), objs];
+		const n = nmeta * 4;
+		this.takenData = ndata;
+		taken = objs;
 		nmeta = 0; ndata = 0; objs = [];
-		return r;
+		if (views === null) { views = [new Uint8Array(meta.buffer), data]; return -n; }
+		return n;
 	},
+	takenData: 0,
+	views() { return views; },
+	taken(i) { return taken[i]; },
 	schedule,
 	sendBuffer(n) {
 		if (sbuf.length < n) sbuf = new Uint8Array(Math.max(n, sbuf.length * 2));
@@ -144,7 +156,8 @@ type jsConn struct {
 	yieldCh   chan struct{} // closed by the next notify
 	lastYield time.Time     // when Go last ran from the event loop
 
-	meta []byte
+	meta               []byte
+	metaView, dataView js.Value // the shim's batch buffers, fetched again when they grow
 }
 
 func checkPlatformOptions(s *settings) error {
@@ -222,28 +235,31 @@ func (d *jsConn) onNotify(js.Value, []js.Value) any {
 	if d.finished {
 		return nil
 	}
-	batch := d.shim.Call("take")
-	if batch.IsNull() {
+	nm := d.shim.Call("take").Int()
+	if nm < 0 {
+		views := d.shim.Call("views")
+		d.metaView, d.dataView = views.Index(0), views.Index(1)
+		nm = -nm
+	}
+	if nm == 0 {
 		return nil
 	}
-	metaV, dataV, objs := batch.Index(0), batch.Index(1), batch.Index(2)
-	nm := metaV.Length()
 	if cap(d.meta) < nm {
 		d.meta = make([]byte, nm)
 	}
 	meta := d.meta[:nm]
-	js.CopyBytesToGo(meta, metaV)
+	js.CopyBytesToGo(meta, d.metaView) // copies len(meta) bytes
 	var data []byte
-	if n := dataV.Length(); n > 0 {
+	if n := d.shim.Get("takenData").Int(); n > 0 {
 		data = make([]byte, n)
-		js.CopyBytesToGo(data, dataV)
+		js.CopyBytesToGo(data, d.dataView)
 	}
 	off := 0
 	for i := 0; i+16 <= nm; i += 16 {
 		kind, n := le32(meta[i:]), int(le32(meta[i+4:]))
 		if kind == 7 {
 			payload := make([]byte, n)
-			js.CopyBytesToGo(payload, uint8Array.New(objs.Index(int(le32(meta[i+8:])))))
+			js.CopyBytesToGo(payload, uint8Array.New(d.shim.Call("taken", int(le32(meta[i+8:])))))
 			d.c.deliver(Binary, payload, false)
 			continue
 		}
