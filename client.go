@@ -293,8 +293,12 @@ func (c *Client) closeError() error {
 		select {
 		case <-c.statusCh:
 		case <-t.C:
+			// The reader may be parked on a full queue and never see the
+			// connection fail: decide the status here, which also releases it.
 			c.cfg.logger.Warn("dualws: no close status within the close timeout; dropping the connection")
-			c.t.abort()
+			if c.fail(statusDropped) {
+				c.t.abort()
+			}
 			<-c.statusCh
 		}
 		t.Stop()

@@ -582,3 +582,35 @@ func TestMessageSizesAroundBuffersAndLimit(t *testing.T) {
 	st, _ := c.CloseStatus()
 	assert.Equal(t, StatusMessageTooBig, st.Code)
 }
+
+// A Send that fails while the reader is parked on a full queue (so nothing
+// reads the dropped connection) still returns, with the drop, after
+// CloseTimeout.
+func TestSendFailsWhileReaderParked(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		for i := 0; i < 5; i++ {
+			c.Write(ctx, websocket.MessageText, []byte("x"))
+		}
+		c.CloseNow()
+	})
+	c, _ := dial(t, url, &Options{ReceiveQueue: 1, CloseTimeout: 200 * time.Millisecond})
+	result := make(chan error, 1)
+	go func() {
+		for {
+			if err := c.SendText(context.Background(), "ping"); err != nil {
+				result <- err
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	select {
+	case err := <-result:
+		var ce *CloseError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, StatusAbnormalClosure, ce.Status.Code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send did not return after the connection dropped")
+	}
+	waitDone(t, c)
+}
