@@ -37,7 +37,10 @@ type Options struct {
 	// Natively, when it is full the client stops reading from the socket
 	// (TCP backpressure), so a peer's close is only seen once the
 	// application receives. The browser cannot stop reading: there the
-	// queue grows past this size instead.
+	// queue grows past this size instead. Natively a pong is not read
+	// either while the queue is full, so an application that stops
+	// receiving for longer than PingInterval plus PingTimeout is
+	// disconnected with "keepalive timeout" (as in python websockets).
 	ReceiveQueue int
 	// PingInterval is the native keepalive period. Default 20s; a negative
 	// value disables pings. The browser cannot send pings from script, so
