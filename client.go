@@ -1,15 +1,7 @@
-// Package dualws is a WebSocket client with one API natively and in the
-// browser (GOOS=js GOARCH=wasm), whose state does not lie.
-//
-// The client always reads in the background, so a peer's close is seen
-// without the application calling Receive. Its states are the browser's
-// readyState numbers. Once a close frame has been sent or received, Send
-// sends nothing and returns a *CloseError carrying the close code: no
-// message is silently dropped after the server closed.
-//
 // This file is the platform-neutral core: every rule about states, the
 // receive queue and closing lives here. client_native.go (coder/websocket)
 // and client_js.go (the browser's WebSocket) only translate events.
+
 package dualws
 
 import (
