@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -226,30 +225,14 @@ func TestJSReadLimit(t *testing.T) {
 
 func TestJSConcurrentSendsDuringPeerClose(t *testing.T) {
 	c, _ := dial(t, "/ws/close?after=1&code=4002", nil)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failures := 0
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 1_000_000; i++ {
-				err := c.SendText(context.Background(), "m")
-				if err == nil {
-					continue
-				}
-				mu.Lock()
-				failures++
-				mu.Unlock()
-				if st := closeErr(t, err); st.Code != 4002 {
-					t.Errorf("code %d", st.Code)
-				}
-				return
-			}
-		}()
+	codes, others := sendUntilClosed(c, 8)
+	if len(others) > 0 {
+		t.Fatalf("failures without a close code: %v", others)
 	}
-	wg.Wait()
-	equal(t, failures, 8)
+	equal(t, len(codes), 8)
+	for _, code := range codes {
+		equal(t, code, StatusCode(4002))
+	}
 	waitDone(t, c)
 }
 

@@ -381,32 +381,10 @@ func TestConcurrentSendsDuringPeerClose(t *testing.T) {
 		c.Close(4002, "busy")
 	})
 	c, _ := dial(t, url, nil)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failures := 0
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 1_000_000; i++ {
-				err := c.SendText(context.Background(), "m")
-				if err == nil {
-					continue
-				}
-				var ce *CloseError
-				if assert.ErrorAs(t, err, &ce) {
-					assert.Equal(t, StatusCode(4002), ce.Status.Code)
-				}
-				mu.Lock()
-				failures++
-				mu.Unlock()
-				return
-			}
-		}()
-	}
-	wg.Wait()
+	codes, others := sendUntilClosed(c, 8)
 	waitDone(t, c)
-	assert.Equal(t, 8, failures, "every sender saw the close")
+	assert.Empty(t, others)
+	assert.Equal(t, []StatusCode{4002, 4002, 4002, 4002, 4002, 4002, 4002, 4002}, codes, "every sender saw the close code")
 }
 
 // A text message that is not UTF-8 fails the connection as a browser does:

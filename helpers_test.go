@@ -1,6 +1,8 @@
 package dualws
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 )
@@ -63,4 +65,32 @@ func TestItoaAndQuote(t *testing.T) {
 	if got := quote(string(make([]byte, 300))); len(got) != 200*4+2+3 {
 		t.Errorf("quote of 300 NULs has length %d, want it cut at 200 bytes", len(got))
 	}
+}
+
+// sendUntilClosed runs senders goroutines that each send until Send fails,
+// and returns the close codes of the failures and any failure that was not
+// a *CloseError.
+func sendUntilClosed(c *Client, senders int) (codes []StatusCode, others []error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range senders {
+		wg.Go(func() {
+			for i := 0; i < 1_000_000; i++ {
+				err := c.SendText(context.Background(), "m")
+				if err == nil {
+					continue
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if ce, ok := errors.AsType[*CloseError](err); ok {
+					codes = append(codes, ce.Status.Code)
+				} else {
+					others = append(others, err)
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
+	return codes, others
 }
