@@ -24,28 +24,10 @@ func server(t *testing.T) string {
 	return u
 }
 
-func dial(t *testing.T, path string, opts *Options) (*Client, *recorder) {
+// dialPath dials an endpoint of the scenario server.
+func dialPath(t *testing.T, path string, opts *Options) (*Client, *recorder) {
 	t.Helper()
-	rec := &recorder{}
-	if opts == nil {
-		opts = &Options{}
-	}
-	opts.OnStateChange = rec.record
-	c, err := Dial(context.Background(), server(t)+path, opts)
-	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
-	}
-	t.Cleanup(func() { c.Close(StatusNormalClosure, "") })
-	return c, rec
-}
-
-func waitDone(t *testing.T, c *Client) {
-	t.Helper()
-	select {
-	case <-c.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("client did not reach CLOSED")
-	}
+	return dial(t, server(t)+path, opts)
 }
 
 func equal(t *testing.T, got, want any) {
@@ -82,7 +64,7 @@ func closeErr(t *testing.T, err error) CloseStatus {
 }
 
 func TestJSPeerCloseSeenWithoutReceive(t *testing.T) {
-	c, rec := dial(t, "/ws/close?after=0&code=4000&reason=bye", nil)
+	c, rec := dialPath(t, "/ws/close?after=0&code=4000&reason=bye", nil)
 	waitDone(t, c)
 	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 4000 remote", "CLOSING>CLOSED 4000 clean remote"})
 	st, ok := c.CloseStatus()
@@ -91,7 +73,7 @@ func TestJSPeerCloseSeenWithoutReceive(t *testing.T) {
 }
 
 func TestJSSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
-	c, _ := dial(t, "/ws/close?after=1&code=4000&reason=seed", nil)
+	c, _ := dialPath(t, "/ws/close?after=1&code=4000&reason=seed", nil)
 	if err := c.SendText(context.Background(), "first"); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +99,7 @@ func TestJSSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
 }
 
 func TestJSEchoSizes(t *testing.T) {
-	c, _ := dial(t, "/ws/echo", nil)
+	c, _ := dialPath(t, "/ws/echo", nil)
 	for _, n := range []int{0, 125, 126, 65536, 1 << 20} {
 		for _, typ := range []MessageType{Text, Binary} {
 			msg := []byte(strings.Repeat("é", n/2) + strings.Repeat("x", n%2))
@@ -138,7 +120,7 @@ func TestJSEchoSizes(t *testing.T) {
 }
 
 func TestJSMessagesBeforeCloseStayReadable(t *testing.T) {
-	c, _ := dial(t, "/ws/burst?n=3&code=4003", nil)
+	c, _ := dialPath(t, "/ws/burst?n=3&code=4003", nil)
 	waitDone(t, c)
 	for _, want := range []string{"1", "2", "3"} {
 		_, b, err := c.Receive(context.Background())
@@ -152,7 +134,7 @@ func TestJSMessagesBeforeCloseStayReadable(t *testing.T) {
 }
 
 func TestJSCloseRejectsWhatBrowsersReject(t *testing.T) {
-	c, rec := dial(t, "/ws/echo", nil)
+	c, rec := dialPath(t, "/ws/echo", nil)
 	for _, code := range []StatusCode{1001, 1005, 2999, 5000} {
 		var ue *UsageError
 		if err := c.Close(code, ""); !errors.As(err, &ue) {
@@ -171,7 +153,7 @@ func TestJSCloseRejectsWhatBrowsersReject(t *testing.T) {
 }
 
 func TestJSCloseTimeout(t *testing.T) {
-	c, rec := dial(t, "/ws/noclose", &Options{CloseTimeout: 300 * time.Millisecond})
+	c, rec := dialPath(t, "/ws/noclose", &Options{CloseTimeout: 300 * time.Millisecond})
 	err := c.Close(StatusNormalClosure, "")
 	equal(t, closeErr(t, err), CloseStatus{Code: 1006, Reason: "close timeout"})
 	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 1000", "CLOSING>CLOSED 1006"})
@@ -179,7 +161,7 @@ func TestJSCloseTimeout(t *testing.T) {
 }
 
 func TestJSDropped(t *testing.T) {
-	c, rec := dial(t, "/ws/drop?after=0", nil)
+	c, rec := dialPath(t, "/ws/drop?after=0", nil)
 	waitDone(t, c)
 	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006 remote"})
 	equal(t, closeErr(t, c.SendText(context.Background(), "x")), CloseStatus{Code: 1006, Remote: true})
@@ -218,13 +200,13 @@ func TestJSDialErrors(t *testing.T) {
 }
 
 func TestJSReadLimit(t *testing.T) {
-	c, rec := dial(t, "/ws/big?size=2000", &Options{ReadLimit: 1000})
+	c, rec := dialPath(t, "/ws/big?size=2000", &Options{ReadLimit: 1000})
 	waitDone(t, c)
 	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 1009", "CLOSING>CLOSED 1009 clean"})
 }
 
 func TestJSConcurrentSendsDuringPeerClose(t *testing.T) {
-	c, _ := dial(t, "/ws/close?after=1&code=4002", nil)
+	c, _ := dialPath(t, "/ws/close?after=1&code=4002", nil)
 	codes, others := sendUntilClosed(c, 8)
 	if len(others) > 0 {
 		t.Fatalf("failures without a close code: %v", others)
@@ -237,12 +219,12 @@ func TestJSConcurrentSendsDuringPeerClose(t *testing.T) {
 }
 
 func TestJSEmptyCloseFrameIs1005(t *testing.T) {
-	c, rec := dial(t, "/ws/pongclose", nil)
+	c, rec := dialPath(t, "/ws/pongclose", nil)
 	waitDone(t, c)
 	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 1005 remote", "CLOSING>CLOSED 1005 clean remote"})
 }
 
 func TestJSSubprotocol(t *testing.T) {
-	c, _ := dial(t, "/ws/subprotocol", &Options{Subprotocols: []string{"v1", "v2"}})
+	c, _ := dialPath(t, "/ws/subprotocol", &Options{Subprotocols: []string{"v1", "v2"}})
 	equal(t, c.Subprotocol(), "v2")
 }

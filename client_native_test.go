@@ -48,28 +48,6 @@ func serve(t *testing.T, handle func(ctx context.Context, c *websocket.Conn)) st
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
-func dial(t *testing.T, url string, opts *Options) (*Client, *recorder) {
-	t.Helper()
-	rec := &recorder{}
-	if opts == nil {
-		opts = &Options{}
-	}
-	opts.OnStateChange = rec.record
-	c, err := Dial(context.Background(), url, opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close(StatusNormalClosure, "") })
-	return c, rec
-}
-
-func waitDone(t *testing.T, c *Client) {
-	t.Helper()
-	select {
-	case <-c.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("client did not reach CLOSED")
-	}
-}
-
 func echoThenClose(code websocket.StatusCode, reason string) func(context.Context, *websocket.Conn) {
 	return func(ctx context.Context, c *websocket.Conn) {
 		typ, b, err := c.Read(ctx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recorder collects OnStateChange calls; tests on both platforms compare
@@ -93,4 +94,30 @@ func sendUntilClosed(c *Client, senders int) (codes []StatusCode, others []error
 	}
 	wg.Wait()
 	return codes, others
+}
+
+// dial opens a client whose transitions are recorded and closes it when
+// the test ends.
+func dial(t *testing.T, url string, opts *Options) (*Client, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	if opts == nil {
+		opts = &Options{}
+	}
+	opts.OnStateChange = rec.record
+	c, err := Dial(context.Background(), url, opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { c.Close(StatusNormalClosure, "") })
+	return c, rec
+}
+
+func waitDone(t *testing.T, c *Client) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("client did not reach CLOSED")
+	}
 }
