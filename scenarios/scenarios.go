@@ -161,16 +161,24 @@ func drop(ctx context.Context, r *run) {
 }
 
 func dropFragment(ctx context.Context, r *run) {
+	receiveUntilEnd(ctx, r, "/ws/dropfragment", "after drop")
+}
+
+// receiveUntilEnd dials an endpoint that ends the connection by itself,
+// receives until CLOSED, then tries one more Send. It returns nil if the
+// scenario stopped early.
+func receiveUntilEnd(ctx context.Context, r *run, path, late string) *dualws.Client {
 	r.markTrigger()
-	c := r.dial(ctx, "/ws/dropfragment", nil, dualws.Options{})
+	c := r.dial(ctx, path, nil, dualws.Options{})
 	if c == nil {
-		return
+		return nil
 	}
 	r.receiveAll(ctx, c)
 	if !r.waitDone(ctx, c) {
-		return
+		return nil
 	}
-	r.send(ctx, c, dualws.Text, []byte("after drop"))
+	r.send(ctx, c, dualws.Text, []byte(late))
+	return c
 }
 
 func closeUnanswered(ctx context.Context, r *run) {
@@ -267,16 +275,10 @@ func (r *run) serverSawClose(ctx context.Context) {
 }
 
 func badUTF8(ctx context.Context, r *run) {
-	r.markTrigger()
-	c := r.dial(ctx, "/ws/badutf8", nil, dualws.Options{})
+	c := receiveUntilEnd(ctx, r, "/ws/badutf8", "after failure")
 	if c == nil {
 		return
 	}
-	r.receiveAll(ctx, c)
-	if !r.waitDone(ctx, c) {
-		return
-	}
-	r.send(ctx, c, dualws.Text, []byte("after failure"))
 	r.close(c, dualws.StatusNormalClosure, "")
 	// The code differs by nature: Chromium sends 1002, the native client
 	// the RFC's 1007.
