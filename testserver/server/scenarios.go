@@ -95,6 +95,31 @@ func closeParams(r *http.Request) (websocket.StatusCode, string, error) {
 	return websocket.StatusCode(code), reason, nil
 }
 
+// params reads several query parameters and keeps the first error, so a
+// handler checks once before it accepts the connection.
+type params struct {
+	r   *http.Request
+	err error
+}
+
+func (p *params) int(name string, def, min, max int) int {
+	if p.err != nil {
+		return 0
+	}
+	n, err := intParam(p.r, name, def, min, max)
+	p.err = err
+	return n
+}
+
+func (p *params) close() (websocket.StatusCode, string) {
+	if p.err != nil {
+		return 0, ""
+	}
+	code, reason, err := closeParams(p.r)
+	p.err = err
+	return code, reason
+}
+
 func badRequest(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, r.URL.Path+": "+err.Error(), http.StatusBadRequest)
 }
@@ -194,14 +219,11 @@ func (s *Server) wsEcho(w http.ResponseWriter, r *http.Request, id string) {
 // wsClose: echo after=N messages (default 1), then close with code and
 // reason.
 func (s *Server) wsClose(w http.ResponseWriter, r *http.Request, id string) {
-	after, err := intParam(r, "after", 1, 0, 1<<30)
-	if err != nil {
-		badRequest(w, r, err)
-		return
-	}
-	code, reason, err := closeParams(r)
-	if err != nil {
-		badRequest(w, r, err)
+	p := params{r: r}
+	after := p.int("after", 1, 0, 1<<30)
+	code, reason := p.close()
+	if p.err != nil {
+		badRequest(w, r, p.err)
 		return
 	}
 	c, err := s.accept(w, r, id, nil, nil)
@@ -218,19 +240,12 @@ func (s *Server) wsClose(w http.ResponseWriter, r *http.Request, id string) {
 
 // wsBurst: send n text messages right after the handshake, then close.
 func (s *Server) wsBurst(w http.ResponseWriter, r *http.Request, id string) {
-	n, err := intParam(r, "n", 10, 0, 1<<20)
-	if err != nil {
-		badRequest(w, r, err)
-		return
-	}
-	size, err := intParam(r, "size", 0, 0, 16<<20)
-	if err != nil {
-		badRequest(w, r, err)
-		return
-	}
-	code, reason, err := closeParams(r)
-	if err != nil {
-		badRequest(w, r, err)
+	p := params{r: r}
+	n := p.int("n", 10, 0, 1<<20)
+	size := p.int("size", 0, 0, 16<<20)
+	code, reason := p.close()
+	if p.err != nil {
+		badRequest(w, r, p.err)
 		return
 	}
 	c, err := s.accept(w, r, id, nil, nil)
