@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dualws/dualws/internal/testrun"
 	"github.com/dualws/dualws/testserver/server"
-	"go.uber.org/goleak"
 )
 
 // guard bounds every wait in these tests; it is a safety net against
@@ -27,35 +25,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dualws-cli-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "dualws")
-	buildErr = buildCommand(binPath)
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// buildCommand builds this package, the dualws command, to out.
-func buildCommand(out string) error {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("building the command: %w", err)
-	}
-	cmd := exec.Command(goTool, "build", "-o", out, ".")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w\n%s", err, b)
-	}
-	return nil
+	testrun.Main(m, "dualws-cli-test", func(dir string) {
+		binPath = filepath.Join(dir, "dualws")
+		buildErr = testrun.GoBuild(binPath, ".")
+	})
 }
 
 // syncBuffer is an io.Writer that tests can read while it is written,

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/dualws/dualws/internal/browser"
+	"github.com/dualws/dualws/internal/testrun"
 	"github.com/dualws/dualws/testserver/server"
-	"go.uber.org/goleak"
 )
 
 var screenshot = flag.String("screenshot", "", "after TestDemo, save a PNG of the page to this file")
@@ -34,34 +33,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dualws-demo-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pageDir, buildErr = dir, buildPage(dir)
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testrun.Main(m, "dualws-demo-test", func(dir string) {
+		pageDir, buildErr = dir, buildPage(dir)
+	})
 }
 
 // buildPage builds demo/page to WebAssembly and stages it with its
 // index.html in dir.
 func buildPage(dir string) error {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("building the demo page: %w", err)
-	}
-	cmd := exec.Command(goTool, "build", "-o", filepath.Join(dir, "demo.wasm"), "./page")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("GOOS=js GOARCH=wasm go build ./page: %w\n%s", err, out)
+	if err := testrun.GoBuild(filepath.Join(dir, "demo.wasm"), "./page", "GOOS=js", "GOARCH=wasm"); err != nil {
+		return err
 	}
 	html, err := os.ReadFile(filepath.Join("page", "index.html"))
 	if err != nil {
