@@ -16,10 +16,10 @@ type CloseError struct {
 // Error describes who closed, the code and the reason.
 func (e *CloseError) Error() string {
 	s := "dualws: connection closed"
-	switch {
-	case e.Status.Code == StatusAbnormalClosure && e.Status.Remote:
+	switch e.Status.ClosedBy() {
+	case "network":
 		s += " abnormally (no close frame)"
-	case e.Status.Remote:
+	case "server":
 		s += " by peer"
 	default:
 		s += " by client"

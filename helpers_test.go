@@ -121,3 +121,19 @@ func waitDone(t *testing.T, c *Client) {
 		t.Fatal("client did not reach CLOSED")
 	}
 }
+
+func TestClosedBy(t *testing.T) {
+	for _, c := range []struct {
+		st   CloseStatus
+		want string
+	}{
+		{CloseStatus{Code: 4000, Remote: true, WasClean: true}, "server"},
+		{CloseStatus{Code: StatusAbnormalClosure, Remote: true}, "network"},
+		{CloseStatus{Code: StatusNormalClosure, WasClean: true}, "client"},
+		{CloseStatus{Code: StatusAbnormalClosure, Reason: "keepalive timeout"}, "client"},
+	} {
+		if got := c.st.ClosedBy(); got != c.want {
+			t.Errorf("%+v.ClosedBy() = %q, want %q", c.st, got, c.want)
+		}
+	}
+}

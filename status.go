@@ -91,6 +91,20 @@ type CloseStatus struct {
 	Remote bool
 }
 
+// ClosedBy names who ended the connection: "server" when the peer sent
+// the close frame, "network" when the connection dropped without one, and
+// "client" when this side decided (Close, a close or keepalive timeout, a
+// message over ReadLimit).
+func (s CloseStatus) ClosedBy() string {
+	switch {
+	case s.Remote && s.Code == StatusAbnormalClosure:
+		return "network"
+	case s.Remote:
+		return "server"
+	}
+	return "client"
+}
+
 // validateClose applies the browser's rule to a close requested by the
 // application: code 1000 or 3000–4999, and a UTF-8 reason of at most 123
 // bytes. Natively the same rule holds, so that both platforms agree.

@@ -78,19 +78,6 @@ func (p *printer) emit(ev *event) {
 	p.stdout.Write(b)
 }
 
-// who names the side that closed: the server, the client (Close, a close
-// timeout, a keepalive timeout, a message over the read limit) or the
-// network, when the connection dropped without a close frame.
-func who(st dualws.CloseStatus) string {
-	switch {
-	case st.Remote && st.Code == dualws.StatusAbnormalClosure:
-		return "network"
-	case st.Remote:
-		return "server"
-	}
-	return "client"
-}
-
 // state reports a transition. A failed dial (CONNECTING to CLOSED) is not
 // reported here: the dial error says more.
 //
@@ -135,7 +122,7 @@ func (p *printer) printState(ev dualws.StateChange) {
 		}
 		if closing {
 			code, reason, clean := int(ev.Status.Code), ev.Status.Reason, ev.Status.WasClean
-			e.Code, e.Reason, e.Clean, e.By = &code, &reason, &clean, who(ev.Status)
+			e.Code, e.Reason, e.Clean, e.By = &code, &reason, &clean, ev.Status.ClosedBy()
 		}
 		p.emit(e)
 		return
@@ -149,7 +136,7 @@ func (p *printer) printState(ev dualws.StateChange) {
 		line += " " + p.url
 	case closing:
 		st := ev.Status
-		line += fmt.Sprintf(" code=%d reason=%q clean=%t by=%s", int(st.Code), st.Reason, st.WasClean, who(st))
+		line += fmt.Sprintf(" code=%d reason=%q clean=%t by=%s", int(st.Code), st.Reason, st.WasClean, st.ClosedBy())
 		// StatusCode.String adds the RFC name, as in "1006 (abnormal closure)".
 		line += strings.TrimPrefix(st.Code.String(), strconv.Itoa(int(st.Code)))
 	}

@@ -290,20 +290,9 @@ func (p *page) badge(c *conn, state dualws.State, st *dualws.CloseStatus) {
 		if st.WasClean {
 			clean = "clean"
 		}
-		status = fmt.Sprintf("%d %q · %s · by %s", int(st.Code), st.Reason, clean, who(*st))
+		status = fmt.Sprintf("%d %q · %s · by %s", int(st.Code), st.Reason, clean, st.ClosedBy())
 	}
 	p.byID("status").Set("textContent", status)
-}
-
-// who names the side that closed, as the command-line client does.
-func who(st dualws.CloseStatus) string {
-	switch {
-	case st.Remote && st.Code == dualws.StatusAbnormalClosure:
-		return "network"
-	case st.Remote:
-		return "server"
-	}
-	return "client"
 }
 
 // row is one line of the timeline.
@@ -337,7 +326,7 @@ func (p *page) row(c *conn, r row) {
 		code = strconv.Itoa(int(r.status.Code))
 		reason = r.status.Reason
 		clean = strconv.FormatBool(r.status.WasClean)
-		by = who(*r.status)
+		by = r.status.ClosedBy()
 	}
 	for _, cell := range []struct{ class, text string }{
 		{"num conn", connID}, {"num ms", ms}, {"what", r.what}, {"num code", code},
