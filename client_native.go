@@ -6,11 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -42,44 +39,11 @@ func checkPlatformOptions(*settings) error { return nil }
 
 // dialTransport opens the connection within the handshake timeout.
 func dialTransport(parent context.Context, c *Client) error {
-	ctx, cancel := context.WithTimeout(parent, c.cfg.handshakeTimeout)
-	defer cancel()
-	var (
-		rawMu sync.Mutex
-		raw   *trackedConn
-	)
-	dialer := &net.Dialer{}
-	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			rawMu.Lock()
-			raw = &trackedConn{Conn: conn}
-			rawMu.Unlock()
-			return raw, nil
-		},
-		ForceAttemptHTTP2: false,
-	}
-	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
-		HTTPClient:      &http.Client{Transport: tr},
-		HTTPHeader:      http.Header(c.cfg.header),
-		Subprotocols:    c.cfg.subprotocols,
-		CompressionMode: websocket.CompressionDisabled,
-	})
+	ws, raw, err := dialWebSocket(parent, c.url, &c.cfg)
 	if err != nil {
-		return classifyDialError(parent, ctx.Err() != nil, c.url, resp, err)
+		return err
 	}
-	rawMu.Lock()
 	d := &nativeConn{c: c, ws: ws, raw: raw}
-	rawMu.Unlock()
-	if d.raw == nil {
-		// Not expected: the transport always dials through DialContext.
-		ws.CloseNow()
-		return &DialError{URL: c.url, Reason: "connection failed", Err: errors.New("no TCP connection under the WebSocket")}
-	}
 	if c.cfg.readLimit < 0 {
 		ws.SetReadLimit(-1)
 	} else {
@@ -92,25 +56,6 @@ func dialTransport(parent context.Context, c *Client) error {
 	d.schedulePing()
 	go d.readLoop()
 	return nil
-}
-
-func classifyDialError(parent context.Context, timedOut bool, url string, resp *http.Response, err error) error {
-	de := &DialError{URL: url, Reason: "connection failed", Err: err}
-	if reason, ctxErr := dialReason(parent, timedOut); reason != "" {
-		de.Reason, de.Err = reason, ctxErr
-	} else if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-		de.Reason, de.HTTPStatus = "handshake rejected", resp.StatusCode
-	} else if errors.Is(err, syscall.ECONNREFUSED) {
-		de.Reason = "connection refused"
-		var opErr *net.OpError
-		if errors.As(err, &opErr) {
-			de.Err = opErr // drop the HTTP client's wrapping
-		}
-	}
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	return de
 }
 
 func (d *nativeConn) readLoop() {
@@ -255,19 +200,4 @@ func (d *nativeConn) ping() {
 	default:
 		d.c.cfg.logger.Debug("dualws: ping failed", "err", err)
 	}
-}
-
-// trackedConn remembers that a read from the socket failed, so that a
-// message cut short by a dropped connection is not taken as complete.
-type trackedConn struct {
-	net.Conn
-	readFailed atomic.Bool
-}
-
-func (t *trackedConn) Read(p []byte) (int, error) {
-	n, err := t.Conn.Read(p)
-	if err != nil {
-		t.readFailed.Store(true)
-	}
-	return n, err
 }

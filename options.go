@@ -59,9 +59,48 @@ type Options struct {
 	// Receive and waiting on Done wait for it to return, so calling them
 	// from it deadlocks.
 	OnStateChange func(StateChange)
+	// ReceiveQueueBytes bounds the bytes of the messages waiting for
+	// Receive. Default 16 MiB. Past it the client closes with 1008
+	// "receive queue overflow", decided locally; what was queued stays
+	// readable.
+	ReceiveQueueBytes int
+	// Backoff sets the delays between Redial's attempts; nil: the defaults.
+	Backoff *Backoff
+	// Retry, if set, decides whether Redial dials again after an outcome:
+	// the status of a client that ended, or the error of a failed Dial.
+	Retry func(CloseStatus, error) bool
+	// OnRedial is called by Redial before each delay.
+	OnRedial func(attempt int, delay time.Duration, last error)
+	// Heartbeat, if set, sends an application message when nothing was
+	// received for a while and closes a connection whose peer stays
+	// silent. It works in the browser too, where scripts cannot ping.
+	Heartbeat *Heartbeat
+	// HTTPClient, natively, is the client that performs the handshake
+	// (proxy, custom dialer, TLS). In the browser it must be nil: Dial
+	// returns a *UsageError otherwise.
+	HTTPClient httpClientOption
+	// TLSConfig, natively, configures wss:// connections (a private CA,
+	// client certificates). In the browser it must be nil.
+	TLSConfig tlsConfigOption
 	// Logger receives debug and warning lines; nil is silent.
 	// A *slog.Logger satisfies it.
 	Logger Logger
+}
+
+// Backoff sets Redial's delays.
+type Backoff struct {
+	Initial time.Duration // the first delay is uniform in [0, Initial]; default 1s
+	Min     time.Duration // the second delay; default 1s
+	Max     time.Duration // delays grow by Factor up to Max; default 30s
+	Factor  float64       // default 1.618
+}
+
+// Heartbeat is an application-level liveness check.
+type Heartbeat struct {
+	Interval time.Duration                  // send Message when nothing was received for Interval
+	Timeout  time.Duration                  // nothing received for Timeout after a heartbeat: the peer is dead
+	Message  []byte                         // sent as a text message
+	IsReply  func(MessageType, []byte) bool // replies are consumed, not delivered to Receive; nil: none
 }
 
 // Logger is the logging interface dualws uses; *slog.Logger satisfies it.
