@@ -1,6 +1,8 @@
-// This file is the platform-neutral core: every rule about states, the
-// receive queue and closing lives here. client_native.go (coder/websocket)
-// and client_js.go (the browser's WebSocket) only translate events.
+// This file is the thin concurrent wrapper around the state machine
+// (machine.go): it locks, feeds an input, and carries out the output
+// (timers, the transport, OnStateChange, waking waiters). It holds no rule
+// of its own. client_native.go (coder/websocket) and client_js.go (the
+// browser's WebSocket) only translate platform events into inputs.
 
 package dualws
 
@@ -34,36 +36,25 @@ func (t MessageType) String() string {
 	return "MessageType(" + itoa(int(t)) + ")"
 }
 
-// transport is what a platform driver provides to the core.
+// transport is what a platform driver provides to the wrapper.
 type transport interface {
 	// write sends one message. It returns errTransportClosing when the
-	// connection is known to be closing, any other error when it failed.
+	// platform knows the connection is closing, any other error when it
+	// failed.
 	write(ctx context.Context, typ MessageType, p []byte) error
 	// sendClose starts the closing handshake on the wire and returns at
-	// once; the driver reports the outcome with transportClosed.
+	// once; the driver reports the outcome with its inputs.
 	sendClose(code StatusCode, reason string)
-	// abort drops the connection now; the driver then calls
-	// transportClosed, at once or from its reader.
-	abort()
+	// abort drops the connection now, after trying to send frame without
+	// waiting when courtesy is set. The driver then reports transportGone,
+	// at once or from its reader.
+	abort(courtesy bool, frame closeFrame)
 	bufferedAmount() int
 }
 
 // errTransportClosing is returned by a transport's write when the
 // platform already knows the connection is closing.
 var errTransportClosing = errors.New("connection is closing")
-
-// Statuses the core decides locally.
-var (
-	statusDropped      = CloseStatus{Code: StatusAbnormalClosure, Remote: true}
-	statusCloseTimeout = CloseStatus{Code: StatusAbnormalClosure, Reason: "close timeout"}
-	statusKeepalive    = CloseStatus{Code: StatusAbnormalClosure, Reason: "keepalive timeout"}
-	statusTooBig       = CloseStatus{Code: StatusMessageTooBig, Reason: "message too big"}
-)
-
-type message struct {
-	typ  MessageType
-	data []byte
-}
 
 // Client is a WebSocket connection. All methods are safe for concurrent
 // use. Create one with Dial.
@@ -72,37 +63,105 @@ type Client struct {
 	url         string
 	t           transport
 	subprotocol string
-	state       atomic.Int32
+	state       atomic.Int32 // mirrors m.state for lock-free reads
+	decided     atomic.Bool  // mirrors m.decided: Send's gate
 
-	mu            sync.Mutex
-	status        CloseStatus
-	statusKnown   bool // the close status is decided; no message is queued after this
-	failed        bool // status is final: set by a protocol failure or keepalive timeout
-	timedOut      bool // the close handshake timed out; the connection was aborted
-	final         bool // CLOSED was reached
-	queue         []message
-	head          int
-	receivers     int  // Receive calls waiting for a message
-	readerWaiting bool // deliver waits for room in the queue
-	events        []StateChange
-	flushing      bool
-	closeTimer    *time.Timer
+	mu         sync.Mutex
+	m          machine
+	receivers  int // Receive calls waiting for a message
+	events     []StateChange
+	flushing   bool
+	closeTimer *time.Timer
+	beatTimer  *time.Timer
+	beating    chan struct{} // closed when an in-flight heartbeat send ends
 
-	statusCh chan struct{} // closed once the status is known
+	statusCh chan struct{} // closed once the close status is decided
 	msgCh    chan struct{} // a message was queued while a Receive waited
-	spaceCh  chan struct{} // a message was taken while deliver waited
+	resumeCh chan struct{} // reading may resume
 	done     chan struct{} // closed after the CLOSED transition was delivered
 }
 
 func newClient(rawURL string, opts *Options) *Client {
+	cfg := opts.settings()
 	return &Client{
-		cfg:      opts.settings(),
-		url:      rawURL,
+		cfg: cfg,
+		url: rawURL,
+		m: newMachine(machineConfig{
+			receiveQueue:      cfg.receiveQueue,
+			receiveQueueBytes: cfg.receiveQueueBytes,
+			canPause:          transportCanPause,
+			heartbeat:         cfg.heartbeat,
+		}),
 		statusCh: make(chan struct{}),
 		msgCh:    make(chan struct{}, 1),
-		spaceCh:  make(chan struct{}, 1),
+		resumeCh: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+}
+
+// applyLocked takes the machine's output and does, under c.mu, what must
+// happen atomically with the input: mirrors, events, timers, channels.
+func (c *Client) applyLocked() output {
+	o := c.m.take()
+	for i := 0; i < o.ntrans; i++ {
+		tr := o.trans[i]
+		c.state.Store(int32(tr.to))
+		c.events = append(c.events, StateChange{From: tr.from, To: tr.to, Status: tr.status, At: time.Now()})
+	}
+	if o.decided {
+		c.decided.Store(true)
+		close(c.statusCh)
+	}
+	if o.armClose && c.closeTimer == nil {
+		c.closeTimer = time.AfterFunc(c.cfg.closeTimeout, c.closeTimerFired)
+	}
+	if o.armHeartbeat > 0 {
+		c.beatTimer = time.AfterFunc(o.armHeartbeat, c.heartbeatFired)
+	}
+	if o.sendHeartbeat {
+		c.beating = make(chan struct{})
+	}
+	if o.final {
+		if c.closeTimer != nil {
+			c.closeTimer.Stop()
+		}
+		if c.beatTimer != nil {
+			c.beatTimer.Stop()
+		}
+	}
+	if o.queued && c.receivers > 0 {
+		notify(c.msgCh)
+	}
+	if o.resume {
+		notify(c.resumeCh)
+	}
+	return o
+}
+
+// perform carries out, without the lock, what reaches the transport and
+// the application.
+func (c *Client) perform(o output) {
+	if o.ntrans > 0 {
+		c.flush()
+	}
+	if o.sendClose {
+		c.t.sendClose(o.frame.Code, o.frame.Reason)
+	}
+	if o.abort {
+		c.t.abort(o.courtesy, o.frame)
+	}
+	if o.sendHeartbeat {
+		c.sendHeartbeat()
+	}
+}
+
+// input feeds one input to the machine and carries out its output.
+func (c *Client) input(in func(m *machine)) {
+	c.mu.Lock()
+	in(&c.m)
+	o := c.applyLocked()
+	c.mu.Unlock()
+	c.perform(o)
 }
 
 // validateURL accepts ws:// and wss:// URLs with a host and no fragment,
@@ -180,7 +239,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		return nil, err
 	}
 	if err := dialTransport(ctx, c); err != nil {
-		c.transportClosed(false, statusDropped)
+		c.input((*machine).dialFailed)
 		return nil, err
 	}
 	return c, nil
@@ -206,12 +265,13 @@ func dialReason(ctx context.Context, handshakeTimedOut bool) (string, error) {
 func (c *Client) State() State { return State(c.state.Load()) }
 
 // CloseStatus returns the close status once it is known: from the
-// transition to CLOSING, or to CLOSED when no close frame was exchanged.
-// It is final once Done is closed.
+// transition to CLOSING, or from the moment a failure or drop reached the
+// client. At CLOSED it becomes final (WasClean, and 1006 when the close
+// handshake did not finish); it does not change after Done is closed.
 func (c *Client) CloseStatus() (CloseStatus, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.status, c.statusKnown
+	return c.m.currentStatus()
 }
 
 // Done returns a channel that is closed once the client is CLOSED, its
@@ -260,18 +320,23 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	default:
 		return &UsageError{Op: "send", Msg: "unknown message type " + itoa(int(typ))}
 	}
-	if c.State() != Open {
+	if !c.sendAllowed() {
 		return c.closeError()
 	}
 	err := c.t.write(ctx, typ, data)
 	if err == nil {
 		return nil
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, errTransportClosing) {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, errTransportClosing) && !c.decided.Load() {
 		return &opError{op: "send", err: ctxErr}
 	}
 	c.cfg.logger.Debug("dualws: send failed, waiting for the close status", "err", err)
 	return c.closeError()
+}
+
+// sendAllowed is Send's gate: OPEN and no close status decided.
+func (c *Client) sendAllowed() bool {
+	return !c.decided.Load() && State(c.state.Load()) == Open
 }
 
 // closeError waits at most CloseTimeout for the close status and returns it
@@ -288,9 +353,7 @@ func (c *Client) closeError() error {
 			// The reader may be parked on a full queue and never see the
 			// connection fail: decide the status here, which also releases it.
 			c.cfg.logger.Warn("dualws: no close status within the close timeout; dropping the connection")
-			if c.fail(statusDropped) {
-				c.t.abort()
-			}
+			c.input((*machine).statusOverdue)
 			<-c.statusCh
 		}
 		t.Stop()
@@ -309,26 +372,17 @@ func (c *Client) closeError() error {
 func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 	c.mu.Lock()
 	for {
-		if c.head < len(c.queue) {
-			m := c.queue[c.head]
-			c.queue[c.head] = message{}
-			c.head++
-			if c.head == len(c.queue) {
-				c.queue, c.head = c.queue[:0], 0
-			}
-			wakeReceiver := c.head < len(c.queue) && c.receivers > 0
-			wakeReader := c.readerWaiting
+		if m, ok := c.m.receive(); ok {
+			wakeReceiver := c.receivers > 0 && c.m.queueLen() > 0
+			o := c.applyLocked()
 			c.mu.Unlock()
-			if wakeReader {
-				notify(c.spaceCh)
-			}
 			if wakeReceiver {
 				notify(c.msgCh)
 			}
+			c.perform(o)
 			return m.typ, m.data, nil
 		}
-		if c.statusKnown {
-			st := c.status
+		if st, decided := c.m.currentStatus(); decided {
 			c.mu.Unlock()
 			return 0, nil, &CloseError{Status: st}
 		}
@@ -374,61 +428,14 @@ func (c *Client) Close(code StatusCode, reason string) error {
 	if err := validateClose(code, reason); err != nil {
 		return err
 	}
-	c.startClose(CloseStatus{Code: code, Reason: reason}, code, reason)
+	st := CloseStatus{Code: code, Reason: reason}
+	c.input(func(m *machine) { m.closeWith(st) })
 	<-c.done
-	st, _ := c.CloseStatus()
+	st, _ = c.CloseStatus()
 	if st.WasClean {
 		return nil
 	}
 	return &CloseError{Status: st}
-}
-
-// startClose moves OPEN → CLOSING with a locally decided status, sends a
-// close frame and arms the close timeout. It does nothing once a status is
-// known.
-func (c *Client) startClose(st CloseStatus, wireCode StatusCode, wireReason string) {
-	c.mu.Lock()
-	if c.statusKnown || c.State() != Open {
-		c.mu.Unlock()
-		return
-	}
-	c.setStatus(st)
-	c.transition(Closing, st)
-	c.armCloseTimer()
-	c.mu.Unlock()
-	c.flush()
-	c.t.sendClose(wireCode, wireReason)
-}
-
-// armCloseTimer aborts the connection when the close handshake has not
-// finished within CloseTimeout. Called with c.mu held.
-func (c *Client) armCloseTimer() {
-	c.closeTimer = time.AfterFunc(c.cfg.closeTimeout, func() {
-		c.mu.Lock()
-		if c.final {
-			c.mu.Unlock()
-			return
-		}
-		c.timedOut = true
-		c.mu.Unlock()
-		c.cfg.logger.Warn("dualws: close handshake timed out", "url", c.url)
-		c.t.abort()
-	})
-}
-
-// setStatus records the close status. Called with c.mu held.
-func (c *Client) setStatus(st CloseStatus) {
-	c.status = st
-	if !c.statusKnown {
-		c.statusKnown = true
-		close(c.statusCh)
-	}
-}
-
-// transition records a state change for OnStateChange. Called with c.mu held.
-func (c *Client) transition(to State, st CloseStatus) {
-	from := State(c.state.Swap(int32(to)))
-	c.events = append(c.events, StateChange{From: from, To: to, Status: st, At: time.Now()})
 }
 
 // flush delivers pending transitions to OnStateChange outside the lock,
@@ -455,137 +462,96 @@ func (c *Client) flush() {
 		c.flushing = false
 		c.mu.Unlock()
 		if closed {
+			c.mu.Lock()
+			beating := c.beating
+			c.mu.Unlock()
+			if beating != nil {
+				<-beating
+			}
 			close(c.done)
 		}
 	}
 }
 
-// The methods below are the drivers' side of the core.
+// The methods below are the drivers' and timers' inputs.
 
-// opened moves CONNECTING → OPEN.
+// opened: CONNECTING → OPEN.
 func (c *Client) opened(subprotocol string) {
 	c.subprotocol = subprotocol
-	c.mu.Lock()
-	c.transition(Open, CloseStatus{})
-	c.mu.Unlock()
-	c.flush()
+	c.input((*machine).opened)
 }
 
-// deliver queues a received message. When block is true and the queue is
-// full it waits for Receive to take one (native backpressure). It discards
-// the message once a close status is known: the peer's close frame comes
-// after all its messages, and after Close browsers drop what arrives.
-func (c *Client) deliver(typ MessageType, data []byte, block bool) {
+// deliver queues a received message. It reports whether the transport
+// must pause reading (waitResume says when to go on).
+func (c *Client) deliver(typ MessageType, data []byte) (pause bool) {
 	c.mu.Lock()
-	for block && !c.statusKnown && len(c.queue)-c.head >= c.cfg.receiveQueue {
-		c.readerWaiting = true
+	c.m.message(typ, data)
+	o := c.applyLocked()
+	pause = c.m.paused
+	c.mu.Unlock()
+	c.perform(o)
+	return pause
+}
+
+// waitResume blocks while reading is paused, until Receive makes room or a
+// close status is decided.
+func (c *Client) waitResume() {
+	for {
+		c.mu.Lock()
+		paused := c.m.paused && !c.m.decided
 		c.mu.Unlock()
+		if !paused {
+			return
+		}
 		select {
-		case <-c.spaceCh:
+		case <-c.resumeCh:
 		case <-c.statusCh:
 		}
-		c.mu.Lock()
-		c.readerWaiting = false
-	}
-	if c.statusKnown {
-		c.mu.Unlock()
-		return
-	}
-	c.queue = append(c.queue, message{typ: typ, data: data})
-	wake := c.receivers > 0
-	c.mu.Unlock()
-	if wake {
-		notify(c.msgCh)
 	}
 }
 
-// peerClosed records the peer's close frame. If the client had not started
-// closing, this moves OPEN → CLOSING with the peer's status.
 func (c *Client) peerClosed(code StatusCode, reason string) {
-	c.mu.Lock()
-	if c.statusKnown || c.State() != Open {
-		c.mu.Unlock()
-		return
-	}
-	st := CloseStatus{Code: code, Reason: reason, Remote: true}
-	c.setStatus(st)
-	c.transition(Closing, st)
-	c.mu.Unlock()
-	c.flush()
+	c.input(func(m *machine) { m.peerClose(code, reason) })
 }
 
-// messageTooBig closes with 1009 after a message over ReadLimit.
+func (c *Client) closeEvent(code StatusCode, reason string, clean bool) {
+	c.input(func(m *machine) { m.closeEvent(code, reason, clean) })
+}
+
 func (c *Client) messageTooBig() {
 	c.cfg.logger.Warn("dualws: message over the read limit; closing with 1009", "limit", c.cfg.readLimit)
-	c.startClose(statusTooBig, statusTooBig.Code, statusTooBig.Reason)
+	c.input((*machine).tooBig)
 }
 
-// invalidText fails the connection after a text message that is not UTF-8.
-// The application sees what a browser script sees, 1006 and not clean,
-// while the peer is sent the RFC's 1007.
-func (c *Client) invalidText() {
-	if c.fail(statusDropped) {
-		c.t.sendClose(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
-	}
+func (c *Client) invalidText()      { c.input((*machine).invalidText) }
+func (c *Client) keepaliveTimeout() { c.input((*machine).keepaliveTimeout) }
+func (c *Client) sendInterrupted()  { c.input((*machine).sendInterrupted) }
+func (c *Client) lost()             { c.input((*machine).lost) }
+func (c *Client) alive()            { c.input((*machine).alive) }
+
+func (c *Client) closeTimerFired() {
+	c.cfg.logger.Warn("dualws: close handshake timed out", "url", c.url)
+	c.input((*machine).closeTimerFired)
 }
 
-// keepaliveTimeout drops a connection whose ping went unanswered.
-func (c *Client) keepaliveTimeout() {
-	if c.fail(statusKeepalive) {
-		c.t.abort()
-	}
-}
+func (c *Client) heartbeatFired() { c.input((*machine).heartbeatFired) }
 
-// fail fixes the final status without a CLOSING transition; the driver then
-// tears the connection down. It reports whether this call decided it.
-func (c *Client) fail(st CloseStatus) bool {
+// sendHeartbeat sends the heartbeat message; Done waits for it to end.
+func (c *Client) sendHeartbeat() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.statusKnown {
-		return false
-	}
-	c.failed = true
-	c.setStatus(st)
-	c.armCloseTimer()
-	return true
-}
-
-// transportClosed is the driver's last call: the connection is gone and
-// the driver's goroutines have ended. clean reports that close frames went
-// both ways; fallback is the status when none was decided before.
-func (c *Client) transportClosed(clean bool, fallback CloseStatus) {
-	c.mu.Lock()
-	if c.final {
-		c.mu.Unlock()
-		return
-	}
-	c.final = true
-	if c.closeTimer != nil {
-		c.closeTimer.Stop()
-	}
-	var st CloseStatus
-	switch {
-	case c.failed:
-		st = c.status
-	case c.timedOut:
-		st = statusCloseTimeout
-	case c.statusKnown && clean:
-		st = c.status
-		st.WasClean = true
-	case c.statusKnown && c.status.Remote:
-		// The peer's close frame arrived but the handshake did not finish
-		// (in the browser: data still queued was discarded). Browsers keep
-		// the peer's code and report it not clean.
-		st = c.status
-	case c.statusKnown:
-		st = statusDropped
-	default:
-		st = fallback
-	}
-	c.setStatus(st)
-	c.transition(Closed, st)
+	beating := c.beating
 	c.mu.Unlock()
-	c.flush()
+	defer close(beating)
+	if err := c.t.write(context.Background(), Text, c.cfg.heartbeat.Message); err != nil {
+		c.cfg.logger.Debug("dualws: heartbeat not sent", "err", err)
+	}
+}
+
+// transportGone is the driver's last input: the connection is gone and the
+// driver's goroutines have ended; clean reports that close frames went
+// both ways.
+func (c *Client) transportGone(clean bool) {
+	c.input(func(m *machine) { m.transportGone(clean) })
 }
 
 // quote returns s in double quotes, with quotes, backslashes and control

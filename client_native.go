@@ -14,23 +14,27 @@ import (
 	"github.com/coder/websocket"
 )
 
-// nativeConn drives the core from a coder/websocket connection: one reader
-// goroutine, a keepalive timer, and a goroutine only while a close
-// handshake is in progress.
+// transportCanPause: natively the reader can stop reading, which applies
+// TCP backpressure to the peer.
+const transportCanPause = true
+
+// nativeConn drives the client from a coder/websocket connection: one
+// reader goroutine, a keepalive timer, and a goroutine only while a close
+// handshake or a ping is in progress.
 type nativeConn struct {
 	c   *Client
 	ws  *websocket.Conn
 	raw *trackedConn // the TCP connection under ws; closing it aborts everything
 
 	inFlight  atomic.Int64
-	closeOnce sync.Once
-	closer    sync.WaitGroup
-	closeSeen atomic.Bool // the closer saw the peer's close frame
+	writeLock chan struct{} // one Send at a time, taken with the Send's context
 
-	pingMu      sync.Mutex
+	mu          sync.Mutex
+	tearingDown bool          // the reader ended: no goroutine starts any more
+	closerDone  chan struct{} // non-nil once the close handshake goroutine started
 	pingTimer   *time.Timer
-	pingStopped bool
-	pings       sync.WaitGroup
+	pings       sync.WaitGroup // Add only under mu before tearingDown
+	closeSeen   atomic.Bool    // the closer's handshake completed: both frames crossed
 
 	probe [1]byte // used only by the reader goroutine
 }
@@ -43,7 +47,7 @@ func dialTransport(parent context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	d := &nativeConn{c: c, ws: ws, raw: raw}
+	d := &nativeConn{c: c, ws: ws, raw: raw, writeLock: make(chan struct{}, 1)}
 	if c.cfg.readLimit < 0 {
 		ws.SetReadLimit(-1)
 	} else {
@@ -59,7 +63,7 @@ func dialTransport(parent context.Context, c *Client) error {
 }
 
 func (d *nativeConn) readLoop() {
-	clean := false
+	peerClosed := false
 	for {
 		typ, r, err := d.ws.Reader(context.Background())
 		if err != nil {
@@ -67,9 +71,10 @@ func (d *nativeConn) readLoop() {
 				var ce websocket.CloseError
 				errors.As(err, &ce)
 				d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
-				clean = true
+				peerClosed = true
 			} else {
 				d.c.cfg.logger.Debug("dualws: read ended", "err", err)
+				d.c.lost()
 			}
 			break
 		}
@@ -85,6 +90,7 @@ func (d *nativeConn) readLoop() {
 		}
 		if err != nil {
 			d.c.cfg.logger.Debug("dualws: read failed", "err", err)
+			d.c.lost()
 			break
 		}
 		mt := MessageType(typ)
@@ -92,14 +98,23 @@ func (d *nativeConn) readLoop() {
 			d.c.invalidText()
 			break
 		}
-		d.c.deliver(mt, data, true)
+		if d.c.deliver(mt, data) {
+			d.c.waitResume()
+		}
 	}
-	d.stopPings()
-	d.closer.Wait()
+	d.mu.Lock()
+	d.tearingDown = true
+	if d.pingTimer != nil && d.pingTimer.Stop() {
+		d.pings.Done()
+	}
+	d.mu.Unlock()
+	d.waitCloser()
 	d.raw.Close()
 	d.ws.CloseNow() // releases a ping waiting for its pong
 	d.pings.Wait()
-	d.c.transportClosed(clean || d.closeSeen.Load(), statusDropped)
+	// coder/websocket answers the peer's close frame itself; the handshake
+	// is clean only if that answer, or our own close frame, was written.
+	d.c.transportGone(peerClosed && !d.raw.writeFailed.Load() || d.closeSeen.Load())
 }
 
 var errTooBig = errors.New("message over the read limit")
@@ -134,29 +149,82 @@ func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 	}
 }
 
+// write sends one message. The Send's context bounds the wait for an
+// earlier Send; once the message is being written, a context that ends
+// drops the connection (a partial frame cannot be taken back), and the
+// client decides that status itself before the teardown.
 func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error {
+	select {
+	case d.writeLock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-d.writeLock }()
+	if !d.c.sendAllowed() {
+		return errTransportClosing
+	}
 	d.inFlight.Add(int64(len(p)))
 	defer d.inFlight.Add(-int64(len(p)))
-	return d.ws.Write(ctx, websocket.MessageType(typ), p)
+	if ctx.Done() == nil {
+		return d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, d.c.sendInterrupted)
+	err := d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+	if !stop() {
+		return ctx.Err()
+	}
+	return err
 }
 
 // sendClose runs coder/websocket's close handshake in a goroutine; the
-// reader stops once it has handed over (after a close it stops reading).
+// reader waits for it in its teardown.
 func (d *nativeConn) sendClose(code StatusCode, reason string) {
-	d.closeOnce.Do(func() {
-		d.closer.Add(1)
-		go func() {
-			defer d.closer.Done()
-			err := d.ws.Close(websocket.StatusCode(code), reason)
-			if err == nil || websocket.CloseStatus(err) != -1 {
-				d.closeSeen.Store(true)
-			}
-			d.raw.Close()
-		}()
-	})
+	d.mu.Lock()
+	if d.tearingDown || d.closerDone != nil {
+		d.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	d.closerDone = done
+	d.mu.Unlock()
+	go func() {
+		defer close(done)
+		err := d.ws.Close(websocket.StatusCode(code), reason)
+		switch {
+		case err == nil:
+			d.closeSeen.Store(true)
+			d.c.peerClosed(code, reason) // the peer echoed our code
+		case websocket.CloseStatus(err) != -1:
+			var ce websocket.CloseError
+			errors.As(err, &ce)
+			d.closeSeen.Store(true)
+			d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
+		case errors.Is(err, context.DeadlineExceeded):
+			// coder/websocket gives up after 5 s on its own: report it as
+			// the close timeout it is, even when CloseTimeout is longer.
+			d.c.closeTimerFired()
+		}
+		d.raw.Close()
+	}()
 }
 
-func (d *nativeConn) abort() { d.raw.Close() }
+// waitCloser lets a close handshake in progress finish; the close timer
+// bounds it.
+func (d *nativeConn) waitCloser() {
+	d.mu.Lock()
+	done := d.closerDone
+	d.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// abort drops the connection: the peer is presumed dead, so no courtesy
+// frame is tried.
+func (d *nativeConn) abort(bool, closeFrame) { d.raw.Close() }
 
 func (d *nativeConn) bufferedAmount() int { return int(d.inFlight.Load()) }
 
@@ -166,22 +234,13 @@ func (d *nativeConn) schedulePing() {
 	if d.c.cfg.pingInterval <= 0 {
 		return
 	}
-	d.pingMu.Lock()
-	defer d.pingMu.Unlock()
-	if d.pingStopped {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tearingDown {
 		return
 	}
 	d.pings.Add(1)
 	d.pingTimer = time.AfterFunc(d.c.cfg.pingInterval, d.ping)
-}
-
-func (d *nativeConn) stopPings() {
-	d.pingMu.Lock()
-	defer d.pingMu.Unlock()
-	d.pingStopped = true
-	if d.pingTimer != nil && d.pingTimer.Stop() {
-		d.pings.Done()
-	}
 }
 
 // ping sends one ping and waits PingTimeout for the pong; no pong drops
@@ -194,6 +253,7 @@ func (d *nativeConn) ping() {
 	cancel()
 	switch {
 	case err == nil:
+		d.c.alive()
 		d.schedulePing()
 	case timedOut:
 		d.c.keepaliveTimeout()

@@ -80,13 +80,22 @@ func classifyDialError(parent context.Context, timedOut bool, url string, resp *
 // message cut short by a dropped connection is not taken as complete.
 type trackedConn struct {
 	net.Conn
-	readFailed atomic.Bool
+	readFailed  atomic.Bool
+	writeFailed atomic.Bool
 }
 
 func (t *trackedConn) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
 	if err != nil {
 		t.readFailed.Store(true)
+	}
+	return n, err
+}
+
+func (t *trackedConn) Write(p []byte) (int, error) {
+	n, err := t.Conn.Write(p)
+	if err != nil {
+		t.writeFailed.Store(true)
 	}
 	return n, err
 }

@@ -4,12 +4,14 @@ import "time"
 
 // Defaults used when an Options field is zero.
 const (
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultCloseTimeout     = 5 * time.Second
-	DefaultReadLimit        = 1 << 20
-	DefaultReceiveQueue     = 64
-	DefaultPingInterval     = 20 * time.Second
-	DefaultPingTimeout      = 20 * time.Second
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultCloseTimeout      = 5 * time.Second
+	DefaultReadLimit         = 1 << 20
+	DefaultReceiveQueue      = 64
+	DefaultPingInterval      = 20 * time.Second
+	DefaultPingTimeout       = 20 * time.Second
+	DefaultReceiveQueueBytes = 16 << 20
+	DefaultHeartbeatInterval = 20 * time.Second
 )
 
 // Options configures Dial. The zero value, and a nil *Options, mean every
@@ -97,8 +99,8 @@ type Backoff struct {
 
 // Heartbeat is an application-level liveness check.
 type Heartbeat struct {
-	Interval time.Duration                  // send Message when nothing was received for Interval
-	Timeout  time.Duration                  // nothing received for Timeout after a heartbeat: the peer is dead
+	Interval time.Duration                  // send Message when nothing was received for Interval; default 20s
+	Timeout  time.Duration                  // nothing received for Timeout after a heartbeat: the peer is dead; default Interval
 	Message  []byte                         // sent as a text message
 	IsReply  func(MessageType, []byte) bool // replies are consumed, not delivered to Receive; nil: none
 }
@@ -120,6 +122,9 @@ type settings struct {
 	pingTimeout      time.Duration
 	onStateChange    func(StateChange)
 	logger           Logger
+
+	receiveQueueBytes int
+	heartbeat         *Heartbeat
 }
 
 func (o *Options) settings() settings {
@@ -136,7 +141,22 @@ func (o *Options) settings() settings {
 			pingTimeout:      o.PingTimeout,
 			onStateChange:    o.OnStateChange,
 			logger:           o.Logger,
+
+			receiveQueueBytes: o.ReceiveQueueBytes,
 		}
+		if hb := o.Heartbeat; hb != nil {
+			h := *hb
+			if h.Interval <= 0 {
+				h.Interval = DefaultHeartbeatInterval
+			}
+			if h.Timeout <= 0 {
+				h.Timeout = h.Interval
+			}
+			s.heartbeat = &h
+		}
+	}
+	if s.receiveQueueBytes <= 0 {
+		s.receiveQueueBytes = DefaultReceiveQueueBytes
 	}
 	if s.handshakeTimeout <= 0 {
 		s.handshakeTimeout = DefaultHandshakeTimeout

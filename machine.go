@@ -1,0 +1,399 @@
+// This file is the state machine: every rule of the README's semantics
+// table lives here, once. It is pure: no goroutines, locks, clocks, timers,
+// channels or I/O. It is fed inputs (the methods below) and answers with an
+// output that Client carries out: transitions to report, a close frame to
+// send, the connection to abort, timers to arm or stop, reading to pause or
+// resume. Client (client.go) wraps it with a lock; the drivers
+// (client_native.go, client_js.go) turn platform events into its inputs.
+
+package dualws
+
+import "time"
+
+// Statuses the machine decides locally.
+var (
+	statusDropped         = CloseStatus{Code: StatusAbnormalClosure, Remote: true}
+	statusCloseTimeout    = CloseStatus{Code: StatusAbnormalClosure, Reason: "close timeout"}
+	statusKeepalive       = CloseStatus{Code: StatusAbnormalClosure, Reason: "keepalive timeout"}
+	statusHeartbeat       = CloseStatus{Code: StatusAbnormalClosure, Reason: "heartbeat timeout"}
+	statusSendInterrupted = CloseStatus{Code: StatusAbnormalClosure, Reason: "send interrupted mid-message"}
+	statusTooBig          = CloseStatus{Code: StatusMessageTooBig, Reason: "message too big"}
+	statusOverflow        = CloseStatus{Code: StatusPolicyViolation, Reason: "receive queue overflow"}
+	// frameInvalidText is what the peer is told after invalid UTF-8; the
+	// application sees statusDropped, as a browser script does.
+	frameInvalidText = closeFrame{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text message"}
+	// frameHeartbeat is the courtesy close frame after a heartbeat timeout.
+	frameHeartbeat = closeFrame{Code: 4000, Reason: "heartbeat timeout"}
+)
+
+// sendHighWater bounds the bytes a browser may hold for sending: Send waits
+// while more than this is queued, as a native Send waits for the socket.
+const sendHighWater = 1 << 20
+
+// sendMustWait reports whether a Send must wait for the transport to drain
+// before it returns, given the bytes the transport still holds.
+func sendMustWait(buffered int) bool { return buffered > sendHighWater }
+
+type closeFrame struct {
+	Code   StatusCode
+	Reason string
+}
+
+type message struct {
+	typ  MessageType
+	data []byte
+}
+
+// transition is a state change the wrapper reports to OnStateChange.
+type transition struct {
+	from, to State
+	status   CloseStatus
+}
+
+// output is what one input asks the wrapper to do. The zero value asks
+// nothing; the hot path (a message arriving) allocates nothing.
+type output struct {
+	trans  [2]transition
+	ntrans int
+	// decided: the close status was decided by this input; wake everything
+	// waiting for it.
+	decided bool
+	// final: CLOSED was reached; stop every timer.
+	final bool
+	// sendClose: start the closing handshake with frame.
+	sendClose bool
+	frame     closeFrame
+	// abort: drop the connection now. With courtesy, the driver may first
+	// try to send frame, without waiting for an answer.
+	abort    bool
+	courtesy bool
+	// armClose: arm the close timer (closeTimerFired when it fires).
+	armClose bool
+	// armHeartbeat: arm the heartbeat timer for this long (heartbeatFired).
+	armHeartbeat time.Duration
+	// sendHeartbeat: send the heartbeat message.
+	sendHeartbeat bool
+	// pause, resume: stop or restart reading from the transport.
+	pause, resume bool
+	// queued: a message was queued; wake a receiver.
+	queued bool
+}
+
+// machineConfig is the part of the options the rules need.
+type machineConfig struct {
+	receiveQueue      int  // messages waiting before reading pauses
+	receiveQueueBytes int  // bytes waiting before reading pauses, or, when the transport cannot pause, before the queue overflows
+	canPause          bool // the transport can stop reading (natively); the browser cannot
+	heartbeat         *Heartbeat
+}
+
+// machine holds a connection's state. Its zero value with a config is a
+// connection in CONNECTING.
+type machine struct {
+	cfg   machineConfig
+	state State
+
+	// status is the close status, immutable once decided: who closes and
+	// why. final is the status at CLOSED, immutable once set.
+	status  CloseStatus
+	decided bool
+	final   CloseStatus
+
+	failed    bool // decided by a failure: no CLOSING, the outcome is fixed
+	timedOut  bool // the close handshake timed out
+	closeSent bool // the client started the closing handshake
+	closeRecv bool // the peer's close frame arrived
+
+	queue  []message
+	head   int
+	bytes  int
+	paused bool
+
+	// heartbeat: beatSent is true while waiting for an answer to a
+	// heartbeat; heard records that something arrived since the timer was
+	// armed.
+	beatSent bool
+	heard    bool
+
+	out output
+}
+
+func newMachine(cfg machineConfig) machine { return machine{cfg: cfg} }
+
+// take returns the output of the last input and clears it.
+func (m *machine) take() output {
+	o := m.out
+	m.out = output{}
+	return o
+}
+
+func (m *machine) transition(to State, st CloseStatus) {
+	m.out.trans[m.out.ntrans] = transition{from: m.state, to: to, status: st}
+	m.out.ntrans++
+	m.state = to
+}
+
+func (m *machine) decide(st CloseStatus) {
+	m.status = st
+	m.decided = true
+	m.out.decided = true
+}
+
+// sendAllowed reports whether Send may write: the connection is OPEN and no
+// close status is decided. Once a close or drop has reached the machine,
+// nothing more is sent.
+func (m *machine) sendAllowed() bool { return m.state == Open && !m.decided }
+
+// currentStatus returns the final status once CLOSED, else the decided one.
+func (m *machine) currentStatus() (CloseStatus, bool) {
+	if m.state == Closed {
+		return m.final, true
+	}
+	return m.status, m.decided
+}
+
+// Inputs.
+
+// opened: the opening handshake succeeded.
+func (m *machine) opened() {
+	if m.state != Connecting {
+		return
+	}
+	m.transition(Open, CloseStatus{})
+	if hb := m.cfg.heartbeat; hb != nil {
+		m.out.armHeartbeat = hb.Interval
+	}
+}
+
+// dialFailed: the opening handshake failed.
+func (m *machine) dialFailed() {
+	if m.state != Connecting {
+		return
+	}
+	m.decide(statusDropped)
+	m.finish(statusDropped)
+}
+
+// message: a data message arrived. It is discarded once a status is
+// decided: the peer's close frame comes after all its messages, and after
+// Close browsers drop what arrives. Heartbeat replies are consumed.
+func (m *machine) message(typ MessageType, data []byte) {
+	if m.state != Open || m.decided {
+		return
+	}
+	m.heard = true
+	if hb := m.cfg.heartbeat; hb != nil && hb.IsReply != nil && hb.IsReply(typ, data) {
+		return
+	}
+	m.queue = append(m.queue, message{typ: typ, data: data})
+	m.bytes += len(data)
+	m.out.queued = true
+	switch {
+	case m.cfg.canPause:
+		if !m.paused && (len(m.queue)-m.head >= m.cfg.receiveQueue || m.bytes >= m.cfg.receiveQueueBytes) {
+			m.paused = true
+			m.out.pause = true
+		}
+	case m.bytes > m.cfg.receiveQueueBytes:
+		// The browser cannot stop reading: close rather than grow without
+		// bound. What was queued stays readable.
+		m.closeWith(statusOverflow)
+	}
+}
+
+// receive takes the next queued message for Receive.
+func (m *machine) receive() (message, bool) {
+	if m.head == len(m.queue) {
+		return message{}, false
+	}
+	msg := m.queue[m.head]
+	m.queue[m.head] = message{}
+	m.head++
+	m.bytes -= len(msg.data)
+	if m.head == len(m.queue) {
+		m.queue, m.head = m.queue[:0], 0
+	}
+	if m.paused && len(m.queue)-m.head < m.cfg.receiveQueue && m.bytes < m.cfg.receiveQueueBytes {
+		m.paused = false
+		m.out.resume = true
+	}
+	return msg, true
+}
+
+// queueLen is the number of messages waiting for Receive.
+func (m *machine) queueLen() int { return len(m.queue) - m.head }
+
+// peerClose: the peer's close frame arrived. If the client had not
+// decided a status, this moves OPEN → CLOSING with the peer's code.
+func (m *machine) peerClose(code StatusCode, reason string) {
+	if m.state == Closed {
+		return
+	}
+	m.closeRecv = true
+	m.heard = true
+	if m.decided || m.state != Open {
+		return
+	}
+	st := CloseStatus{Code: code, Reason: reason, Remote: true}
+	m.decide(st)
+	m.transition(Closing, st)
+}
+
+// closeEvent: the transport reports, at once, the peer's close frame (code
+// and reason; 1006 means none arrived, since 1006 never goes on the wire)
+// and the end of the connection. The browser's close event.
+func (m *machine) closeEvent(code StatusCode, reason string, clean bool) {
+	if code != StatusAbnormalClosure {
+		m.peerClose(code, reason)
+	}
+	m.transportGone(clean)
+}
+
+// closeWith starts the closing handshake with st, decided locally: the
+// application's Close, a message over ReadLimit (1009), or an overflowing
+// receive queue (1008). It does nothing once a status is decided.
+func (m *machine) closeWith(st CloseStatus) {
+	if m.state != Open || m.decided {
+		return
+	}
+	m.decide(st)
+	m.transition(Closing, st)
+	m.closeSent = true
+	m.out.sendClose = true
+	m.out.frame = closeFrame{Code: st.Code, Reason: st.Reason}
+	m.out.armClose = true
+}
+
+// tooBig: a message over ReadLimit arrived.
+func (m *machine) tooBig() { m.closeWith(statusTooBig) }
+
+// fail fixes a final status without a closing handshake the application
+// sees: State goes from OPEN straight to CLOSED once the transport is gone.
+func (m *machine) fail(st CloseStatus) bool {
+	if m.state != Open || m.decided {
+		return false
+	}
+	m.decide(st)
+	m.failed = true
+	return true
+}
+
+// invalidText: a text message was not valid UTF-8. The application sees
+// what a browser script sees (1006, not clean, Remote); the peer is told
+// 1007, and the close timer bounds the wait for its answer.
+func (m *machine) invalidText() {
+	if m.fail(statusDropped) {
+		m.out.sendClose = true
+		m.out.frame = frameInvalidText
+		m.out.armClose = true
+	}
+}
+
+// keepaliveTimeout: a ping went unanswered for PingTimeout.
+func (m *machine) keepaliveTimeout() {
+	if m.fail(statusKeepalive) {
+		m.out.abort = true
+	}
+}
+
+// sendInterrupted: a Send's context ended in the middle of a message, which
+// cannot be taken back: the client drops the connection, decided locally.
+func (m *machine) sendInterrupted() {
+	if m.fail(statusSendInterrupted) {
+		m.out.abort = true
+	}
+}
+
+// statusOverdue: a Send failed and no status came within CloseTimeout: the
+// connection is taken as dropped.
+func (m *machine) statusOverdue() {
+	if m.fail(statusDropped) {
+		m.out.abort = true
+	}
+}
+
+// lost: the transport ended without a close frame (read error, EOF). The
+// drop is decided now, before the driver's teardown, so no Send is
+// accepted meanwhile.
+func (m *machine) lost() {
+	if m.state == Closed || m.decided {
+		return
+	}
+	m.decide(statusDropped)
+	m.failed = true
+}
+
+// alive: the peer proved alive without a data message (natively, a pong).
+func (m *machine) alive() { m.heard = true }
+
+// heartbeatFired: the heartbeat timer fired. Idle for Interval: send the
+// heartbeat and wait Timeout; nothing heard for Timeout after it: the peer
+// is dead.
+func (m *machine) heartbeatFired() {
+	hb := m.cfg.heartbeat
+	if hb == nil || m.state != Open || m.decided {
+		return
+	}
+	switch {
+	case m.heard:
+		m.heard, m.beatSent = false, false
+		m.out.armHeartbeat = hb.Interval
+	case !m.beatSent:
+		m.beatSent = true
+		m.out.sendHeartbeat = true
+		m.out.armHeartbeat = hb.Timeout
+	default:
+		m.fail(statusHeartbeat)
+		m.out.abort = true
+		m.out.courtesy = true
+		m.out.frame = frameHeartbeat
+	}
+}
+
+// closeTimerFired: the closing handshake did not finish in CloseTimeout.
+func (m *machine) closeTimerFired() {
+	if m.state == Closed || !m.decided {
+		return
+	}
+	m.timedOut = true
+	m.out.abort = true
+}
+
+// transportGone is the driver's last input: the connection is gone and the
+// driver's goroutines have ended. clean reports that the transport saw
+// close frames go both ways. It decides the final status and moves to
+// CLOSED.
+func (m *machine) transportGone(clean bool) {
+	if m.state == Closed {
+		return
+	}
+	st := m.status
+	switch {
+	case !m.decided:
+		st = statusDropped
+		m.decide(st)
+	case m.failed:
+	case m.timedOut:
+		st = statusCloseTimeout
+	case clean && m.closeRecv:
+		st.WasClean = true
+	case st.Remote:
+		// The peer's close frame arrived but the handshake did not finish
+		// (in the browser: data still queued was discarded). Browsers keep
+		// the peer's code and report it not clean.
+	default:
+		// The client started closing and the connection dropped.
+		st = statusDropped
+	}
+	m.finish(st)
+}
+
+func (m *machine) finish(st CloseStatus) {
+	m.final = st
+	m.transition(Closed, st)
+	m.out.final = true
+	if m.paused {
+		m.paused = false
+		m.out.resume = true
+	}
+}
