@@ -6,203 +6,146 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
 	"time"
+	"unsafe"
 )
 
-// shimSource is the only JavaScript dualws runs. It owns the browser's
-// WebSocket and batches its events: message, open and close events are
-// appended to two growable buffers (records of four int32 and their
-// payload bytes), and Go is woken once per event-loop turn, not once per
-// message, because each JS-to-Go call costs tens of microseconds.
-// Records: kind, payload length, a, b. Kinds: 1 text, 2 binary, 3 open,
-// 4 close (a = code, b = wasClean), 5 message over the read limit,
-// 6 error before the socket opened (Node fires no close event then),
-// 7 binary message kept as its ArrayBuffer (a = index in the batch's
-// object list): large messages are copied once, straight into Go.
-// Open, close and error events wake Go at once; messages wait for the
-// batch, which costs one task hop of latency and saves a JS-to-Go call per
-// message under load.
+// The browser driver is built from syscall/js and the browser's own
+// functions only: no JavaScript is compiled at run time, so it works under
+// a Content Security Policy without 'unsafe-eval'.
 //
-// It is compiled with the Function constructor, so a page whose Content
-// Security Policy forbids 'unsafe-eval' cannot use dualws.
-const shimSource = `
-"use strict";
-const ws = new WebSocket(url, protocols);
-ws.binaryType = "arraybuffer";
-const enc = new TextEncoder(), dec = new TextDecoder();
-let meta = new Int32Array(256), nmeta = 0, objs = [], taken = [];
-let data = new Uint8Array(1 << 16), ndata = 0;
-let views = null; // what Go holds: byte views of meta and data; null after they grew
-let sbuf = new Uint8Array(1 << 12);
-let scheduled = false, detached = false;
-const flush = () => { scheduled = false; if (!detached) notify(); };
-const now = () => { if (!detached) notify(); };
-let defer;
-if (typeof setImmediate === "function") {
-	defer = () => setImmediate(flush);
-} else {
-	const ch = new MessageChannel();
-	ch.port1.onmessage = flush;
-	defer = () => ch.port2.postMessage(0);
-}
-const schedule = () => { if (!scheduled && !detached) { scheduled = true; defer(); } };
-const ensure = (n) => {
-	if (ndata + n <= data.length) return;
-	let cap = data.length * 2;
-	while (cap < ndata + n) cap *= 2;
-	const d = new Uint8Array(cap);
-	d.set(data.subarray(0, ndata));
-	data = d;
-	views = null;
-};
-const record = (kind, len, a, b) => {
-	if (nmeta + 4 > meta.length) {
-		const m = new Int32Array(meta.length * 2);
-		m.set(meta);
-		meta = m;
-		views = null;
-	}
-	meta[nmeta++] = kind; meta[nmeta++] = len; meta[nmeta++] = a; meta[nmeta++] = b;
-	schedule();
-};
-const text = (s) => {
-	ensure(s.length * 3);
-	const n = enc.encodeInto(s, data.subarray(ndata)).written;
-	ndata += n;
-	return n;
-};
-ws.onopen = () => { record(3, 0, 0, 0); now(); };
-ws.onmessage = (e) => {
-	const d = e.data;
-	if (typeof d === "string") {
-		if (limit >= 0 && d.length > limit) { record(5, 0, 0, 0); return; }
-		const n = text(d);
-		if (limit >= 0 && n > limit) { ndata -= n; record(5, 0, 0, 0); return; }
-		record(1, n, 0, 0);
-		return;
-	}
-	const n = d.byteLength;
-	if (limit >= 0 && n > limit) { record(5, 0, 0, 0); return; }
-	if (n >= 16384) { objs.push(d); record(7, n, objs.length - 1, 0); return; }
-	ensure(n);
-	data.set(new Uint8Array(d), ndata);
-	ndata += n;
-	record(2, n, 0, 0);
-};
-ws.onerror = () => { if (ws.readyState !== 1) { record(6, 0, 0, 0); now(); } };
-ws.onclose = (e) => { const n = text(e.reason); record(4, n, e.code, e.wasClean ? 1 : 0); now(); };
-return {
-	// take hands the batch to Go: it returns the meta byte count, negated
-	// when Go must fetch views() anew, and leaves the data byte count in
-	// takenData. Go copies from the views it holds, so a batch makes no
-	// new JS objects for Go to track.
-	take() {
-		const n = nmeta * 4;
-		this.takenData = ndata;
-		taken = objs;
-		nmeta = 0; ndata = 0; objs = [];
-		if (views === null) { views = [new Uint8Array(meta.buffer), data]; return -n; }
-		return n;
-	},
-	takenData: 0,
-	views() { return views; },
-	taken(i) { return taken[i]; },
-	schedule,
-	sendBuffer(n) {
-		if (sbuf.length < n) sbuf = new Uint8Array(Math.max(n, sbuf.length * 2));
-		return sbuf;
-	},
-	send(n, isText) {
-		if (ws.readyState !== 1) return -ws.readyState;
-		ws.send(isText ? dec.decode(sbuf.subarray(0, n)) : sbuf.subarray(0, n));
-		return ws.bufferedAmount;
-	},
-	close(code, reason) {
-		try { ws.close(code, reason); return ""; } catch (e) { return String(e); }
-	},
-	detach() {
-		detached = true;
-		ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-		try { if (ws.readyState < 2) ws.close(); } catch (e) {}
-	},
-	protocol() { return ws.protocol; },
-	buffered() { return ws.bufferedAmount; },
-	backlog() { return ws.readyState === 1 ? ws.bufferedAmount : -ws.readyState; },
-};
-`
+// Receiving is batched without a JS-to-Go call per message: the socket's
+// message listener is Array.prototype.push bound to an array, and a second,
+// one-shot listener posts a MessageChannel task that calls Go once to take
+// every message pushed meanwhile. Open, error and close events call Go at
+// once. Each JS-to-Go call costs tens of microseconds; Go-to-JS calls are
+// cheaper, and draining a batch makes a few of them per message.
 
-var uint8Array = js.Global().Get("Uint8Array")
+// transportCanPause: the browser cannot stop reading a WebSocket.
+const transportCanPause = false
 
-// browserWireTooBig is sent instead of 1009, which scripts may not send.
-const browserWireTooBig StatusCode = 4009
+var (
+	jsGlobal         = js.Global()
+	jsUint8Array     = jsGlobal.Get("Uint8Array")
+	jsArray          = jsGlobal.Get("Array")
+	jsMessageChannel = jsGlobal.Get("MessageChannel")
+)
 
-// jsConn drives the core from the browser's WebSocket through shimSource.
+// maxYieldTurns bounds the event-loop turns one yield waits for.
+const maxYieldTurns = 16
+
+// quietTurns is how many turns in a row must deliver no socket event
+// before a yield ends: Chromium dispatches a close one or two tasks after
+// the message before it, and a single quiet turn is not enough in Firefox.
+const quietTurns = 2
+
+// jsConn drives the client from the browser's WebSocket.
 type jsConn struct {
-	c      *Client
-	shim   js.Value
-	notify js.Func
+	c    *Client
+	ws   js.Value
+	send js.Value // ws.send, bound
+
+	msgs     js.Value // message events, pushed by the bound Array.prototype.push
+	push     js.Value // the bound push, the permanent message listener
+	port     js.Value // port2 of the MessageChannel whose port1 calls onPort
+	port1    js.Value
+	post     js.Value // port2.postMessage bound to 0: the one-shot batch wake-up
+	onceOpts js.Value
+	onPort   js.Func
+	onEvent  js.Func
 
 	dialing  bool
 	openCh   chan struct{} // the open event arrived
 	failCh   chan struct{} // the connection closed before opening
 	finished bool
+	doneCh   chan struct{} // closed by finish
 
-	sendMu  sync.Mutex
-	sbuf    js.Value
-	sbufLen int
-
+	events    atomic.Int64 // socket events taken so far
+	waitToken atomic.Int64 // the turn a yield waits for
+	token     int64
+	turnCh    chan struct{}
 	yieldMu   sync.Mutex
-	yieldCh   chan struct{} // closed by the next notify
-	lastYield time.Time     // when Go last ran from the event loop
+	lastTurn  atomic.Int64 // when Go last ran from the event loop (UnixNano)
 
-	meta               []byte
-	metaView, dataView js.Value // the shim's batch buffers, fetched again when they grow
+	sendMu    sync.Mutex
+	sbuf      js.Value // Uint8Array that binary sends are copied into
+	sbufLen   int
+	view      js.Value // sbuf.subarray(0, viewLen), reused while sizes repeat
+	viewLen   int
+	unchecked int // bytes sent since bufferedAmount was last read
 }
 
 func checkPlatformOptions(s *settings) error {
-	if len(s.header) > 0 {
+	switch {
+	case len(s.header) > 0:
 		return &UsageError{Op: "dial", Msg: "Options.Header is not supported in the browser: scripts cannot set handshake headers"}
+	case s.httpClient != nil:
+		return &UsageError{Op: "dial", Msg: "Options.HTTPClient is not supported in the browser: the browser makes the connection"}
+	case s.tlsConfig != nil:
+		return &UsageError{Op: "dial", Msg: "Options.TLSConfig is not supported in the browser: the browser's certificate store decides"}
 	}
 	return nil
 }
 
-func newShim(url string, protocols []string, limit int64, notify js.Func) (shim js.Value, err error) {
+// newWebSocket calls the WebSocket constructor, turning a thrown exception
+// (a bad URL or subprotocol, a page policy) into an error.
+func newWebSocket(url string, protocols []string) (ws js.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if jsErr, ok := r.(js.Error); ok {
 				err = jsErr
 				return
 			}
-			panic(r)
+			err = errors.New("the WebSocket constructor failed")
 		}
 	}()
-	ctor := js.Global().Get("Function").New("url", "protocols", "limit", "notify", shimSource)
 	ps := make([]any, len(protocols))
 	for i, p := range protocols {
 		ps[i] = p
 	}
-	return ctor.Invoke(url, ps, float64(limit), notify), nil
+	return jsGlobal.Get("WebSocket").New(url, ps), nil
 }
 
 // dialTransport opens the connection within the handshake timeout. It uses
 // a timer rather than context.WithTimeout, whose String method links
 // time formatting (about 80 KB) into the bundle.
 func dialTransport(ctx context.Context, c *Client) error {
-	if js.Global().Get("WebSocket").IsUndefined() {
+	if jsGlobal.Get("WebSocket").IsUndefined() {
 		return &DialError{URL: c.url, Reason: "connection failed", Err: errors.New("this JavaScript environment has no WebSocket")}
 	}
-	d := &jsConn{c: c, dialing: true, openCh: make(chan struct{}), failCh: make(chan struct{}), lastYield: time.Now()}
-	d.notify = js.FuncOf(d.onNotify)
-	shim, err := newShim(c.url, c.cfg.subprotocols, c.cfg.readLimit, d.notify)
+	ws, err := newWebSocket(c.url, c.cfg.subprotocols)
 	if err != nil {
-		d.notify.Release()
-		return &DialError{URL: c.url, Reason: "invalid URL or subprotocol", Err: err}
+		return &DialError{URL: c.url, Reason: "refused by the browser", Err: err}
 	}
-	d.shim = shim
-	d.sbuf = shim.Call("sendBuffer", 0)
-	d.sbufLen = d.sbuf.Length()
+	d := &jsConn{
+		c: c, ws: ws, dialing: true,
+		openCh: make(chan struct{}), failCh: make(chan struct{}), doneCh: make(chan struct{}),
+		turnCh: make(chan struct{}, 1),
+	}
+	d.lastTurn.Store(time.Now().UnixNano())
+	ws.Set("binaryType", "arraybuffer")
+	d.send = ws.Get("send").Call("bind", ws)
+	d.msgs = jsArray.New()
+	d.push = d.msgs.Get("push").Call("bind", d.msgs)
+	mc := jsMessageChannel.New()
+	d.port, d.port1 = mc.Get("port2"), mc.Get("port1")
+	d.post = d.port.Get("postMessage").Call("bind", d.port, 0)
+	d.onceOpts = jsGlobal.Get("Object").New()
+	d.onceOpts.Set("once", true)
+	d.onPort = js.FuncOf(d.portMessage)
+	d.onEvent = js.FuncOf(d.socketEvent)
+	d.port1.Set("onmessage", d.onPort)
+	for _, typ := range [...]string{"open", "error", "close"} {
+		ws.Call("addEventListener", typ, d.onEvent)
+	}
+	ws.Call("addEventListener", "message", d.push)
+	ws.Call("addEventListener", "message", d.post, d.onceOpts)
+	d.sbuf = jsUint8Array.New(4096)
+	d.sbufLen, d.viewLen = 4096, -1
 	c.t = d
+
 	timer := time.NewTimer(c.cfg.handshakeTimeout)
 	defer timer.Stop()
 	timedOut := false
@@ -223,80 +166,96 @@ func dialTransport(ctx context.Context, c *Client) error {
 
 var errBrowserHidesCause = errors.New("the browser does not say why (refused, handshake rejected, TLS or network error)")
 
-// onNotify runs on the event loop once per batch of events. It never blocks.
-func (d *jsConn) onNotify(js.Value, []js.Value) any {
-	d.yieldMu.Lock()
-	d.lastYield = time.Now()
-	if d.yieldCh != nil {
-		close(d.yieldCh)
-		d.yieldCh = nil
-	}
-	d.yieldMu.Unlock()
+// portMessage runs on the event loop for a batch wake-up (data 0) or a
+// yield's turn (data = its token). It never blocks.
+func (d *jsConn) portMessage(_ js.Value, args []js.Value) any {
+	d.lastTurn.Store(time.Now().UnixNano())
 	if d.finished {
 		return nil
 	}
-	nm := d.shim.Call("take").Int()
-	if nm < 0 {
-		views := d.shim.Call("views")
-		d.metaView, d.dataView = views.Index(0), views.Index(1)
-		nm = -nm
-	}
-	if nm == 0 {
-		return nil
-	}
-	if cap(d.meta) < nm {
-		d.meta = make([]byte, nm)
-	}
-	meta := d.meta[:nm]
-	js.CopyBytesToGo(meta, d.metaView) // copies len(meta) bytes
-	var data []byte
-	if n := d.shim.Get("takenData").Int(); n > 0 {
-		data = make([]byte, n)
-		js.CopyBytesToGo(data, d.dataView)
-	}
-	off := 0
-	for i := 0; i+16 <= nm; i += 16 {
-		kind, n := le32(meta[i:]), int(le32(meta[i+4:]))
-		if kind == 7 {
-			payload := make([]byte, n)
-			js.CopyBytesToGo(payload, uint8Array.New(d.shim.Call("taken", int(le32(meta[i+8:])))))
-			d.c.deliver(Binary, payload, false)
-			continue
-		}
-		payload := data[off : off+n : off+n]
-		off += n
-		switch kind {
-		case 1, 2:
-			if payload == nil {
-				payload = []byte{}
-			}
-			d.c.deliver(MessageType(kind), payload, false)
-		case 3:
-			d.dialing = false
-			d.c.opened(d.shim.Call("protocol").String())
-			close(d.openCh)
-		case 4:
-			code, clean := StatusCode(le32(meta[i+8:])), le32(meta[i+12:]) == 1
-			if d.dialing {
-				d.dialFailed()
-				return nil
-			}
-			if code != StatusAbnormalClosure {
-				d.c.peerClosed(code, string(payload))
-			}
-			d.finish()
-			d.c.transportClosed(clean, statusDropped)
-			return nil
-		case 5:
-			d.c.messageTooBig()
-		case 6:
-			if d.dialing {
-				d.dialFailed()
-				return nil
-			}
+	d.drain()
+	if tok := int64(args[0].Get("data").Int()); tok != 0 && tok == d.waitToken.Load() {
+		select {
+		case d.turnCh <- struct{}{}:
+		default:
 		}
 	}
 	return nil
+}
+
+// socketEvent runs on the event loop for open, error and close. It never
+// blocks.
+func (d *jsConn) socketEvent(_ js.Value, args []js.Value) any {
+	d.lastTurn.Store(time.Now().UnixNano())
+	if d.finished {
+		return nil
+	}
+	d.drain() // messages come before the close that follows them
+	d.events.Add(1)
+	ev := args[0]
+	switch ev.Get("type").String() {
+	case "open":
+		d.dialing = false
+		d.c.opened(d.ws.Get("protocol").String())
+		close(d.openCh)
+	case "error":
+		// A close event follows, except in Node before the socket opened.
+		if d.dialing {
+			d.dialFailed()
+		}
+	case "close":
+		if d.dialing {
+			d.dialFailed()
+			return nil
+		}
+		code, reason, clean := StatusCode(ev.Get("code").Int()), ev.Get("reason").String(), ev.Get("wasClean").Bool()
+		d.finish()
+		d.c.closeEvent(code, reason, clean)
+	}
+	return nil
+}
+
+// drain takes every message event pushed since the last drain.
+func (d *jsConn) drain() {
+	n := d.msgs.Length()
+	if n == 0 {
+		return
+	}
+	d.events.Add(int64(n))
+	limit := d.c.cfg.readLimit
+	for i := 0; i < n; i++ {
+		data := d.msgs.Index(i).Get("data")
+		var typ MessageType
+		var p []byte
+		if data.Type() == js.TypeString {
+			s := data.String()
+			// The string is this function's own copy; its bytes become the
+			// message without another copy.
+			typ, p = Text, unsafe.Slice(unsafe.StringData(s), len(s))
+			if p == nil {
+				p = []byte{}
+			}
+		} else {
+			size := data.Get("byteLength").Int()
+			if limit >= 0 && int64(size) > limit {
+				d.c.messageTooBig()
+				break
+			}
+			typ, p = Binary, make([]byte, size)
+			if size > 0 {
+				js.CopyBytesToGo(p, jsUint8Array.New(data))
+			}
+		}
+		if limit >= 0 && int64(len(p)) > limit {
+			d.c.messageTooBig()
+			break
+		}
+		d.c.deliver(typ, p)
+	}
+	d.msgs.Set("length", 0)
+	if !d.finished {
+		d.ws.Call("addEventListener", "message", d.post, d.onceOpts)
+	}
 }
 
 func (d *jsConn) dialFailed() {
@@ -304,119 +263,174 @@ func (d *jsConn) dialFailed() {
 	close(d.failCh)
 }
 
-func le32(b []byte) int32 {
-	return int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
-}
-
-// finish detaches the shim from the socket and releases the callback.
+// finish detaches the driver from the socket and releases the callbacks.
+// A socket still open (an abandoned one) is asked to close.
 func (d *jsConn) finish() {
 	if d.finished {
 		return
 	}
 	d.finished = true
-	d.shim.Call("detach")
-	d.notify.Release()
-	d.yieldMu.Lock()
-	if d.yieldCh != nil {
-		close(d.yieldCh)
-		d.yieldCh = nil
+	for _, typ := range [...]string{"open", "error", "close"} {
+		d.ws.Call("removeEventListener", typ, d.onEvent)
 	}
-	d.yieldMu.Unlock()
+	d.ws.Call("removeEventListener", "message", d.push)
+	d.ws.Call("removeEventListener", "message", d.post, d.onceOpts)
+	d.port1.Set("onmessage", js.Null())
+	d.port1.Call("close")
+	if d.ws.Get("readyState").Int() < 2 {
+		d.ws.Call("close")
+	}
+	d.onPort.Release()
+	d.onEvent.Release()
+	close(d.doneCh)
 }
 
-// yield lets the browser's event loop run one turn if Go has not been
-// called from it for a millisecond or more.
+// yield lets the browser's event loop run if Go has not been called from
+// it for a millisecond or more, so that a close that has arrived is seen
+// before the next message goes out.
 func (d *jsConn) yield() {
-	d.yieldMu.Lock()
-	recent := time.Since(d.lastYield) < time.Millisecond
-	d.yieldMu.Unlock()
-	if !recent {
-		d.yieldNow()
+	if time.Now().UnixNano()-d.lastTurn.Load() >= int64(time.Millisecond) {
+		d.yieldTurns(quietTurns)
 	}
 }
 
-// yieldNow lets the browser's event loop run one turn.
-func (d *jsConn) yieldNow() {
+// yieldTurns lets the event loop run turn after turn, each a fresh task of
+// its own, until quiet turns in a row delivered no socket event, at most
+// maxYieldTurns. A turn ends only when its own task ran, never on another
+// wake-up.
+func (d *jsConn) yieldTurns(quiet int) {
 	d.yieldMu.Lock()
-	if d.finished {
-		d.yieldMu.Unlock()
-		return
+	defer d.yieldMu.Unlock()
+	still := 0
+	for turn := 0; turn < maxYieldTurns && still < quiet; turn++ {
+		if d.finished {
+			return
+		}
+		before := d.events.Load()
+		d.token++
+		d.waitToken.Store(d.token)
+		d.port.Call("postMessage", d.token)
+		select {
+		case <-d.turnCh:
+		case <-d.doneCh:
+			return
+		}
+		if d.events.Load() == before {
+			still++
+		} else {
+			still = 0
+		}
 	}
-	ch := d.yieldCh
-	if ch == nil {
-		ch = make(chan struct{})
-		d.yieldCh = ch
-	}
-	d.yieldMu.Unlock()
-	d.shim.Call("schedule")
-	<-ch
 }
 
 func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 	d.yield()
-	if d.c.State() != Open || d.finished {
-		return errTransportClosing
-	}
 	d.sendMu.Lock()
 	defer d.sendMu.Unlock()
-	if len(p) > d.sbufLen {
-		d.sbuf = d.shim.Call("sendBuffer", len(p))
-		d.sbufLen = d.sbuf.Length()
-	}
-	if len(p) > 0 {
-		js.CopyBytesToJS(d.sbuf, p)
-	}
-	buffered := d.shim.Call("send", len(p), typ == Text).Int()
-	if buffered < 0 {
+	if d.finished || !d.c.sendAllowed() {
 		return errTransportClosing
 	}
-	for buffered > sendHighWater {
-		// The browser queues without limit; wait as a socket would.
-		d.sendMu.Unlock()
-		d.yieldNow()
-		d.sendMu.Lock()
+	// send() on a CLOSING socket discards silently: the close has reached
+	// the browser but not yet the client.
+	if d.ws.Get("readyState").Int() != 1 {
+		return errTransportClosing
+	}
+	if typ == Text {
+		d.send.Invoke(unsafe.String(unsafe.SliceData(p), len(p)))
+	} else {
+		d.send.Invoke(d.binaryView(p))
+	}
+	d.unchecked += len(p)
+	if !sendMustWait(d.unchecked) {
+		return nil
+	}
+	// bufferedAmount is at most what it was plus what was sent since: read
+	// it only when that could exceed the window.
+	for {
 		if d.finished {
 			return errTransportClosing
 		}
-		buffered = d.shim.Call("backlog").Int()
+		if d.ws.Get("readyState").Int() != 1 {
+			// The peer's close arrived while this message was still
+			// queued: the browser discards it.
+			return errTransportClosing
+		}
+		d.unchecked = d.ws.Get("bufferedAmount").Int()
+		if !sendMustWait(d.unchecked) {
+			return nil
+		}
+		d.sendMu.Unlock()
+		d.yieldTurns(1)
+		d.sendMu.Lock()
 	}
-	if buffered < 0 {
-		// The peer's close arrived while this message was still queued:
-		// the browser discards it.
-		return errTransportClosing
-	}
-	return nil
 }
 
-// sendHighWater bounds WebSocket.bufferedAmount: the browser queues without
-// limit, so Send waits, one event-loop turn at a time, while more than this
-// is queued, as a native Send waits for the socket. It bounds memory, not
-// loss: the browser discards what is still queued when the peer's close
-// frame arrives, and then reports the close as not clean.
-const sendHighWater = 1 << 20
+// binaryView copies p into the send buffer and returns a view of its
+// length. The buffer shrinks back after a large message, so one 16 MiB Send
+// does not hold 16 MiB for the connection's life.
+func (d *jsConn) binaryView(p []byte) js.Value {
+	switch n := len(p); {
+	case n > d.sbufLen:
+		size := d.sbufLen
+		for size < n {
+			size *= 2
+		}
+		d.sbuf, d.sbufLen, d.viewLen = jsUint8Array.New(size), size, -1
+	case d.sbufLen > 1<<20 && n <= 1<<16:
+		d.sbuf, d.sbufLen, d.viewLen = jsUint8Array.New(1<<16), 1<<16, -1
+	}
+	if len(p) != d.viewLen {
+		d.view, d.viewLen = d.sbuf.Call("subarray", 0, len(p)), len(p)
+	}
+	if len(p) > 0 {
+		js.CopyBytesToJS(d.view, p)
+	}
+	return d.view
+}
+
+// browserWireCode maps a close code to one a script may send: 1000 and
+// 3000–4999 pass, others (1008, 1009 decided by the client) become 4000
+// plus their last three digits.
+func browserWireCode(code StatusCode) StatusCode {
+	if code == StatusNormalClosure || (code >= 3000 && code <= 4999) {
+		return code
+	}
+	return 4000 + code%1000
+}
 
 func (d *jsConn) sendClose(code StatusCode, reason string) {
-	if code == StatusMessageTooBig {
-		code = browserWireTooBig
+	if d.finished {
+		return
 	}
-	if msg := d.shim.Call("close", int(code), reason).String(); msg != "" {
-		d.c.cfg.logger.Warn("dualws: browser rejected close", "err", msg)
-	}
+	d.closeSocket(browserWireCode(code), reason)
+}
+
+func (d *jsConn) closeSocket(code StatusCode, reason string) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.c.cfg.logger.Warn("dualws: browser rejected close", "err", r)
+		}
+	}()
+	d.ws.Call("close", int(code), reason)
 }
 
 // abort abandons the socket: scripts cannot kill a WebSocket, so the
 // browser finishes it on its own while the client reports CLOSED now.
-func (d *jsConn) abort() {
+// With courtesy the socket is first asked to close with frame.
+func (d *jsConn) abort(courtesy bool, frame closeFrame) {
 	if d.finished {
 		return
 	}
+	if courtesy {
+		d.closeSocket(browserWireCode(frame.Code), frame.Reason)
+	}
 	d.finish()
-	d.c.transportClosed(false, statusDropped)
+	d.c.transportGone(false)
 }
 
 func (d *jsConn) bufferedAmount() int {
 	if d.finished {
 		return 0
 	}
-	return d.shim.Call("buffered").Int()
+	return d.ws.Get("bufferedAmount").Int()
 }

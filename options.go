@@ -125,6 +125,8 @@ type settings struct {
 
 	receiveQueueBytes int
 	heartbeat         *Heartbeat
+	httpClient        httpClientOption
+	tlsConfig         tlsConfigOption
 }
 
 func (o *Options) settings() settings {
@@ -143,6 +145,8 @@ func (o *Options) settings() settings {
 			logger:           o.Logger,
 
 			receiveQueueBytes: o.ReceiveQueueBytes,
+			httpClient:        o.HTTPClient,
+			tlsConfig:         o.TLSConfig,
 		}
 		if hb := o.Heartbeat; hb != nil {
 			h := *hb
