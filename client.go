@@ -327,7 +327,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err == nil {
 		return nil
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, errTransportClosing) && !c.decided.Load() {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, errTransportClosing) {
 		return &opError{op: "send", err: ctxErr}
 	}
 	c.cfg.logger.Debug("dualws: send failed, waiting for the close status", "err", err)

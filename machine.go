@@ -226,7 +226,7 @@ func (m *machine) queueLen() int { return len(m.queue) - m.head }
 // peerClose: the peer's close frame arrived. If the client had not
 // decided a status, this moves OPEN → CLOSING with the peer's code.
 func (m *machine) peerClose(code StatusCode, reason string) {
-	if m.state == Closed {
+	if m.state != Open && m.state != Closing {
 		return
 	}
 	m.closeRecv = true
@@ -316,7 +316,7 @@ func (m *machine) statusOverdue() {
 // drop is decided now, before the driver's teardown, so no Send is
 // accepted meanwhile.
 func (m *machine) lost() {
-	if m.state == Closed || m.decided {
+	if m.state != Open || m.decided {
 		return
 	}
 	m.decide(statusDropped)

@@ -1,0 +1,534 @@
+package dualws
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The machine is tested without sockets, as python websockets tests its
+// protocol: inputs in, the exact output and state after each one.
+
+// machineInput is one input with a name for failure messages.
+type machineInput struct {
+	name string
+	feed func(m *machine)
+}
+
+// machineInputs is the alphabet the exhaustive walk and the fuzz target use:
+// every input, with representative arguments.
+var machineInputs = []machineInput{
+	{"opened", (*machine).opened},
+	{"dialFailed", (*machine).dialFailed},
+	{"message(a)", func(m *machine) { m.message(Text, []byte("a")) }},
+	{"message(bbb)", func(m *machine) { m.message(Binary, []byte("bbb")) }},
+	{"message(reply)", func(m *machine) { m.message(Text, []byte("r")) }},
+	{"receive", func(m *machine) { m.receive() }},
+	{"peerClose(4000)", func(m *machine) { m.peerClose(4000, "bye") }},
+	{"closeEvent(4001,clean)", func(m *machine) { m.closeEvent(4001, "x", true) }},
+	{"closeEvent(1006)", func(m *machine) { m.closeEvent(StatusAbnormalClosure, "", false) }},
+	{"close(1000)", func(m *machine) { m.closeWith(CloseStatus{Code: 1000}) }},
+	{"tooBig", (*machine).tooBig},
+	{"invalidText", (*machine).invalidText},
+	{"keepaliveTimeout", (*machine).keepaliveTimeout},
+	{"sendInterrupted", (*machine).sendInterrupted},
+	{"statusOverdue", (*machine).statusOverdue},
+	{"lost", (*machine).lost},
+	{"alive", (*machine).alive},
+	{"heartbeatFired", (*machine).heartbeatFired},
+	{"closeTimerFired", (*machine).closeTimerFired},
+	{"transportGone(clean)", func(m *machine) { m.transportGone(true) }},
+	{"transportGone(unclean)", func(m *machine) { m.transportGone(false) }},
+}
+
+// machineConfigs are the native (can pause) and browser (cannot) shapes,
+// with small limits so that pausing and overflowing are reached quickly.
+var machineConfigs = map[string]machineConfig{
+	"native": {receiveQueue: 2, receiveQueueBytes: 4, canPause: true,
+		heartbeat: &Heartbeat{Interval: time.Second, Timeout: 2 * time.Second, IsReply: isReplyR}},
+	"browser": {receiveQueue: 2, receiveQueueBytes: 4, canPause: false,
+		heartbeat: &Heartbeat{Interval: time.Second, Timeout: 2 * time.Second, IsReply: isReplyR}},
+	"plain": {receiveQueue: 64, receiveQueueBytes: 1 << 20, canPause: true},
+}
+
+func isReplyR(_ MessageType, p []byte) bool { return string(p) == "r" }
+
+// model is what the test knows from the outside: the inputs fed and the
+// outputs seen. The invariants compare it with the machine.
+type model struct {
+	state       State
+	frameSent   bool // an output asked for a close frame
+	frameRecv   bool // a close frame from the peer was fed before CLOSED
+	failedFirst bool // the status was decided while the state stayed OPEN
+	decided     bool // a status was decided
+	status      CloseStatus
+	final       CloseStatus
+	queue       string // messages accepted and not yet received, one byte each ("a" or "b")
+	paused      bool
+	closeArmed  bool
+	closed      int // transitions to CLOSED seen
+}
+
+// snapshot is a comparable picture of the machine and the model, so that
+// the walk visits each (snapshot, depth) once.
+type snapshot struct {
+	state                                                         State
+	status, final                                                 CloseStatus
+	decided, failed, timedOut, closeSent, closeRecv, paused, beat bool
+	heard                                                         bool
+	queue                                                         string
+	bytes                                                         int
+	mdl                                                           model
+}
+
+func snap(m *machine, mdl model) snapshot {
+	var q strings.Builder
+	for _, msg := range m.queue[m.head:] {
+		q.WriteByte(msg.data[0])
+	}
+	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeSent, m.closeRecv, m.paused, m.beatSent, m.heard, q.String(), m.bytes, mdl}
+}
+
+func cloneMachine(m *machine) machine {
+	c := *m
+	c.queue = append([]message(nil), m.queue...)
+	return c
+}
+
+// step feeds in to m, checks every invariant against the model, and returns
+// the updated model, or a description of the broken invariant.
+func step(m *machine, mdl model, in machineInput) (model, string) {
+	before := mdl
+	wasOpen := m.state == Open
+	isPeerFrame := strings.HasPrefix(in.name, "peerClose") || in.name == "closeEvent(4001,clean)"
+	isMessage := strings.HasPrefix(in.name, "message")
+	var received message
+	var gotMessage bool
+	if in.name == "receive" {
+		received, gotMessage = m.receive()
+	} else {
+		in.feed(m)
+	}
+	o := m.take()
+
+	// Every transition is reported once, in order, and states only move
+	// forward.
+	for i := 0; i < o.ntrans; i++ {
+		tr := o.trans[i]
+		if tr.from != mdl.state {
+			return mdl, fmt.Sprintf("transition %v>%v reported from %v", tr.from, tr.to, mdl.state)
+		}
+		if tr.to <= tr.from {
+			return mdl, fmt.Sprintf("state moved backwards or stood: %v>%v", tr.from, tr.to)
+		}
+		mdl.state = tr.to
+		if tr.to == Closed {
+			mdl.closed++
+			mdl.final = tr.status
+		}
+	}
+	if mdl.state != m.state {
+		return mdl, fmt.Sprintf("state is %v but the reported transitions lead to %v", m.state, mdl.state)
+	}
+	// CLOSED happens once, and Done (output.final) only with it.
+	if mdl.closed > 1 {
+		return mdl, "CLOSED reported twice"
+	}
+	reachedClosed := before.state != Closed && mdl.state == Closed
+	if o.final != reachedClosed {
+		return mdl, fmt.Sprintf("final output %v, but CLOSED reached in this step: %v", o.final, reachedClosed)
+	}
+	// After CLOSED nothing reaches the transport or a timer.
+	if before.state == Closed && (o.sendClose || o.abort || o.armClose || o.armHeartbeat != 0 || o.sendHeartbeat || o.ntrans > 0 || o.decided) {
+		return mdl, fmt.Sprintf("output after CLOSED: %+v", o)
+	}
+
+	// The status: decided once, never changed; the final one set once.
+	if o.decided {
+		if mdl.decided {
+			return mdl, "status decided twice"
+		}
+		mdl.decided, mdl.status = true, m.status
+		if m.state == Open {
+			mdl.failedFirst = true
+		}
+	}
+	if mdl.decided != m.decided || (mdl.decided && mdl.status != m.status) {
+		return mdl, fmt.Sprintf("decided status changed: model %v %+v, machine %v %+v", mdl.decided, mdl.status, m.decided, m.status)
+	}
+	if st, ok := m.currentStatus(); mdl.state == Closed && (!ok || st != mdl.final) {
+		return mdl, fmt.Sprintf("final status %+v, CloseStatus reports %+v", mdl.final, st)
+	}
+	if mdl.state >= Closing && !mdl.decided {
+		return mdl, "CLOSING or CLOSED without a decided status"
+	}
+
+	// Once decided, Send is refused and nothing new is queued.
+	if m.sendAllowed() != (mdl.state == Open && !mdl.decided) {
+		return mdl, fmt.Sprintf("sendAllowed %v in %v with decided %v", m.sendAllowed(), mdl.state, mdl.decided)
+	}
+	if isMessage && before.decided && o.queued {
+		return mdl, "a message was queued after the status was decided"
+	}
+
+	// Close frames: CLOSING iff one was sent or received, unless the
+	// connection failed first (then no CLOSING at all).
+	if o.sendClose {
+		mdl.frameSent = true
+	}
+	if isPeerFrame && (before.state == Open || before.state == Closing) {
+		mdl.frameRecv = true
+	}
+	if o.sendClose && o.frame.Code == 0 {
+		return mdl, "close frame without a code"
+	}
+	switch mdl.state {
+	case Closing:
+		if !mdl.frameSent && !mdl.frameRecv {
+			return mdl, "CLOSING without a close frame"
+		}
+		if mdl.failedFirst {
+			return mdl, "CLOSING after the connection failed"
+		}
+	case Open:
+		if (mdl.frameSent || mdl.frameRecv) && !mdl.failedFirst {
+			return mdl, "still OPEN after a close frame"
+		}
+	}
+	if before.state == Open && mdl.state == Closing && !(o.sendClose || isPeerFrame) {
+		return mdl, "CLOSING without a close frame in this step"
+	}
+
+	// The close timer is armed only for a handshake the client started, or
+	// a failure that sent a frame.
+	if o.armClose {
+		if !o.sendClose {
+			return mdl, "close timer armed without a close frame"
+		}
+		mdl.closeArmed = true
+	}
+	if o.abort && !mdl.decided {
+		return mdl, "abort without a decided status"
+	}
+
+	// Messages: accepted ones come out in order; the peer's are
+	// discarded once decided; heartbeat replies are consumed.
+	if isMessage && o.queued {
+		if !wasOpen || before.decided {
+			return mdl, "message queued while not OPEN or after the status was decided"
+		}
+		mdl.queue += in.name[len("message(") : len("message(")+1]
+	}
+	if gotMessage {
+		if mdl.queue == "" || received.data[0] != mdl.queue[0] {
+			return mdl, fmt.Sprintf("received %q, expected the head of %q", received.data, mdl.queue)
+		}
+		mdl.queue = mdl.queue[1:]
+	} else if in.name == "receive" && mdl.queue != "" {
+		return mdl, "receive found nothing while messages wait"
+	}
+	var q strings.Builder
+	for _, msg := range m.queue[m.head:] {
+		q.WriteByte(msg.data[0])
+	}
+	if q.String() != mdl.queue {
+		return mdl, fmt.Sprintf("queue %q, expected %q", q.String(), mdl.queue)
+	}
+
+	// Pause and resume alternate, and only where the transport can pause.
+	if o.pause {
+		if mdl.paused || !m.cfg.canPause {
+			return mdl, "pause while paused or on a transport that cannot pause"
+		}
+		mdl.paused = true
+	}
+	if o.resume {
+		if !mdl.paused {
+			return mdl, "resume while not paused"
+		}
+		mdl.paused = false
+	}
+	if mdl.paused != m.paused {
+		return mdl, "paused flag differs from the pause and resume outputs"
+	}
+	if mdl.paused && mdl.state == Closed {
+		return mdl, "still paused at CLOSED: the reader would never end"
+	}
+	return mdl, ""
+}
+
+type walk struct {
+	cfgName string
+	seen    map[[2]any]bool
+	visits  int
+}
+
+// explore feeds every sequence of up to depth inputs from m, visiting each
+// (snapshot, depth) once.
+func (w *walk) explore(t *testing.T, m *machine, mdl model, depth int, path []string) {
+	if depth == 0 {
+		return
+	}
+	key := [2]any{snap(m, mdl), depth}
+	if w.seen[key] {
+		return
+	}
+	w.seen[key] = true
+	for _, in := range machineInputs {
+		if in.name == "message(a)" || in.name == "message(bbb)" {
+			if m.queueLen() >= 3 { // keep the reachable set finite
+				continue
+			}
+		}
+		next := cloneMachine(m)
+		w.visits++
+		nmdl, broken := step(&next, mdl, in)
+		if broken != "" {
+			t.Fatalf("%s: after %v then %s: %s", w.cfgName, path, in.name, broken)
+		}
+		w.explore(t, &next, nmdl, depth-1, append(path[:len(path):len(path)], in.name))
+	}
+}
+
+// TestMachineExhaustive walks every sequence of up to 6 inputs from every
+// reachable state and checks the invariants after each input.
+func TestMachineExhaustive(t *testing.T) {
+	for name, cfg := range machineConfigs {
+		t.Run(name, func(t *testing.T) {
+			// Find every reachable state (bounded queue), then walk 6 inputs
+			// from each.
+			type node struct {
+				m    machine
+				mdl  model
+				path []string
+			}
+			start := newMachine(cfg)
+			frontier := []node{{m: start}}
+			reached := map[snapshot]bool{snap(&start, model{}): true}
+			var all []node
+			for len(frontier) > 0 {
+				n := frontier[0]
+				frontier = frontier[1:]
+				all = append(all, n)
+				for _, in := range machineInputs {
+					if strings.HasPrefix(in.name, "message") && n.m.queueLen() >= 3 {
+						continue
+					}
+					next := cloneMachine(&n.m)
+					nmdl, broken := step(&next, n.mdl, in)
+					if broken != "" {
+						t.Fatalf("after %v then %s: %s", n.path, in.name, broken)
+					}
+					s := snap(&next, nmdl)
+					if !reached[s] {
+						reached[s] = true
+						frontier = append(frontier, node{next, nmdl, append(n.path[:len(n.path):len(n.path)], in.name)})
+					}
+				}
+			}
+			w := &walk{cfgName: name, seen: map[[2]any]bool{}}
+			for _, n := range all {
+				w.explore(t, &n.m, n.mdl, 6, n.path)
+			}
+			t.Logf("%d reachable states, %d inputs fed", len(all), w.visits)
+			if len(all) < 20 {
+				t.Fatalf("only %d reachable states: the walk is not exploring", len(all))
+			}
+		})
+	}
+}
+
+// FuzzMachine feeds random input sequences: the first byte picks the
+// configuration, each further byte an input.
+func FuzzMachine(f *testing.F) {
+	f.Add([]byte{0, 0, 2, 2, 2, 5, 6, 19})
+	f.Add([]byte{1, 0, 3, 3, 5, 9, 18, 20})
+	f.Add([]byte{2, 0, 17, 17, 17, 20})
+	names := []string{"native", "browser", "plain"}
+	f.Fuzz(func(t *testing.T, seq []byte) {
+		if len(seq) == 0 {
+			return
+		}
+		m := newMachine(machineConfigs[names[int(seq[0])%len(names)]])
+		var mdl model
+		var path []string
+		for _, b := range seq[1:] {
+			in := machineInputs[int(b)%len(machineInputs)]
+			path = append(path, in.name)
+			var broken string
+			if mdl, broken = step(&m, mdl, in); broken != "" {
+				t.Fatalf("after %v: %s", path, broken)
+			}
+		}
+	})
+}
+
+// The exact outputs of the main paths, input by input.
+
+func TestMachinePeerCloseThenTransportGone(t *testing.T) {
+	m := newMachine(machineConfigs["plain"])
+	m.opened()
+	if o := m.take(); o.ntrans != 1 || o.trans[0] != (transition{Connecting, Open, CloseStatus{}}) {
+		t.Fatalf("opened: %+v", o)
+	}
+	m.message(Text, []byte("hi"))
+	if o := m.take(); !o.queued || o.pause {
+		t.Fatalf("message: %+v", o)
+	}
+	m.peerClose(4000, "bye")
+	want := CloseStatus{Code: 4000, Reason: "bye", Remote: true}
+	if o := m.take(); o.ntrans != 1 || o.trans[0] != (transition{Open, Closing, want}) || !o.decided || o.sendClose || o.armClose {
+		t.Fatalf("peerClose: %+v", o)
+	}
+	if m.sendAllowed() {
+		t.Fatal("Send allowed after the peer's close")
+	}
+	m.message(Text, []byte("late"))
+	if o := m.take(); o.queued || m.queueLen() != 1 {
+		t.Fatalf("a message after the close was queued: %+v", o)
+	}
+	m.transportGone(true)
+	want.WasClean = true
+	if o := m.take(); o.ntrans != 1 || o.trans[0] != (transition{Closing, Closed, want}) || !o.final {
+		t.Fatalf("transportGone: %+v", o)
+	}
+	if msg, ok := m.receive(); !ok || string(msg.data) != "hi" {
+		t.Fatal("the message before the close is not readable after CLOSED")
+	}
+}
+
+func TestMachineCloseTimeout(t *testing.T) {
+	m := newMachine(machineConfigs["plain"])
+	m.opened()
+	m.take()
+	m.closeWith(CloseStatus{Code: 1000})
+	if o := m.take(); !o.sendClose || o.frame != (closeFrame{Code: 1000}) || !o.armClose || !o.decided || o.trans[0].to != Closing {
+		t.Fatalf("close: %+v", o)
+	}
+	m.closeTimerFired()
+	if o := m.take(); !o.abort || o.ntrans != 0 {
+		t.Fatalf("close timer: %+v", o)
+	}
+	m.transportGone(false)
+	if o := m.take(); o.trans[0].status != statusCloseTimeout {
+		t.Fatalf("after the timeout: %+v", o)
+	}
+}
+
+// A failure decides the status at once (Send is refused) but the state
+// goes OPEN → CLOSED only once the transport is gone, with no CLOSING.
+func TestMachineFailureRefusesSendAtOnce(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		feed  func(*machine)
+		want  CloseStatus
+		abort bool
+		frame closeFrame
+	}{
+		{"invalidText", (*machine).invalidText, statusDropped, false, frameInvalidText},
+		{"keepaliveTimeout", (*machine).keepaliveTimeout, statusKeepalive, true, closeFrame{}},
+		{"sendInterrupted", (*machine).sendInterrupted, statusSendInterrupted, true, closeFrame{}},
+		{"lost", (*machine).lost, statusDropped, false, closeFrame{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := newMachine(machineConfigs["plain"])
+			m.opened()
+			m.take()
+			c.feed(&m)
+			o := m.take()
+			if !o.decided || o.ntrans != 0 || o.abort != c.abort || o.frame != c.frame {
+				t.Fatalf("output %+v", o)
+			}
+			if m.sendAllowed() || m.state != Open {
+				t.Fatalf("sendAllowed %v in %v", m.sendAllowed(), m.state)
+			}
+			m.transportGone(true)
+			if o := m.take(); o.trans[0] != (transition{Open, Closed, c.want}) {
+				t.Fatalf("CLOSED with %+v", o.trans[0])
+			}
+			if c.want.Remote != (c.name == "invalidText" || c.name == "lost") {
+				t.Fatalf("Remote %v for a status the client decided", c.want.Remote)
+			}
+		})
+	}
+}
+
+// Native backpressure: a full queue pauses reading, a Receive resumes it.
+func TestMachineBackpressure(t *testing.T) {
+	m := newMachine(machineConfig{receiveQueue: 2, receiveQueueBytes: 100, canPause: true})
+	m.opened()
+	m.take()
+	m.message(Text, []byte("1"))
+	if o := m.take(); o.pause {
+		t.Fatal("paused with room in the queue")
+	}
+	m.message(Text, []byte("2"))
+	if o := m.take(); !o.pause {
+		t.Fatal("not paused with a full queue")
+	}
+	m.peerClose(4001, "")
+	if o := m.take(); o.resume {
+		t.Fatal("resumed by the close: the reader is the one that saw it, so it was not paused")
+	}
+	m.receive()
+	if o := m.take(); !o.resume {
+		t.Fatal("a Receive that makes room does not resume reading")
+	}
+}
+
+// Byte bound: natively it pauses; in the browser it closes with 1008 and
+// keeps what was queued readable.
+func TestMachineReceiveQueueBytes(t *testing.T) {
+	m := newMachine(machineConfig{receiveQueue: 64, receiveQueueBytes: 10, canPause: true})
+	m.opened()
+	m.take()
+	m.message(Binary, make([]byte, 10))
+	if o := m.take(); !o.pause {
+		t.Fatal("native: not paused at the byte bound")
+	}
+	b := newMachine(machineConfig{receiveQueue: 1, receiveQueueBytes: 10, canPause: false})
+	b.opened()
+	b.take()
+	b.message(Binary, make([]byte, 10))
+	if o := b.take(); o.pause || o.decided {
+		t.Fatalf("browser: acted at the bound, not past it: %+v", o)
+	}
+	b.message(Binary, make([]byte, 1))
+	o := b.take()
+	if !o.decided || !o.sendClose || o.frame != (closeFrame{Code: StatusPolicyViolation, Reason: "receive queue overflow"}) || o.trans[0].status.Remote {
+		t.Fatalf("browser overflow: %+v", o)
+	}
+	if b.queueLen() != 2 {
+		t.Fatalf("%d messages readable after the overflow, want 2", b.queueLen())
+	}
+}
+
+// Heartbeat: idle for Interval sends one; silence for Timeout after it
+// fails the connection with 1006 "heartbeat timeout", decided locally.
+func TestMachineHeartbeat(t *testing.T) {
+	m := newMachine(machineConfigs["browser"])
+	m.opened()
+	if o := m.take(); o.armHeartbeat != time.Second {
+		t.Fatalf("opened: heartbeat armed for %v", o.armHeartbeat)
+	}
+	m.heartbeatFired()
+	if o := m.take(); !o.sendHeartbeat || o.armHeartbeat != 2*time.Second {
+		t.Fatalf("idle: %+v", o)
+	}
+	m.message(Text, []byte("r"))
+	if o := m.take(); o.queued || m.queueLen() != 0 {
+		t.Fatal("a heartbeat reply was queued")
+	}
+	m.heartbeatFired()
+	if o := m.take(); o.sendHeartbeat || o.armHeartbeat != time.Second || o.decided {
+		t.Fatalf("answered: %+v", o)
+	}
+	m.heartbeatFired()
+	m.take()
+	m.heartbeatFired()
+	o := m.take()
+	if !o.decided || !o.abort || !o.courtesy || m.status != statusHeartbeat || m.sendAllowed() {
+		t.Fatalf("silent peer: %+v status %+v", o, m.status)
+	}
+}
