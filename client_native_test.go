@@ -661,3 +661,51 @@ func TestSendFailsWhileReaderParked(t *testing.T) {
 	}
 	waitDone(t, c)
 }
+
+// Heartbeat: a peer that stays silent (TCP open, nothing read or written)
+// is declared dead after Interval + Timeout: CLOSED 1006 "heartbeat
+// timeout", decided locally, with PingInterval off.
+func TestHeartbeatBlackhole(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) { <-ctx.Done() })
+	c, rec := dial(t, url, &Options{PingInterval: -1, Heartbeat: &Heartbeat{Interval: 30 * time.Millisecond, Timeout: 30 * time.Millisecond, Message: []byte("ping")}})
+	waitDone(t, c)
+	st, _ := c.CloseStatus()
+	assert.Equal(t, statusHeartbeat, st)
+	assert.Equal(t, "client", st.ClosedBy())
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006"}, rec.transitions())
+}
+
+// Heartbeat: a peer that answers "ping" with "pong" keeps the connection
+// open across many intervals, and Receive never sees a reply.
+func TestHeartbeatAnswered(t *testing.T) {
+	beats := make(chan struct{}, 64)
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		for {
+			typ, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if string(b) == "ping" {
+				beats <- struct{}{}
+				b = []byte("pong")
+			}
+			if c.Write(ctx, typ, b) != nil {
+				return
+			}
+		}
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1, Heartbeat: &Heartbeat{
+		Interval: 10 * time.Millisecond, Timeout: 20 * time.Millisecond, Message: []byte("ping"),
+		IsReply: func(typ MessageType, b []byte) bool { return typ == Text && string(b) == "pong" },
+	}})
+	for range 10 {
+		<-beats
+	}
+	_, decided := c.CloseStatus()
+	assert.False(t, decided, "an answered heartbeat decided a close")
+	require.NoError(t, c.SendText(context.Background(), "data"))
+	_, b, err := c.Receive(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "data", string(b), "Receive saw a heartbeat reply")
+	require.NoError(t, c.Close(StatusNormalClosure, ""))
+}
