@@ -31,10 +31,17 @@ var (
 	jsUint8Array     = jsGlobal.Get("Uint8Array")
 	jsArray          = jsGlobal.Get("Array")
 	jsMessageChannel = jsGlobal.Get("MessageChannel")
+	jsSetTimeout     = jsGlobal.Get("setTimeout")
 )
 
 // maxYieldTurns bounds the event-loop turns one yield waits for.
 const maxYieldTurns = 16
+
+// openSettle is how long the first yield after the open event lets the
+// event loop run, at least: frames that came with the handshake reach the
+// page only after the browser's own start-up round trips, which need the
+// event loop and take longer than a few quiet turns.
+const openSettle = 2 * time.Millisecond
 
 // quietTurns is how many turns in a row must deliver no socket event
 // before a yield ends: Chromium dispatches a close one or two tasks after
@@ -67,7 +74,8 @@ type jsConn struct {
 	token     int64
 	turnCh    chan struct{}
 	yieldMu   sync.Mutex
-	lastTurn  atomic.Int64 // when Go last ran from the event loop (UnixNano)
+	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (UnixNano); 0: never
+	settled   bool         // a yield has let the event loop run openSettle since the open event
 
 	sendMu    sync.Mutex
 	sbuf      js.Value // Uint8Array that binary sends are copied into
@@ -124,7 +132,6 @@ func dialTransport(ctx context.Context, c *Client) error {
 		openCh: make(chan struct{}), failCh: make(chan struct{}), doneCh: make(chan struct{}),
 		turnCh: make(chan struct{}, 1),
 	}
-	d.lastTurn.Store(time.Now().UnixNano())
 	ws.Set("binaryType", "arraybuffer")
 	d.send = ws.Get("send").Call("bind", ws)
 	d.msgs = jsArray.New()
@@ -169,7 +176,6 @@ var errBrowserHidesCause = errors.New("the browser does not say why (refused, ha
 // portMessage runs on the event loop for a batch wake-up (data 0) or a
 // yield's turn (data = its token). It never blocks.
 func (d *jsConn) portMessage(_ js.Value, args []js.Value) any {
-	d.lastTurn.Store(time.Now().UnixNano())
 	if d.finished {
 		return nil
 	}
@@ -186,7 +192,6 @@ func (d *jsConn) portMessage(_ js.Value, args []js.Value) any {
 // socketEvent runs on the event loop for open, error and close. It never
 // blocks.
 func (d *jsConn) socketEvent(_ js.Value, args []js.Value) any {
-	d.lastTurn.Store(time.Now().UnixNano())
 	if d.finished {
 		return nil
 	}
@@ -285,35 +290,50 @@ func (d *jsConn) finish() {
 	close(d.doneCh)
 }
 
-// yield lets the browser's event loop run if Go has not been called from
-// it for a millisecond or more, so that a close that has arrived is seen
-// before the next message goes out.
+// yield lets the browser's event loop run when a millisecond or more has
+// passed since the last yield found it quiet (or none ever did), so that a
+// close that has reached the browser is seen before the next message goes
+// out. Being called from the event loop is not enough: Dial and Receive
+// return inside an event's task, with later events still queued.
 func (d *jsConn) yield() {
-	if time.Now().UnixNano()-d.lastTurn.Load() >= int64(time.Millisecond) {
-		d.yieldTurns(quietTurns)
+	if now := time.Now().UnixNano(); now-d.lastQuiet.Load() >= int64(time.Millisecond) {
+		span := time.Duration(0)
+		if !d.settled {
+			span = openSettle
+		}
+		if d.yieldTurns(quietTurns, span) {
+			d.settled = true
+			d.lastQuiet.Store(time.Now().UnixNano())
+		}
 	}
 }
 
 // yieldTurns lets the event loop run turn after turn, each a fresh task of
 // its own, until quiet turns in a row delivered no socket event, at most
 // maxYieldTurns. A turn ends only when its own task ran, never on another
-// wake-up.
-func (d *jsConn) yieldTurns(quiet int) {
+// wake-up. Turns go on for at least span, as timer tasks, which cost no
+// CPU while waiting. It reports whether it ended on quiet turns.
+func (d *jsConn) yieldTurns(quiet int, span time.Duration) bool {
 	d.yieldMu.Lock()
 	defer d.yieldMu.Unlock()
 	still := 0
-	for turn := 0; turn < maxYieldTurns && still < quiet; turn++ {
+	start := time.Now()
+	for turn := 0; turn < maxYieldTurns+int(span/time.Millisecond)*4 && (still < quiet || time.Since(start) < span); turn++ {
 		if d.finished {
-			return
+			return false
 		}
 		before := d.events.Load()
 		d.token++
 		d.waitToken.Store(d.token)
-		d.port.Call("postMessage", d.token)
+		if time.Since(start) < span {
+			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), 0)
+		} else {
+			d.port.Call("postMessage", d.token)
+		}
 		select {
 		case <-d.turnCh:
 		case <-d.doneCh:
-			return
+			return false
 		}
 		if d.events.Load() == before {
 			still++
@@ -321,6 +341,7 @@ func (d *jsConn) yieldTurns(quiet int) {
 			still = 0
 		}
 	}
+	return still >= quiet && time.Since(start) >= span
 }
 
 func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
@@ -360,7 +381,7 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 			return nil
 		}
 		d.sendMu.Unlock()
-		d.yieldTurns(1)
+		d.yieldTurns(1, 0)
 		d.sendMu.Lock()
 	}
 }
