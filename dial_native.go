@@ -114,6 +114,10 @@ func handshakeRoundTripper(o nativeOptions) (http.RoundTripper, *http.Transport,
 		base = t.Clone()
 	}
 	base.DisableKeepAlives = true
+	if base.MaxResponseHeaderBytes == 0 {
+		// Go's default is 10 MiB; browsers stop near 256 KiB.
+		base.MaxResponseHeaderBytes = 256 << 10
+	}
 	base.ForceAttemptHTTP2 = false
 	base.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	if o.tlsConfig != nil {
@@ -272,16 +276,17 @@ type trackedConn struct {
 
 func (t *trackedConn) Read(p []byte) (int, error) {
 	if t.violated != nil {
+		t.readFailed.Store(true)
 		return 0, t.violated
 	}
 	n, err := t.rwc.Read(p)
 	if n > 0 {
 		if ok, verr := t.frames.check(p[:n]); verr != nil {
 			t.violated = verr
-			t.readFailed.Store(true)
 			if ok > 0 {
 				return ok, nil // the frames before the violation; the error comes next
 			}
+			t.readFailed.Store(true)
 			return 0, verr
 		}
 	}
