@@ -91,7 +91,10 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 // With no HTTPClient, or one whose Transport is nil or an *http.Transport,
 // a clone is used with keep-alives and HTTP/2 off: a WebSocket takes its
 // connection for itself, and a failed handshake's connection must not stay
-// in a pool (with its two goroutines and its socket). TLSConfig replaces
+// in a pool (with its two goroutines and its socket). Response headers are
+// capped at 256 KiB unless the Transport sets MaxResponseHeaderBytes (Go's
+// default, 10 MiB, costs about 35 MiB of heap against a hostile server; browsers stop
+// near 256 KiB). TLSConfig replaces
 // the clone's TLSClientConfig. Any other RoundTripper is used as it is; it
 // must return a writable body (an io.ReadWriteCloser) for a 101 response,
 // as *http.Transport does, and its own pool keeps what it keeps; TLSConfig
@@ -356,7 +359,30 @@ func (f *frameChecker) check(p []byte) (int, error) {
 		}
 		if f.hdrN == 0 {
 			start = i
+			// Fast path: a whole header in this read.
+			if rest := p[i:]; len(rest) >= 2 && rest[1]&0x80 == 0 {
+				var length uint64
+				switch l := rest[1] & 0x7F; {
+				case l < 126:
+					length, i = uint64(l), i+2
+				case l == 126 && len(rest) >= 4:
+					length, i = uint64(binary.BigEndian.Uint16(rest[2:])), i+4
+				case l == 127 && len(rest) >= 10:
+					length, i = binary.BigEndian.Uint64(rest[2:]), i+10
+				default:
+					goto slow
+				}
+				if rest[0]&0x0F != 0x8 { // not a close frame: skip its payload
+					f.isClose, f.remain = false, length
+					continue
+				}
+				if err := f.startPayload(rest[0], length); err != nil {
+					return start, err
+				}
+				continue
+			}
 		}
+	slow:
 		f.hdr[f.hdrN] = p[i]
 		f.hdrN++
 		i++
@@ -385,15 +411,22 @@ func (f *frameChecker) check(p []byte) (int, error) {
 		default:
 			length = uint64(f.hdr[1] & 0x7F)
 		}
-		f.isClose = f.hdr[0]&0x0F == 0x8 && length <= 125
-		f.hdrN, f.payN, f.remain = 0, 0, length
-		if length == 0 && f.isClose {
-			if err := f.checkClose(); err != nil {
-				return start, err
-			}
+		f.hdrN = 0
+		if err := f.startPayload(f.hdr[0], length); err != nil {
+			return start, err
 		}
 	}
 	return 0, nil
+}
+
+// startPayload starts the payload of a frame whose header is read.
+func (f *frameChecker) startPayload(b0 byte, length uint64) error {
+	f.isClose = b0&0x0F == 0x8 && length <= 125
+	f.payN, f.remain = 0, length
+	if length == 0 && f.isClose {
+		return f.checkClose()
+	}
+	return nil
 }
 
 func (f *frameChecker) checkClose() error {

@@ -502,3 +502,28 @@ func acceptFor(key string) string {
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
+
+// BenchmarkFrameChecker measures the checker on 4 KiB reads of small and
+// large messages (its cost per read is on the receive path).
+func BenchmarkFrameChecker(b *testing.B) {
+	for _, size := range []int{32, 64 << 10} {
+		var stream []byte
+		for len(stream) < 1<<20 {
+			stream = append(stream, serverFrame(0x82, false, make([]byte, size))...)
+		}
+		b.Run(itoa(size)+"B", func(b *testing.B) {
+			b.SetBytes(4096)
+			var f frameChecker
+			off := 0
+			for b.Loop() {
+				if off+4096 > len(stream) {
+					f, off = frameChecker{}, 0
+				}
+				if _, err := f.check(stream[off : off+4096]); err != nil {
+					b.Fatal(err)
+				}
+				off += 4096
+			}
+		})
+	}
+}
