@@ -310,7 +310,7 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 // Close closes the connection; a Read or Write in progress fails.
 func (t *trackedConn) Close() error { return t.rwc.Close() }
 
-// ProtocolViolation is the error trackedConn.Read returns when the server
+// protocolViolation is the error trackedConn.Read returns when the server
 // breaks a rule coder/websocket does not check.
 type protocolViolation struct{ msg string }
 
