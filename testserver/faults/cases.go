@@ -833,9 +833,9 @@ var Cases = []*Case{
 			if !r.Dial() {
 				return
 			}
-			big := make([]byte, 16<<20)
 			runtime.GC()
 			before := heapNow()
+			big := make([]byte, 16<<20)
 			r.SendErr = r.Client.Send(r.ctx, dualws.Binary, big)
 			runtime.KeepAlive(big)
 			big = nil

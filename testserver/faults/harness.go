@@ -323,8 +323,11 @@ func check(c *Case, r *Run, cs *caseServer, res *Result) []string {
 		bad("the first transition is %q, want CONNECTING>OPEN", trace)
 	}
 	res.Summary = strings.Join(trace, ", ")
-	if st.Reason != "" {
-		res.Summary += fmt.Sprintf(" %q", st.Reason)
+	if reason := st.Reason; reason != "" {
+		if len(reason) > 24 {
+			reason = reason[:24] + "..."
+		}
+		res.Summary += fmt.Sprintf(" %q", reason)
 	}
 	if !slices.Equal(trace, w.Trace) {
 		bad("transitions %q, want %q", trace, w.Trace)
