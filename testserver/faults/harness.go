@@ -188,7 +188,8 @@ type Result struct {
 // OK reports whether the case passed.
 func (r *Result) OK() bool { return len(r.Problems) == 0 }
 
-// watchdog bounds a whole case: a client that has not ended by then hung.
+// watchdog bounds a whole case (or twice its Within, if more): a client
+// that has not ended by then hung.
 const watchdog = 20 * time.Second
 
 // RunCase runs one case natively and checks it. Cases must run one at a
@@ -209,7 +210,8 @@ func RunCase(c *Case) *Result {
 	if c.Options != nil {
 		c.Options(opts)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), watchdog)
+	limit := max(watchdog, 2*c.Want.Within)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	r := &Run{URL: "ws://" + cs.ln.Addr().String() + "/ws", Opts: opts, ctx: ctx}
 	program := c.Client
 	if program == nil {
@@ -223,7 +225,7 @@ func RunCase(c *Case) *Result {
 	select {
 	case <-ended:
 	case <-ctx.Done():
-		res.Problems = append(res.Problems, fmt.Sprintf("hung: the client program had not ended after %v", watchdog))
+		res.Problems = append(res.Problems, fmt.Sprintf("hung: the client program had not ended after %v", limit))
 	}
 	close(cs.clientDone)
 	res.Problems = append(res.Problems, cs.finish(leakOpt)...)
