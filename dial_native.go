@@ -88,31 +88,33 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 // handshake, and the *http.Transport when it is a private one whose idle
 // connections Dial must close.
 //
-// With no HTTPClient, or one whose Transport is nil or an *http.Transport,
-// a clone is used with keep-alives and HTTP/2 off: a WebSocket takes its
-// connection for itself, and a failed handshake's connection must not stay
-// in a pool (with its two goroutines and its socket). Response headers are
-// capped at 256 KiB unless the Transport sets MaxResponseHeaderBytes (Go's
-// default, 10 MiB, costs about 35 MiB of heap against a hostile server; browsers stop
-// near 256 KiB). TLSConfig replaces
-// the clone's TLSClientConfig. Any other RoundTripper is used as it is; it
+// With no HTTPClient, or one whose Transport is nil (http.DefaultTransport)
+// or an *http.Transport, a clone is used with keep-alives and HTTP/2 off:
+// a WebSocket takes its connection for itself, and a failed handshake's
+// connection must not stay in a pool (with its two goroutines and its
+// socket). Response headers are capped at 256 KiB, as in browsers, unless
+// the Transport sets MaxResponseHeaderBytes: Go's 10 MiB default costs
+// about 35 MiB of heap against a hostile server. TLSConfig replaces the
+// clone's TLSClientConfig. Any other RoundTripper is used as it is: it
 // must return a writable body (an io.ReadWriteCloser) for a 101 response,
-// as *http.Transport does, and its own pool keeps what it keeps; TLSConfig
-// cannot apply to it.
+// as *http.Transport does, its own pool keeps what it keeps, and TLSConfig
+// cannot apply to it (a *UsageError).
 func handshakeRoundTripper(o nativeOptions) (http.RoundTripper, *http.Transport, error) {
 	var base *http.Transport
 	switch {
 	case o.httpClient == nil:
 		base = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{}).DialContext}
-	case o.httpClient.Transport == nil:
-		base = http.DefaultTransport.(*http.Transport).Clone()
 	default:
-		t, ok := o.httpClient.Transport.(*http.Transport)
+		rt := o.httpClient.Transport
+		if rt == nil {
+			rt = http.DefaultTransport // what the http.Client would use
+		}
+		t, ok := rt.(*http.Transport)
 		if !ok {
 			if o.tlsConfig != nil {
 				return nil, nil, &UsageError{Op: "dial", Msg: "Options.TLSConfig needs Options.HTTPClient.Transport to be nil or an *http.Transport; configure TLS in your RoundTripper instead"}
 			}
-			return o.httpClient.Transport, nil, nil
+			return rt, nil, nil
 		}
 		base = t.Clone()
 	}
