@@ -45,7 +45,8 @@ func dialWebSocket(parent context.Context, url string, cfg *settings) (*websocke
 func dialNative(parent context.Context, url string, cfg *settings, nopts nativeOptions) (*websocket.Conn, *trackedConn, error) {
 	ctx, cancel := context.WithTimeout(parent, cfg.handshakeTimeout)
 	defer cancel()
-	rt, owned, err := handshakeRoundTripper(nopts)
+	sockets := &socketRecorder{}
+	rt, owned, err := handshakeRoundTripper(nopts, sockets)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,7 +55,7 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 		// no connection of a failed handshake outlives Dial.
 		defer owned.CloseIdleConnections()
 	}
-	ht := &handshakeTransport{next: rt, subprotocols: cfg.subprotocols}
+	ht := &handshakeTransport{next: rt, subprotocols: cfg.subprotocols, sockets: sockets}
 	hc := &http.Client{}
 	if nopts.httpClient != nil {
 		*hc = *nopts.httpClient
@@ -99,7 +100,7 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 // must return a writable body (an io.ReadWriteCloser) for a 101 response,
 // as *http.Transport does, its own pool keeps what it keeps, and TLSConfig
 // cannot apply to it (a *UsageError).
-func handshakeRoundTripper(o nativeOptions) (http.RoundTripper, *http.Transport, error) {
+func handshakeRoundTripper(o nativeOptions, sockets *socketRecorder) (http.RoundTripper, *http.Transport, error) {
 	var base *http.Transport
 	switch {
 	case o.httpClient == nil:
@@ -118,6 +119,7 @@ func handshakeRoundTripper(o nativeOptions) (http.RoundTripper, *http.Transport,
 		}
 		base = t.Clone()
 	}
+	sockets.wrap(base)
 	base.DisableKeepAlives = true
 	if base.MaxResponseHeaderBytes == 0 {
 		// Go's default is 10 MiB; browsers stop near 256 KiB.
@@ -136,6 +138,51 @@ func handshakeRoundTripper(o nativeOptions) (http.RoundTripper, *http.Transport,
 	return base, base, nil
 }
 
+// socketRecorder remembers the last connection a private *http.Transport
+// dialed: the socket under the upgraded connection (under TLS, if any).
+type socketRecorder struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+// wrap makes t's dials go through the recorder.
+func (r *socketRecorder) wrap(t *http.Transport) {
+	dial := t.DialContext
+	if dial == nil && t.Dial != nil { // the deprecated field, honoured as net/http does
+		d := t.Dial
+		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+	}
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return r.record(dial(ctx, network, addr))
+	}
+	if dialTLS := t.DialTLSContext; dialTLS != nil {
+		t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return r.record(dialTLS(ctx, network, addr))
+		}
+	}
+}
+
+func (r *socketRecorder) record(c net.Conn, err error) (net.Conn, error) {
+	if err == nil {
+		r.mu.Lock()
+		r.conn = c
+		r.mu.Unlock()
+	}
+	return c, err
+}
+
+func (r *socketRecorder) last() net.Conn {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn
+}
+
 // handshakeTransport checks the server's handshake response before
 // coder/websocket sees it.
 //
@@ -151,6 +198,7 @@ func handshakeRoundTripper(o nativeOptions) (http.RoundTripper, *http.Transport,
 type handshakeTransport struct {
 	next         http.RoundTripper
 	subprotocols []string
+	sockets      *socketRecorder
 
 	mu   sync.Mutex
 	conn *trackedConn // the upgraded connection, once a valid 101 came
@@ -175,7 +223,7 @@ func (h *handshakeTransport) RoundTrip(req *http.Request) (*http.Response, error
 		resp.Body.Close()
 		return nil, &handshakeError{msg: fmt.Sprintf("the HTTP client's transport returned a 101 response whose body (%T) is not writable", resp.Body)}
 	}
-	t := &trackedConn{rwc: rwc}
+	t := &trackedConn{rwc: rwc, socket: h.sockets.last()}
 	h.mu.Lock()
 	h.conn = t
 	h.mu.Unlock()
@@ -271,6 +319,7 @@ func classifyDialError(parent context.Context, timedOut bool, url string, resp *
 // browser does.
 type trackedConn struct {
 	rwc         io.ReadWriteCloser
+	socket      net.Conn // the socket under rwc when dualws dialed it, else nil
 	readFailed  atomic.Bool
 	writeFailed atomic.Bool
 
@@ -309,8 +358,16 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Close closes the connection; a Read or Write in progress fails.
-func (t *trackedConn) Close() error { return t.rwc.Close() }
+// Close closes the connection; a Read or Write in progress fails. It
+// closes the socket first: over TLS, closing rwc alone sends a
+// close_notify alert, which waits up to 5 s for a peer that stopped
+// reading.
+func (t *trackedConn) Close() error {
+	if t.socket != nil {
+		t.socket.Close()
+	}
+	return t.rwc.Close()
+}
 
 // protocolViolation is the error trackedConn.Read returns when the server
 // breaks a rule coder/websocket does not check.

@@ -527,3 +527,71 @@ func BenchmarkFrameChecker(b *testing.B) {
 		})
 	}
 }
+
+// closeNotifyConn's Close blocks until its socket is closed, as a TLS
+// connection's does while its close_notify alert cannot be written.
+type closeNotifyConn struct {
+	fakeConn
+	socketClosed chan struct{}
+}
+
+func (c *closeNotifyConn) Close() error { <-c.socketClosed; return nil }
+
+type fakeSocket struct {
+	net.Conn
+	closed chan struct{}
+}
+
+func (s *fakeSocket) Close() error { close(s.closed); return nil }
+
+// trackedConn.Close closes the socket before the connection over it, so
+// that aborting a wss:// connection whose peer stopped reading does not
+// wait for TLS's close_notify.
+func TestTrackedConnClosesSocketFirst(t *testing.T) {
+	sock := &fakeSocket{closed: make(chan struct{})}
+	tc := &trackedConn{rwc: &closeNotifyConn{socketClosed: sock.closed}, socket: sock}
+	done := make(chan struct{})
+	go func() { tc.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		close(sock.closed) // release the goroutine
+		<-done
+		t.Fatal("Close waited on the connection before closing its socket")
+	}
+}
+
+// The socket recorder sits under any *http.Transport dualws dials with,
+// its DialContext or the deprecated Dial, and under DialTLSContext.
+func TestSocketRecorderWrapsDials(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	addr := ln.Addr().String()
+	for name, tr := range map[string]*http.Transport{
+		"default":        {},
+		"DialContext":    {DialContext: (&net.Dialer{}).DialContext},
+		"Dial":           {Dial: net.Dial},
+		"DialTLSContext": {DialTLSContext: (&net.Dialer{}).DialContext},
+	} {
+		var r socketRecorder
+		r.wrap(tr)
+		dial := tr.DialContext
+		if name == "DialTLSContext" {
+			dial = tr.DialTLSContext
+		}
+		c, err := dial(context.Background(), "tcp", addr)
+		require.NoError(t, err, name)
+		assert.Same(t, c, r.last(), name)
+		c.Close()
+	}
+}
