@@ -539,10 +539,11 @@ func (c *closeNotifyConn) Close() error { <-c.socketClosed; return nil }
 
 type fakeSocket struct {
 	net.Conn
+	once   sync.Once
 	closed chan struct{}
 }
 
-func (s *fakeSocket) Close() error { close(s.closed); return nil }
+func (s *fakeSocket) Close() error { s.once.Do(func() { close(s.closed) }); return nil }
 
 // trackedConn.Close closes the socket before the connection over it, so
 // that aborting a wss:// connection whose peer stopped reading does not
@@ -555,7 +556,7 @@ func TestTrackedConnClosesSocketFirst(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		close(sock.closed) // release the goroutine
+		sock.Close() // release the goroutine
 		<-done
 		t.Fatal("Close waited on the connection before closing its socket")
 	}
