@@ -720,21 +720,33 @@ var Cases = []*Case{
 	{
 		Name: "rs-100MB-send-deadline", Group: "resources", Defect: 8,
 		Promise: "README: a Send whose ctx ends mid-write tears the connection down; the client decided it: Remote false",
+		Options: func(o *dualws.Options) { o.PingInterval = -1 }, // only the Send may end it
 		Server:  notReading,
 		Client: func(r *Run) {
+			big := make([]byte, 100<<20)
 			if !r.Dial() {
 				return
 			}
 			ctx, cancel := context.WithTimeout(r.ctx, 300*time.Millisecond)
-			r.SendErr = r.Client.Send(ctx, dualws.Binary, make([]byte, 100<<20))
+			r.SendErr = r.Client.Send(ctx, dualws.Binary, big)
 			cancel()
+			select {
+			case <-r.Client.Done():
+			case <-time.After(3 * time.Second):
+				r.Note = "the Send's deadline did not end the connection (nothing written yet?); closing it"
+				r.Client.Close(dualws.StatusNormalClosure, "")
+			}
 			r.WaitClosed()
 		},
 		Want: Want{Trace: selfFailed, Reason: "*", Messages: 0, HeapMiB: 100 + 48, Check: func(r *Run) []string {
+			var p []string
 			if !errors.Is(r.SendErr, context.DeadlineExceeded) {
-				return []string{fmt.Sprintf("Send returned %v, want its context's DeadlineExceeded", r.SendErr)}
+				p = append(p, fmt.Sprintf("Send returned %v, want its context's DeadlineExceeded", r.SendErr))
 			}
-			return nil
+			if r.Note != "" {
+				p = append(p, r.Note)
+			}
+			return p
 		}},
 	},
 	{
@@ -742,11 +754,12 @@ var Cases = []*Case{
 		Promise: "README: Close while a Send is stuck on a server that does not read: CLOSED after CloseTimeout, 1006 \"close timeout\"; Send fails with a *CloseError",
 		Server:  notReading,
 		Client: func(r *Run) {
+			big := make([]byte, 100<<20)
 			if !r.Dial() {
 				return
 			}
 			sent := make(chan error, 1)
-			go func() { sent <- r.Client.Send(context.Background(), dualws.Binary, make([]byte, 100<<20)) }()
+			go func() { sent <- r.Client.Send(context.Background(), dualws.Binary, big) }()
 			for i := 0; i < 500 && r.Client.BufferedAmount() == 0; i++ {
 				time.Sleep(time.Millisecond)
 			}
