@@ -86,15 +86,10 @@ type jsConn struct {
 }
 
 func checkPlatformOptions(s *settings) error {
-	switch {
-	case len(s.header) > 0:
+	if len(s.header) > 0 {
 		return &UsageError{Op: "dial", Msg: "Options.Header is not supported in the browser: scripts cannot set handshake headers"}
-	case s.httpClient != nil:
-		return &UsageError{Op: "dial", Msg: "Options.HTTPClient is not supported in the browser: the browser makes the connection"}
-	case s.tlsConfig != nil:
-		return &UsageError{Op: "dial", Msg: "Options.TLSConfig is not supported in the browser: the browser's certificate store decides"}
 	}
-	return nil
+	return checkNativeOnlyOptions(s.httpClient, s.tlsConfig)
 }
 
 // newWebSocket calls the WebSocket constructor, turning a thrown exception

@@ -4,65 +4,299 @@ package dualws
 
 import (
 	"context"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 )
 
+// nativeOptions are the options only the native driver uses.
+type nativeOptions struct {
+	httpClient *http.Client
+	tlsConfig  *tls.Config
+}
+
 // dialWebSocket opens the WebSocket within the handshake timeout and
-// returns it with the TCP connection under it.
+// returns it with the connection under it.
 func dialWebSocket(parent context.Context, url string, cfg *settings) (*websocket.Conn, *trackedConn, error) {
+	return dialNative(parent, url, cfg, cfg.native())
+}
+
+// dialNative is dialWebSocket with the native-only options.
+//
+// The handshake goes through handshakeTransport, which wraps whichever
+// RoundTripper performs it (dualws's own, a clone of Options.HTTPClient's
+// *http.Transport, or another RoundTripper used as it is). It checks the
+// 101 response itself and wraps its body, the upgraded connection, in a
+// trackedConn: so connection tracking and the frame checks sit under
+// coder/websocket with any transport, plain, TLS or through a proxy.
+func dialNative(parent context.Context, url string, cfg *settings, nopts nativeOptions) (*websocket.Conn, *trackedConn, error) {
 	ctx, cancel := context.WithTimeout(parent, cfg.handshakeTimeout)
 	defer cancel()
-	var (
-		rawMu sync.Mutex
-		raw   *trackedConn
-	)
-	dialer := &net.Dialer{}
-	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			rawMu.Lock()
-			raw = &trackedConn{Conn: conn}
-			rawMu.Unlock()
-			return raw, nil
-		},
-		ForceAttemptHTTP2: false,
+	sockets := &socketRecorder{}
+	rt, owned, err := handshakeRoundTripper(nopts, sockets)
+	if err != nil {
+		return nil, nil, err
 	}
+	if owned != nil {
+		// Keep-alives are off, so nothing should be idle; this makes sure
+		// no connection of a failed handshake outlives Dial.
+		defer owned.CloseIdleConnections()
+	}
+	ht := &handshakeTransport{next: rt, subprotocols: cfg.subprotocols, sockets: sockets}
+	hc := &http.Client{}
+	if nopts.httpClient != nil {
+		*hc = *nopts.httpClient
+	}
+	hc.Transport = ht
+	hc.Timeout = 0 // HandshakeTimeout and ctx bound the handshake
+	// Browsers fail a redirected WebSocket handshake: return the 3xx.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
-		HTTPClient:      &http.Client{Transport: tr},
+		HTTPClient:      hc,
 		HTTPHeader:      http.Header(cfg.header),
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: websocket.CompressionDisabled,
 	})
+	raw := ht.upgraded()
 	if err != nil {
+		if raw != nil {
+			raw.Close()
+		}
 		return nil, nil, classifyDialError(parent, ctx.Err() != nil, url, resp, err)
 	}
-	rawMu.Lock()
-	defer rawMu.Unlock()
 	if raw == nil {
-		// Not expected: the transport always dials through DialContext.
+		// Not expected: coder/websocket only opens on a 101 response.
 		ws.CloseNow()
-		return nil, nil, &DialError{URL: url, Reason: "connection failed", Err: errors.New("no TCP connection under the WebSocket")}
+		return nil, nil, &DialError{URL: url, Reason: "connection failed", Err: errors.New("no connection under the WebSocket")}
 	}
 	return ws, raw, nil
 }
 
+// handshakeRoundTripper returns the RoundTripper that performs the
+// handshake, and the *http.Transport when it is a private one whose idle
+// connections Dial must close.
+//
+// With no HTTPClient, or one whose Transport is nil (http.DefaultTransport)
+// or an *http.Transport, a clone is used with keep-alives and HTTP/2 off:
+// a WebSocket takes its connection for itself, and a failed handshake's
+// connection must not stay in a pool (with its two goroutines and its
+// socket). Response headers are capped at 256 KiB, as in browsers, unless
+// the Transport sets MaxResponseHeaderBytes: Go's 10 MiB default costs
+// about 35 MiB of heap against a hostile server. TLSConfig replaces the
+// clone's TLSClientConfig. Any other RoundTripper is used as it is: it
+// must return a writable body (an io.ReadWriteCloser) for a 101 response,
+// as *http.Transport does, its own pool keeps what it keeps, and TLSConfig
+// cannot apply to it (a *UsageError).
+func handshakeRoundTripper(o nativeOptions, sockets *socketRecorder) (http.RoundTripper, *http.Transport, error) {
+	var base *http.Transport
+	switch {
+	case o.httpClient == nil:
+		base = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{}).DialContext}
+	default:
+		rt := o.httpClient.Transport
+		if rt == nil {
+			rt = http.DefaultTransport // what the http.Client would use
+		}
+		t, ok := rt.(*http.Transport)
+		if !ok {
+			if o.tlsConfig != nil {
+				return nil, nil, &UsageError{Op: "dial", Msg: "Options.TLSConfig needs Options.HTTPClient.Transport to be nil or an *http.Transport; configure TLS in your RoundTripper instead"}
+			}
+			return rt, nil, nil
+		}
+		base = t.Clone()
+	}
+	sockets.wrap(base)
+	base.DisableKeepAlives = true
+	if base.MaxResponseHeaderBytes == 0 {
+		// Go's default is 10 MiB; browsers stop near 256 KiB.
+		base.MaxResponseHeaderBytes = 256 << 10
+	}
+	base.ForceAttemptHTTP2 = false
+	base.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	if o.tlsConfig != nil {
+		base.TLSClientConfig = o.tlsConfig.Clone()
+	}
+	if c := base.TLSClientConfig; c != nil && len(c.NextProtos) > 0 {
+		c = c.Clone()
+		c.NextProtos = nil // HTTP/1.1 only: the handshake needs an Upgrade
+		base.TLSClientConfig = c
+	}
+	return base, base, nil
+}
+
+// socketRecorder remembers the last connection a private *http.Transport
+// dialed: the socket under the upgraded connection (under TLS, if any).
+type socketRecorder struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+// wrap makes t's dials go through the recorder.
+func (r *socketRecorder) wrap(t *http.Transport) {
+	dial := t.DialContext
+	if dial == nil && t.Dial != nil { // the deprecated field, honoured as net/http does
+		d := t.Dial
+		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+	}
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return r.record(dial(ctx, network, addr))
+	}
+	if dialTLS := t.DialTLSContext; dialTLS != nil {
+		t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return r.record(dialTLS(ctx, network, addr))
+		}
+	}
+}
+
+func (r *socketRecorder) record(c net.Conn, err error) (net.Conn, error) {
+	if err == nil {
+		r.mu.Lock()
+		r.conn = c
+		r.mu.Unlock()
+	}
+	return c, err
+}
+
+func (r *socketRecorder) last() net.Conn {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn
+}
+
+// handshakeTransport checks the server's handshake response before
+// coder/websocket sees it.
+//
+// It works around three behaviours of coder/websocket v1.8.15's Dial:
+// on an invalid 101 (wrong Sec-WebSocket-Accept, an unoffered subprotocol
+// or extension) it reads the upgraded connection's "body" under its own 3 s
+// timer, so Dial blocks about 3 s whatever HandshakeTimeout says and,
+// under a shorter timeout, loses the cause; on a rejection it reads up to
+// 1 KiB of the body the same way; and it follows redirects. Here an
+// invalid 101 fails the round trip at once with its cause, a rejection's
+// body is closed unread (with keep-alives off this closes the connection),
+// and the client returns a 3xx instead of following it.
+type handshakeTransport struct {
+	next         http.RoundTripper
+	subprotocols []string
+	sockets      *socketRecorder
+
+	mu   sync.Mutex
+	conn *trackedConn // the upgraded connection, once a valid 101 came
+}
+
+func (h *handshakeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := h.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		resp.Body.Close()
+		resp.Body = http.NoBody
+		return resp, nil
+	}
+	if err := checkHandshakeResponse(req.Header.Get("Sec-WebSocket-Key"), h.subprotocols, resp.Header); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	rwc, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		resp.Body.Close()
+		return nil, &handshakeError{msg: fmt.Sprintf("the HTTP client's transport returned a 101 response whose body (%T) is not writable", resp.Body)}
+	}
+	t := &trackedConn{rwc: rwc, socket: h.sockets.last()}
+	h.mu.Lock()
+	h.conn = t
+	h.mu.Unlock()
+	resp.Body = t
+	return resp, nil
+}
+
+func (h *handshakeTransport) upgraded() *trackedConn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.conn
+}
+
+// handshakeError is an invalid 101 response, found by checkHandshakeResponse.
+type handshakeError struct{ msg string }
+
+func (e *handshakeError) Error() string { return "invalid handshake response: " + e.msg }
+
+// checkHandshakeResponse applies RFC 6455 section 4.1's checks of the
+// server's 101 response: Upgrade and Connection headers, the accept key,
+// a subprotocol among those offered, and no extension (none is offered).
+func checkHandshakeResponse(key string, offered []string, h http.Header) error {
+	if !headerHasToken(h, "Upgrade", "websocket") {
+		return &handshakeError{msg: fmt.Sprintf("Upgrade header %q lacks websocket", h.Get("Upgrade"))}
+	}
+	if !headerHasToken(h, "Connection", "upgrade") {
+		return &handshakeError{msg: fmt.Sprintf("Connection header %q lacks Upgrade", h.Get("Connection"))}
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	if got, want := h.Get("Sec-WebSocket-Accept"), base64.StdEncoding.EncodeToString(sum[:]); got != want {
+		return &handshakeError{msg: fmt.Sprintf("Sec-WebSocket-Accept is %q, want %q", got, want)}
+	}
+	if p := h.Values("Sec-WebSocket-Protocol"); len(p) > 0 {
+		ok := len(p) == 1
+		if ok {
+			ok = false
+			for _, o := range offered {
+				ok = ok || o == p[0]
+			}
+		}
+		if !ok {
+			return &handshakeError{msg: fmt.Sprintf("the server chose subprotocol %q, which was not offered (offered: %q)", strings.Join(p, ", "), offered)}
+		}
+	}
+	if e := h.Values("Sec-WebSocket-Extensions"); len(e) > 0 {
+		return &handshakeError{msg: fmt.Sprintf("the server chose extension %q, which was not offered", strings.Join(e, ", "))}
+	}
+	return nil
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func classifyDialError(parent context.Context, timedOut bool, url string, resp *http.Response, err error) error {
 	de := &DialError{URL: url, Reason: "connection failed", Err: err}
+	var he *handshakeError
 	if reason, ctxErr := dialReason(parent, timedOut); reason != "" {
 		de.Reason, de.Err = reason, ctxErr
 	} else if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		de.Reason, de.HTTPStatus = "handshake rejected", resp.StatusCode
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			de.Err = fmt.Errorf("redirected to %q: a WebSocket handshake does not follow redirects (browsers fail it too)", resp.Header.Get("Location"))
+		}
+	} else if errors.As(err, &he) {
+		de.Err = he // drop coder/websocket's and the HTTP client's wrapping
 	} else if errors.Is(err, syscall.ECONNREFUSED) {
 		de.Reason = "connection refused"
 		var opErr *net.OpError
@@ -76,16 +310,40 @@ func classifyDialError(parent context.Context, timedOut bool, url string, resp *
 	return de
 }
 
-// trackedConn remembers that a read from the socket failed, so that a
-// message cut short by a dropped connection is not taken as complete.
+// trackedConn is the upgraded connection under coder/websocket (the 101
+// response's body: plaintext, above TLS). Closing it closes the socket and
+// aborts everything. It remembers that a read or a write failed, so that
+// a message cut short by a dropped connection is not taken as complete,
+// and it checks the server's frames as they pass (see frameChecker): on a
+// violation Read fails, so coder/websocket fails the connection, as a
+// browser does.
 type trackedConn struct {
-	net.Conn
+	rwc         io.ReadWriteCloser
+	socket      net.Conn // the socket under rwc when dualws dialed it, else nil
 	readFailed  atomic.Bool
 	writeFailed atomic.Bool
+
+	// Used only by the reading goroutine (coder/websocket reads under a lock).
+	frames   frameChecker
+	violated error
 }
 
 func (t *trackedConn) Read(p []byte) (int, error) {
-	n, err := t.Conn.Read(p)
+	if t.violated != nil {
+		t.readFailed.Store(true)
+		return 0, t.violated
+	}
+	n, err := t.rwc.Read(p)
+	if n > 0 {
+		if ok, verr := t.frames.check(p[:n]); verr != nil {
+			t.violated = verr
+			if ok > 0 {
+				return ok, nil // the frames before the violation; the error comes next
+			}
+			t.readFailed.Store(true)
+			return 0, verr
+		}
+	}
 	if err != nil {
 		t.readFailed.Store(true)
 	}
@@ -93,9 +351,147 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 }
 
 func (t *trackedConn) Write(p []byte) (int, error) {
-	n, err := t.Conn.Write(p)
+	n, err := t.rwc.Write(p)
 	if err != nil {
 		t.writeFailed.Store(true)
 	}
 	return n, err
+}
+
+// Close closes the connection; a Read or Write in progress fails. It
+// closes the socket first: over TLS, closing rwc alone sends a
+// close_notify alert, which waits up to 5 s for a peer that stopped
+// reading.
+func (t *trackedConn) Close() error {
+	if t.socket != nil {
+		t.socket.Close()
+	}
+	return t.rwc.Close()
+}
+
+// protocolViolation is the error trackedConn.Read returns when the server
+// breaks a rule coder/websocket does not check.
+type protocolViolation struct{ msg string }
+
+func (e *protocolViolation) Error() string { return "protocol violation: " + e.msg }
+
+// frameChecker follows the server's frames in the byte stream, headers
+// split across reads included, and reports what coder/websocket v1.8.15
+// lets through: a masked frame (RFC 6455 section 5.1: the client must
+// fail the connection; coder delivers the payload still masked) and a
+// close frame whose reason is not UTF-8 (section 8.1; coder takes it as a
+// clean close). Only headers and close payloads are looked at: a data
+// frame's payload is skipped by arithmetic.
+type frameChecker struct {
+	hdr     [10]byte // header bytes gathered so far (the server sends no mask key)
+	hdrN    int
+	hdrLen  int    // the header's length, once its second byte is known
+	remain  uint64 // payload bytes of the current frame still to come
+	isClose bool   // the current frame is a close frame of at most 125 bytes
+	payload [125]byte
+	payN    int
+}
+
+// check inspects the next bytes of the stream. On a violation it returns
+// how many of them precede the violating frame (those may be passed on)
+// and the error.
+func (f *frameChecker) check(p []byte) (int, error) {
+	start := 0 // where the current frame's header began in p (0 if earlier)
+	i := 0
+	for i < len(p) {
+		if f.remain > 0 {
+			n := uint64(len(p) - i)
+			if n > f.remain {
+				n = f.remain
+			}
+			if f.isClose {
+				f.payN += copy(f.payload[f.payN:], p[i:i+int(n)])
+			}
+			f.remain -= n
+			i += int(n)
+			if f.remain == 0 && f.isClose {
+				if err := f.checkClose(); err != nil {
+					return start, err
+				}
+			}
+			continue
+		}
+		if f.hdrN == 0 {
+			start = i
+			// Fast path: a whole header in this read.
+			if rest := p[i:]; len(rest) >= 2 && rest[1]&0x80 == 0 {
+				var length uint64
+				switch l := rest[1] & 0x7F; {
+				case l < 126:
+					length, i = uint64(l), i+2
+				case l == 126 && len(rest) >= 4:
+					length, i = uint64(binary.BigEndian.Uint16(rest[2:])), i+4
+				case l == 127 && len(rest) >= 10:
+					length, i = binary.BigEndian.Uint64(rest[2:]), i+10
+				default:
+					goto slow
+				}
+				if rest[0]&0x0F != 0x8 { // not a close frame: skip its payload
+					f.isClose, f.remain = false, length
+					continue
+				}
+				if err := f.startPayload(rest[0], length); err != nil {
+					return start, err
+				}
+				continue
+			}
+		}
+	slow:
+		f.hdr[f.hdrN] = p[i]
+		f.hdrN++
+		i++
+		if f.hdrN == 2 {
+			if f.hdr[1]&0x80 != 0 {
+				return start, &protocolViolation{msg: "the server sent a masked frame (RFC 6455 section 5.1)"}
+			}
+			switch f.hdr[1] & 0x7F {
+			case 126:
+				f.hdrLen = 4
+			case 127:
+				f.hdrLen = 10
+			default:
+				f.hdrLen = 2
+			}
+		}
+		if f.hdrN < 2 || f.hdrN < f.hdrLen {
+			continue
+		}
+		var length uint64
+		switch f.hdrLen {
+		case 4:
+			length = uint64(binary.BigEndian.Uint16(f.hdr[2:]))
+		case 10:
+			length = binary.BigEndian.Uint64(f.hdr[2:])
+		default:
+			length = uint64(f.hdr[1] & 0x7F)
+		}
+		f.hdrN = 0
+		if err := f.startPayload(f.hdr[0], length); err != nil {
+			return start, err
+		}
+	}
+	return 0, nil
+}
+
+// startPayload starts the payload of a frame whose header is read.
+func (f *frameChecker) startPayload(b0 byte, length uint64) error {
+	f.isClose = b0&0x0F == 0x8 && length <= 125
+	f.payN, f.remain = 0, length
+	if length == 0 && f.isClose {
+		return f.checkClose()
+	}
+	return nil
+}
+
+func (f *frameChecker) checkClose() error {
+	f.isClose = false
+	if f.payN > 2 && !utf8.Valid(f.payload[2:f.payN]) {
+		return &protocolViolation{msg: "the server's close reason is not valid UTF-8 (RFC 6455 section 8.1)"}
+	}
+	return nil
 }

@@ -1,0 +1,598 @@
+//go:build !js
+
+package dualws
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// serverFrame builds an unmasked frame (or a masked one when masked).
+func serverFrame(b0 byte, masked bool, payload []byte) []byte {
+	var m byte
+	if masked {
+		m = 0x80
+	}
+	var b []byte
+	switch l := len(payload); {
+	case l < 126:
+		b = []byte{b0, m | byte(l)}
+	case l <= 0xFFFF:
+		b = binary.BigEndian.AppendUint16([]byte{b0, m | 126}, uint16(l))
+	default:
+		b = binary.BigEndian.AppendUint64([]byte{b0, m | 127}, uint64(l))
+	}
+	if masked {
+		b = append(b, 1, 2, 3, 4)
+	}
+	return append(b, payload...)
+}
+
+func closeFrameBytes(code uint16, reason []byte) []byte {
+	return serverFrame(0x88, false, append(binary.BigEndian.AppendUint16(nil, code), reason...))
+}
+
+// TestFrameChecker feeds streams to the checker cut at every point, and in
+// one byte at a time: valid streams pass whole; a violating stream fails
+// at its violating frame, passing on exactly the frames before it.
+func TestFrameChecker(t *testing.T) {
+	valid := [][]byte{
+		serverFrame(0x81, false, []byte("hello")),
+		serverFrame(0x82, false, make([]byte, 300)),     // 16-bit length
+		serverFrame(0x82, false, make([]byte, 70_000)),  // 64-bit length
+		serverFrame(0x01, false, []byte("frag")),        // first fragment
+		serverFrame(0x89, false, []byte("ping")),        // control inside a message
+		serverFrame(0x80, false, []byte("ment")),        // last fragment
+		serverFrame(0x88, false, nil),                   // close without a code
+		closeFrameBytes(1000, []byte("bye ✓")),               // close with a UTF-8 reason
+		closeFrameBytes(1000, nil),                           // close with a code only
+		serverFrame(0x8A, false, make([]byte, 125)),     // largest control frame
+		serverFrame(0x88, false, make([]byte, 126))[:4], // close over 125: header only, coder rejects it
+	}
+	for _, tc := range []struct {
+		name   string
+		frames [][]byte
+		bad    int // index of the violating frame, -1: none
+		msg    string
+	}{
+		{"valid frames", valid[:len(valid)-1], -1, ""},
+		{"masked data frame", [][]byte{valid[0], serverFrame(0x81, true, []byte("hello"))}, 1, "masked"},
+		{"masked control frame", [][]byte{valid[1], serverFrame(0x89, true, nil)}, 1, "masked"},
+		{"masked first frame", [][]byte{serverFrame(0x82, true, make([]byte, 200))}, 0, "masked"},
+		{"close reason not UTF-8", [][]byte{valid[0], valid[2], closeFrameBytes(4000, []byte{0xff, 'x'})}, 2, "UTF-8"},
+		{"close reason cut UTF-8", [][]byte{closeFrameBytes(1000, []byte("€")[:2])}, 0, "UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stream []byte
+			before := 0
+			for i, f := range tc.frames {
+				if i == tc.bad {
+					before = len(stream)
+				}
+				stream = append(stream, f...)
+			}
+			check := func(chunks [][]byte) {
+				t.Helper()
+				var f frameChecker
+				passed := 0
+				for _, c := range chunks {
+					ok, err := f.check(c)
+					if err != nil {
+						assert.Contains(t, err.Error(), tc.msg)
+						// The violating frame's bytes are held back, except
+						// those of it already passed on in earlier reads.
+						assert.Equal(t, max(before, passed), passed+ok, "bytes passed on before the violation")
+						return
+					}
+					passed += len(c)
+				}
+				assert.Equal(t, -1, tc.bad, "no violation found")
+			}
+			// One byte at a time, so every header is split.
+			var bytes [][]byte
+			for i := range stream {
+				bytes = append(bytes, stream[i:i+1])
+			}
+			check(bytes)
+			// Two reads, cut at every point (a sample of them for long streams).
+			step := 1
+			if len(stream) > 2000 {
+				step = 97
+			}
+			for cut := 0; cut <= len(stream); cut += step {
+				check([][]byte{stream[:cut], stream[cut:]})
+			}
+		})
+	}
+}
+
+// fakeConn is a ReadWriteCloser reading from chunks.
+type fakeConn struct {
+	chunks [][]byte
+	closed bool
+}
+
+func (f *fakeConn) Read(p []byte) (int, error) {
+	if len(f.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, f.chunks[0])
+	f.chunks[0] = f.chunks[0][n:]
+	if len(f.chunks[0]) == 0 {
+		f.chunks = f.chunks[1:]
+	}
+	return n, nil
+}
+func (f *fakeConn) Write(p []byte) (int, error) { return 0, errors.New("broken pipe") }
+func (f *fakeConn) Close() error                { f.closed = true; return nil }
+
+// A violation found in a read returns the frames before it first, then
+// the error; readFailed is only set with the error, so the message before
+// it is complete.
+func TestTrackedConnViolation(t *testing.T) {
+	good := serverFrame(0x81, false, []byte("first"))
+	fc := &fakeConn{chunks: [][]byte{append(append([]byte{}, good...), serverFrame(0x82, true, []byte("x"))...)}}
+	tc := &trackedConn{rwc: fc}
+	p := make([]byte, 64)
+	n, err := tc.Read(p)
+	require.NoError(t, err)
+	assert.Equal(t, good, p[:n])
+	assert.False(t, tc.readFailed.Load())
+	_, err = tc.Read(p)
+	var pv *protocolViolation
+	require.ErrorAs(t, err, &pv)
+	assert.True(t, tc.readFailed.Load())
+	_, err = tc.Read(p)
+	assert.ErrorAs(t, err, &pv, "the violation sticks")
+
+	_, err = tc.Write([]byte("x"))
+	assert.Error(t, err)
+	assert.True(t, tc.writeFailed.Load())
+	tc.Close()
+	assert.True(t, fc.closed)
+}
+
+func TestCheckHandshakeResponse(t *testing.T) {
+	const key = "dGhlIHNhbXBsZSBub25jZQ=="
+	const accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" // RFC 6455 section 1.3
+	good := func() http.Header {
+		h := http.Header{}
+		h.Set("Upgrade", "websocket")
+		h.Set("Connection", "Upgrade")
+		h.Set("Sec-WebSocket-Accept", accept)
+		return h
+	}
+	require.NoError(t, checkHandshakeResponse(key, nil, good()))
+	for _, tc := range []struct {
+		name    string
+		offered []string
+		edit    func(http.Header)
+		want    string // "" means valid
+	}{
+		{"chosen subprotocol", []string{"a", "b"}, func(h http.Header) { h.Set("Sec-WebSocket-Protocol", "b") }, ""},
+		{"token lists", nil, func(h http.Header) { h.Set("Connection", "keep-alive, upgrade"); h.Set("Upgrade", "WebSocket") }, ""},
+		{"wrong accept", nil, func(h http.Header) { h.Set("Sec-WebSocket-Accept", "x") }, "Sec-WebSocket-Accept"},
+		{"no accept", nil, func(h http.Header) { h.Del("Sec-WebSocket-Accept") }, "Sec-WebSocket-Accept"},
+		{"no upgrade", nil, func(h http.Header) { h.Del("Upgrade") }, "Upgrade"},
+		{"no connection", nil, func(h http.Header) { h.Set("Connection", "close") }, "Connection"},
+		{"unoffered subprotocol", []string{"a"}, func(h http.Header) { h.Set("Sec-WebSocket-Protocol", "evil") }, "subprotocol"},
+		{"subprotocol none offered", nil, func(h http.Header) { h.Set("Sec-WebSocket-Protocol", "a") }, "subprotocol"},
+		{"two subprotocols", []string{"a", "b"}, func(h http.Header) { h.Add("Sec-WebSocket-Protocol", "a"); h.Add("Sec-WebSocket-Protocol", "b") }, "subprotocol"},
+		{"extension", nil, func(h http.Header) { h.Set("Sec-WebSocket-Extensions", "permessage-deflate") }, "extension"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := good()
+			tc.edit(h)
+			err := checkHandshakeResponse(key, tc.offered, h)
+			if tc.want == "" {
+				assert.NoError(t, err)
+			} else if assert.Error(t, err) {
+				assert.Contains(t, err.Error(), tc.want)
+			}
+		})
+	}
+}
+
+// testCA is a certificate authority made for one test, and a server
+// certificate for 127.0.0.1 that it signed.
+type testCA struct {
+	pool   *x509.CertPool
+	server tls.Certificate
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "dualws test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	caCert, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	return &testCA{pool: pool, server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+}
+
+// serveTLS starts a wss:// echo server with the CA's certificate, offering
+// HTTP/2 too (the client must still get HTTP/1.1), and returns its URL.
+func serveTLS(t *testing.T, ca *testCA) string {
+	t.Helper()
+	testCtx, stop := context.WithCancel(context.Background())
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx, cancel := context.WithCancel(r.Context())
+		defer context.AfterFunc(testCtx, cancel)()
+		echo(ctx, c)
+	}))
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.server}}
+	srv.StartTLS()
+	t.Cleanup(func() { stop(); srv.Close() })
+	return "wss" + strings.TrimPrefix(srv.URL, "https")
+}
+
+// connectProxy is an HTTP CONNECT proxy on loopback that records the
+// targets it was asked for.
+type connectProxy struct {
+	ln      net.Listener
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	targets []string
+	conns   []net.Conn
+}
+
+func newConnectProxy(t *testing.T) *connectProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &connectProxy{ln: ln}
+	p.wg.Go(p.accept)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *connectProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.track(c)
+		p.wg.Go(func() { p.handle(c) })
+	}
+}
+
+func (p *connectProxy) track(c net.Conn) {
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+}
+
+func (p *connectProxy) handle(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return
+	}
+	if req.Method != http.MethodConnect {
+		io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+		return
+	}
+	p.mu.Lock()
+	p.targets = append(p.targets, req.Host)
+	p.mu.Unlock()
+	up, err := net.Dial("tcp", req.Host)
+	if err != nil {
+		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+		return
+	}
+	p.track(up)
+	defer up.Close()
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, br); up.Close(); done <- struct{}{} }()
+	go func() { io.Copy(c, up); c.Close(); done <- struct{}{} }()
+	<-done
+	<-done
+}
+
+func (p *connectProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+func (p *connectProxy) seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.targets...)
+}
+
+// echoOverNative dials with dialNative, echoes one message on the
+// coder/websocket connection and closes it.
+func echoOverNative(t *testing.T, wsURL string, nopts nativeOptions) {
+	t.Helper()
+	cfg := (&Options{HandshakeTimeout: 5 * time.Second}).settings()
+	ws, raw, err := dialNative(context.Background(), wsURL, &cfg, nopts)
+	require.NoError(t, err)
+	require.NotNil(t, raw, "the upgraded connection is tracked")
+	defer raw.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, ws.Write(ctx, websocket.MessageText, []byte("over tls")))
+	_, b, err := ws.Read(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "over tls", string(b))
+	assert.NoError(t, ws.Close(websocket.StatusNormalClosure, ""))
+}
+
+// wss:// with a certificate from a test CA, trusted through TLSConfig.
+func TestDialTLSConfig(t *testing.T) {
+	ca := newTestCA(t)
+	wsURL := serveTLS(t, ca)
+	echoOverNative(t, wsURL, nativeOptions{tlsConfig: &tls.Config{RootCAs: ca.pool}})
+
+	// The same server without the CA: a *DialError with the x509 cause.
+	cfg := (&Options{HandshakeTimeout: 5 * time.Second}).settings()
+	_, _, err := dialNative(context.Background(), wsURL, &cfg, nativeOptions{})
+	var de *DialError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "connection failed", de.Reason)
+	var unknown x509.UnknownAuthorityError
+	assert.ErrorAs(t, err, &unknown)
+}
+
+// HTTPClient with a proxy: wss:// through an HTTP CONNECT proxy, TLS
+// from the client's own Transport or from TLSConfig.
+func TestDialHTTPClientProxy(t *testing.T) {
+	ca := newTestCA(t)
+	wsURL := serveTLS(t, ca)
+	proxy := newConnectProxy(t)
+	proxyURL := "http://" + proxy.ln.Addr().String()
+	target := strings.TrimPrefix(wsURL, "wss://")
+
+	tr := &http.Transport{
+		Proxy:           func(*http.Request) (*url.URL, error) { return url.Parse(proxyURL) },
+		TLSClientConfig: &tls.Config{RootCAs: ca.pool, NextProtos: []string{"h2", "http/1.1"}},
+	}
+	echoOverNative(t, wsURL, nativeOptions{httpClient: &http.Client{Transport: tr}})
+	assert.Equal(t, []string{target}, proxy.seen(), "the handshake went through the proxy")
+
+	// TLSConfig replaces the client's TLS settings.
+	tr2 := &http.Transport{Proxy: tr.Proxy}
+	echoOverNative(t, wsURL, nativeOptions{httpClient: &http.Client{Transport: tr2}, tlsConfig: &tls.Config{RootCAs: ca.pool}})
+	assert.Equal(t, []string{target, target}, proxy.seen())
+	// The caller's Transport is not given the TLSConfig (net/http itself
+	// may fill in its NextProtos).
+	assert.True(t, tr2.TLSClientConfig == nil || tr2.TLSClientConfig.RootCAs == nil, "the caller's Transport is not modified")
+}
+
+// roundTripperFunc is an http.RoundTripper that is not an *http.Transport.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A RoundTripper that is not an *http.Transport is used as it is, and the
+// connection it returns is still tracked and checked: a masked frame from
+// the server fails the connection. TLSConfig cannot apply to it.
+func TestDialCustomRoundTripper(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
+			acceptFor(r.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n")
+		conn.Write(serverFrame(0x82, true, []byte("hello")))
+		io.Copy(io.Discard, brw) // until the client closes
+	}))
+	defer srv.Close()
+	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http")
+	base := &http.Transport{DisableKeepAlives: true}
+	defer base.CloseIdleConnections()
+	calls := 0
+	hc := &http.Client{Transport: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		calls++
+		return base.RoundTrip(r)
+	})}
+	cfg := (&Options{HandshakeTimeout: 5 * time.Second}).settings()
+	ws, raw, err := dialNative(context.Background(), wsURL, &cfg, nativeOptions{httpClient: hc})
+	require.NoError(t, err)
+	defer raw.Close()
+	assert.Equal(t, 1, calls)
+	_, _, err = ws.Read(context.Background())
+	var pv *protocolViolation
+	assert.ErrorAs(t, err, &pv, "the masked frame is refused")
+	ws.CloseNow()
+
+	_, _, err = dialNative(context.Background(), wsURL, &cfg, nativeOptions{httpClient: hc, tlsConfig: &tls.Config{}})
+	var ue *UsageError
+	assert.ErrorAs(t, err, &ue)
+}
+
+// Options.TLSConfig and Options.HTTPClient through the public API: an echo
+// and a clean close on a dualws Client. This needs settings to carry both
+// options (see options_native.go).
+func TestDialOptionsTLSAndHTTPClient(t *testing.T) {
+	ca := newTestCA(t)
+	wsURL := serveTLS(t, ca)
+	proxy := newConnectProxy(t)
+	proxyURL := "http://" + proxy.ln.Addr().String()
+	for _, opts := range []*Options{
+		{TLSConfig: &tls.Config{RootCAs: ca.pool}},
+		{HTTPClient: &http.Client{Transport: &http.Transport{
+			Proxy:           func(*http.Request) (*url.URL, error) { return url.Parse(proxyURL) },
+			TLSClientConfig: &tls.Config{RootCAs: ca.pool},
+		}}},
+	} {
+		opts.HandshakeTimeout = 5 * time.Second
+		c, err := Dial(context.Background(), wsURL, opts)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		require.NoError(t, c.SendText(ctx, "public"))
+		_, b, err := c.Receive(ctx)
+		cancel()
+		require.NoError(t, err)
+		assert.Equal(t, "public", string(b))
+		assert.NoError(t, c.Close(StatusNormalClosure, ""))
+	}
+	assert.Len(t, proxy.seen(), 1, "the HTTPClient's proxy was used once")
+}
+
+func acceptFor(key string) string {
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// BenchmarkFrameChecker measures the checker on 4 KiB reads of small and
+// large messages (its cost per read is on the receive path).
+func BenchmarkFrameChecker(b *testing.B) {
+	for _, size := range []int{32, 64 << 10} {
+		var stream []byte
+		for len(stream) < 1<<20 {
+			stream = append(stream, serverFrame(0x82, false, make([]byte, size))...)
+		}
+		b.Run(itoa(size)+"B", func(b *testing.B) {
+			b.SetBytes(4096)
+			var f frameChecker
+			off := 0
+			for b.Loop() {
+				if off+4096 > len(stream) {
+					f, off = frameChecker{}, 0
+				}
+				if _, err := f.check(stream[off : off+4096]); err != nil {
+					b.Fatal(err)
+				}
+				off += 4096
+			}
+		})
+	}
+}
+
+// closeNotifyConn's Close blocks until its socket is closed, as a TLS
+// connection's does while its close_notify alert cannot be written.
+type closeNotifyConn struct {
+	fakeConn
+	socketClosed chan struct{}
+}
+
+func (c *closeNotifyConn) Close() error { <-c.socketClosed; return nil }
+
+type fakeSocket struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (s *fakeSocket) Close() error { s.once.Do(func() { close(s.closed) }); return nil }
+
+// trackedConn.Close closes the socket before the connection over it, so
+// that aborting a wss:// connection whose peer stopped reading does not
+// wait for TLS's close_notify.
+func TestTrackedConnClosesSocketFirst(t *testing.T) {
+	sock := &fakeSocket{closed: make(chan struct{})}
+	tc := &trackedConn{rwc: &closeNotifyConn{socketClosed: sock.closed}, socket: sock}
+	done := make(chan struct{})
+	go func() { tc.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		sock.Close() // release the goroutine
+		<-done
+		t.Fatal("Close waited on the connection before closing its socket")
+	}
+}
+
+// The socket recorder sits under any *http.Transport dualws dials with,
+// its DialContext or the deprecated Dial, and under DialTLSContext.
+func TestSocketRecorderWrapsDials(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	addr := ln.Addr().String()
+	for name, tr := range map[string]*http.Transport{
+		"default":        {},
+		"DialContext":    {DialContext: (&net.Dialer{}).DialContext},
+		"Dial":           {Dial: net.Dial},
+		"DialTLSContext": {DialTLSContext: (&net.Dialer{}).DialContext},
+	} {
+		var r socketRecorder
+		r.wrap(tr)
+		dial := tr.DialContext
+		if name == "DialTLSContext" {
+			dial = tr.DialTLSContext
+		}
+		c, err := dial(context.Background(), "tcp", addr)
+		require.NoError(t, err, name)
+		assert.Same(t, c, r.last(), name)
+		c.Close()
+	}
+}
