@@ -12,7 +12,10 @@
 //   GET /observed?id=X         the Observation of the connections with id=X as
 //                              JSON, field names as in Go: CloseReceived,
 //                              CloseCode, CloseReason, Pongs, Messages,
-//                              OpenedAt, EndedAt (Unix ns), Ended
+//                              OpenedAt (before the 101 response is written),
+//                              EndedAt (after the close frame left the
+//                              process, or the socket was destroyed; Unix ns),
+//                              Ended ("close" or "drop")
 //
 // Usage: node server.js [--addr 127.0.0.1:0]
 // It prints its bound address (host:port) as the first line on stdout, logs
@@ -131,7 +134,6 @@ function end(ws, id, p) {
 }
 
 function seed(ws, id, p) {
-  if (id) obs(id).OpenedAt = nowNS();
   switch (p.before) {
     case 'echo':
       ws.once('message', (data, isBinary) => {
@@ -191,6 +193,8 @@ server.on('upgrade', (req, socket, head) => {
     refuse(socket, 404, 'no such endpoint');
     return;
   }
+  // Taken before the 101 response is written, like the Go server does.
+  if (id && u.pathname === '/ws/seed') obs(id).OpenedAt = nowNS();
   wss.handleUpgrade(req, socket, head, (ws) => {
     track(ws, id);
     handler(ws);

@@ -27,7 +27,8 @@ const SeedBurst = 3
 
 // wsSeed: the server side of the seed matrix. It records when its 101
 // response was written (Observation.OpenedAt), does what before says, then
-// ends as end says and records when (Observation.EndedAt, Ended). After a
+// ends as end says and records when (Observation.EndedAt, Ended): right
+// after the write of the close frame, or the close of TCP, returned. After a
 // close frame it keeps reading, counting data messages, until the client's
 // close frame, then closes TCP.
 func (s *Server) wsSeed(w http.ResponseWriter, r *http.Request, id string) {
@@ -48,12 +49,15 @@ func (s *Server) wsSeed(w http.ResponseWriter, r *http.Request, id string) {
 		badRequest(w, r, err)
 		return
 	}
+	// Taken before the 101 response is written: the client cannot have
+	// seen the handshake earlier, whatever the scheduler does next.
+	opened := time.Now().UnixNano()
 	rc, err := s.rawAccept(w, r, id)
 	if err != nil {
 		return
 	}
 	defer rc.Close()
-	s.record(id, func(o *Observation) { o.OpenedAt = time.Now().UnixNano() })
+	s.record(id, func(o *Observation) { o.OpenedAt = opened })
 	switch before {
 	case SeedBeforeEcho:
 		err = s.echoOne(rc, id)

@@ -39,8 +39,8 @@ type Observation struct {
 	Pongs int
 	// Messages counts the data messages received from the client.
 	Messages int
-	// OpenedAt is when /ws/seed wrote its handshake response, in Unix
-	// nanoseconds (0 elsewhere).
+	// OpenedAt is when /ws/seed was about to write its handshake
+	// response, in Unix nanoseconds (0 elsewhere).
 	OpenedAt int64 `json:",omitempty"`
 	// EndedAt is when /ws/seed wrote its close frame or closed TCP, in
 	// Unix nanoseconds, taken right after the write or close returned
