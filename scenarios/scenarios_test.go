@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/dualws/dualws/testserver/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -187,4 +188,37 @@ func TestSeedNamesParse(t *testing.T) {
 	assert.Equal(t, len(SeedPeers())*len(SeedShapes())*len(SeedServers())*len(SeedComputes()), n)
 	_, ok := ParseSeedCell("seed-go-send-close1-7ms")
 	assert.False(t, ok)
+}
+
+// TestSeedJudgeCatchesABlindClient runs the seed matrix's judgement on a
+// client that does not read in the background (raw coder/websocket): its
+// writes after the server's close are accepted, and the judgement must
+// count them.
+func TestSeedJudgeCatchesABlindClient(t *testing.T) {
+	s := server.New(server.Options{})
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	defer s.Close()
+	ctx := t.Context()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws/seed?before=echo&end=close&code=4000&id=blind", nil)
+	require.NoError(t, err)
+	defer c.CloseNow()
+	var sends []timedSend
+	write := func(label string) {
+		start := wallNow()
+		sends = append(sends, timedSend{label, start, c.Write(ctx, websocket.MessageText, []byte(label))})
+	}
+	write("first")
+	_, _, err = c.Read(ctx) // the echo; the close frame follows it
+	require.NoError(t, err)
+	busy(50 * time.Millisecond)
+	for range SeedSends {
+		write("after")
+	}
+	o := s.Observed("blind")
+	require.NotZero(t, o.EndedAt)
+	accepted, judged, refused, detail := judgeSends(sends, o.EndedAt, SeedMargin)
+	assert.Equal(t, SeedSends, judged, detail)
+	assert.Equal(t, SeedSends, accepted, detail)
+	assert.Equal(t, "none", refused)
 }

@@ -191,7 +191,7 @@ type timedSend struct {
 // the margin (a server slower than the computation): such an attempt
 // measured nothing and is made again. An attempt that judged a send is never
 // repeated.
-const seedAttempts = 3
+const seedAttempts = 5
 
 func (c SeedCell) run(ctx context.Context, r *run) {
 	for attempt := 1; ; attempt++ {
@@ -262,10 +262,27 @@ func (c SeedCell) attempt(ctx context.Context, r *run, last bool) int {
 			nsMS(o.OpenedAt-dialStart), nsMS(dialEnd-dialStart)))
 		return -1
 	}
-	limit := o.EndedAt + seedMargin.Nanoseconds()
-	accepted, judged := 0, 0
+	accepted, judged, ref, detail := judgeSends(sends, o.EndedAt, seedMargin)
+	r.count(AcceptedAfterClose, accepted)
+	r.fact("judged_sends_refused_with", ref)
+	r.note("server_end", o.Ended)
+	r.note("sends_judged", strconv.Itoa(judged))
+	r.note("sends_vs_server_end", detail)
+	if judged == 0 && last {
+		r.fail(fmt.Sprintf("no send started %v or more after the server's end in %d attempts: the cell measured nothing", seedMargin, seedAttempts))
+	}
+	return judged
+}
+
+// judgeSends judges sends against the server's end (Unix ns): those that
+// started margin or more after it are judged; it returns how many of them
+// were accepted, how many were judged, the distinct outcomes of the refused
+// ones ("none" when none was refused) and every send's start relative to
+// the end with its outcome.
+func judgeSends(sends []timedSend, endedAt int64, margin time.Duration) (accepted, judged int, refusedWith, detail string) {
+	limit := endedAt + margin.Nanoseconds()
 	refused := map[string]bool{}
-	var detail []string
+	var d []string
 	for _, s := range sends {
 		outcome := sendOutcome(s.err)
 		if s.start >= limit {
@@ -276,21 +293,13 @@ func (c SeedCell) attempt(ctx context.Context, r *run, last bool) int {
 				refused[outcome] = true
 			}
 		}
-		detail = append(detail, fmt.Sprintf("%s@%+.1fms:%s", strings.ReplaceAll(s.label, " ", ""), nsMS(s.start-o.EndedAt), outcome))
+		d = append(d, fmt.Sprintf("%s@%+.1fms:%s", strings.ReplaceAll(s.label, " ", ""), nsMS(s.start-endedAt), outcome))
 	}
-	r.count(AcceptedAfterClose, accepted)
-	ref := strings.Join(sortedKeys(refused), ",")
-	if ref == "" {
-		ref = "none"
+	refusedWith = strings.Join(sortedKeys(refused), ",")
+	if refusedWith == "" {
+		refusedWith = "none"
 	}
-	r.fact("judged_sends_refused_with", ref)
-	r.note("server_end", o.Ended)
-	r.note("sends_judged", strconv.Itoa(judged))
-	r.note("sends_vs_server_end", strings.Join(detail, " "))
-	if judged == 0 && last {
-		r.fail(fmt.Sprintf("no send started %v or more after the server's end in %d attempts: the cell measured nothing", seedMargin, seedAttempts))
-	}
-	return judged
+	return accepted, judged, refusedWith, strings.Join(d, " ")
 }
 
 // sendOutcome is a Send error as a short word: "ok", "close 4000", ...

@@ -294,7 +294,7 @@ func printSeedMatrix(seeds map[string]result, repeat int) {
 	for _, peer := range scenarios.SeedPeers() {
 		for _, shape := range scenarios.SeedShapes() {
 			line := peer + "\t" + shape
-			any := false
+			seen := false
 			for _, sv := range scenarios.SeedServers() {
 				var cells []string
 				for _, d := range scenarios.SeedComputes() {
@@ -304,12 +304,12 @@ func printSeedMatrix(seeds map[string]result, repeat int) {
 						cells = append(cells, "-")
 						continue
 					}
-					any = true
+					seen = true
 					cells = append(cells, res.seedCell())
 				}
 				line += "\t" + strings.Join(cells, " ")
 			}
-			if any {
+			if seen {
 				fmt.Fprintln(tw, line)
 			}
 		}
