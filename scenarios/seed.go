@@ -266,6 +266,8 @@ func (c SeedCell) attempt(ctx context.Context, r *run, last bool) int {
 	r.count(AcceptedAfterClose, accepted)
 	r.fact("judged_sends_refused_with", ref)
 	r.note("server_end", o.Ended)
+	r.note("timeline", fmt.Sprintf("from the Dial call: server's handshake %+.1fms, Dial returned %+.1fms, server's %s %+.1fms",
+		nsMS(o.OpenedAt-dialStart), nsMS(dialEnd-dialStart), o.Ended, nsMS(o.EndedAt-dialStart)))
 	r.note("sends_judged", strconv.Itoa(judged))
 	r.note("sends_vs_server_end", detail)
 	if judged == 0 && last {
