@@ -73,11 +73,19 @@ var (
 	seedComputes = []time.Duration{5 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond}
 )
 
-// SeedPeers, SeedShapes, SeedServers and SeedComputes return the values of
-// each dimension of the matrix, in display order.
-func SeedPeers() []string           { return append([]string(nil), seedPeers...) }
-func SeedShapes() []string          { return append([]string(nil), seedShapes...) }
-func SeedServers() []string         { return append([]string(nil), seedServers...) }
+// SeedPeers returns the servers of the matrix (SeedCell.Peer), in display
+// order.
+func SeedPeers() []string { return append([]string(nil), seedPeers...) }
+
+// SeedShapes returns the client shapes (SeedCell.Shape), in display order.
+func SeedShapes() []string { return append([]string(nil), seedShapes...) }
+
+// SeedServers returns the server behaviours (SeedCell.Server), in display
+// order.
+func SeedServers() []string { return append([]string(nil), seedServers...) }
+
+// SeedComputes returns the computation times (SeedCell.Compute), in
+// display order.
 func SeedComputes() []time.Duration { return append([]time.Duration(nil), seedComputes...) }
 
 // Name returns the cell's scenario name.
