@@ -247,15 +247,28 @@ func (r result) why() string {
 	return s
 }
 
-// seedWhy is why in two lines: what each platform did in the first
-// repetition that is not identical.
+// seedWhy shows what each platform did in the first repetition that is not
+// identical, and in the first one where the native client broke the
+// promise, if that is another.
 func (r result) seedWhy() string {
-	i := r.firstBad()
-	head := r.name
-	if len(r.native) > 1 {
-		head += fmt.Sprintf(" run %d", i+1)
+	reps := []int{r.firstBad()}
+	for i, t := range r.native {
+		if len(t.Violations()) > 0 || t.Failure != "" {
+			if i != reps[0] {
+				reps = append(reps, i)
+			}
+			break
+		}
 	}
-	return fmt.Sprintf("%s:\n  native:  %s\n  browser: %s\n", head, seedLine(r.native[i]), seedLine(r.browser[i]))
+	s := ""
+	for _, i := range reps {
+		head := r.name
+		if len(r.native) > 1 {
+			head += fmt.Sprintf(" run %d", i+1)
+		}
+		s += fmt.Sprintf("%s:\n  native:  %s\n  browser: %s\n", head, seedLine(r.native[i]), seedLine(r.browser[i]))
+	}
+	return s
 }
 
 func seedLine(t scenarios.Trace) string {
