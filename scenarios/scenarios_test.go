@@ -170,7 +170,7 @@ func TestSeedInstrumentCanFail(t *testing.T) {
 	seedMargin = -time.Hour
 	tr := Run(context.Background(), "seed-go-send-close1-5ms", base)
 	require.Empty(t, tr.Failure)
-	assert.Equal(t, 1, tr.Counts[AcceptedAfterClose], "the send of \"first\", accepted before the close, judged as after it")
+	assert.GreaterOrEqual(t, tr.Counts[AcceptedAfterClose], 1, "the send of \"first\", accepted before the close, judged as after it")
 	assert.NotEmpty(t, tr.Violations())
 }
 
