@@ -279,6 +279,9 @@ func seedLine(t scenarios.Trace) string {
 	if d := t.Notes["sends_vs_server_end"]; d != "" {
 		s += "; sends vs the server's end: " + d
 	}
+	if d := t.Notes["timeline"]; d != "" {
+		s += "; " + d
+	}
 	return s
 }
 
