@@ -23,16 +23,20 @@ import (
 )
 
 // Env is a running parity environment: the harness bundle, the scenario
-// server serving it, and one headless Chromium.
+// server serving it, the Node ws server of the seed matrix, and one
+// headless Chromium.
 type Env struct {
 	// BaseURL is the scenario server's ws:// base URL.
 	BaseURL string
+	// NodeWSURL is the Node ws server's ws:// base URL.
+	NodeWSURL string
 	// PageURL is the harness page.
 	PageURL string
 	// RefusedURL is a ws:// URL where nothing listens.
 	RefusedURL string
 
 	dir      string
+	nodews   *NodeWS
 	srv      *server.Server
 	hs       *httptest.Server
 	bctx     context.Context
@@ -83,7 +87,8 @@ func BuildHarness(ctx context.Context, dir string) error {
 }
 
 // Start builds the harness into a temporary directory, starts the scenario
-// server on 127.0.0.1 and one headless Chromium. Call Close when done.
+// server and the Node ws server (StartNodeWS) on 127.0.0.1 and one headless
+// Chromium. Call Close when done.
 // With DUALWS_E2E_SERVERLOG set in the environment, the server logs one
 // line per connection to stderr.
 func Start(ctx context.Context) (*Env, error) {
@@ -119,6 +124,11 @@ func Start(ctx context.Context) (*Env, error) {
 		e.Close()
 		return nil, errors.New("e2e: the refused port was reused by the scenario server; run again")
 	}
+	if e.nodews, err = StartNodeWS(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.NodeWSURL = e.nodews.BaseURL
 	e.bctx, e.stopBrow, err = browser.Start(context.Background())
 	if err != nil {
 		e.Close()
@@ -127,11 +137,12 @@ func Start(ctx context.Context) (*Env, error) {
 	return e, nil
 }
 
-// Close stops the browser and the server and removes the bundle.
+// Close stops the browser and the servers and removes the bundle.
 func (e *Env) Close() {
 	if e.stopBrow != nil {
 		e.stopBrow()
 	}
+	e.nodews.Stop()
 	if e.srv != nil {
 		e.srv.Close()
 	}
@@ -143,7 +154,7 @@ func (e *Env) Close() {
 
 // Config is the scenarios.Config of this environment.
 func (e *Env) Config() scenarios.Config {
-	return scenarios.Config{BaseURL: e.BaseURL, RefusedURL: e.RefusedURL}
+	return scenarios.Config{BaseURL: e.BaseURL, RefusedURL: e.RefusedURL, NodeWSURL: e.NodeWSURL}
 }
 
 // Native runs scenario name natively, in this process.
@@ -199,7 +210,7 @@ func (e *Env) Browser(ctx context.Context, name string) (scenarios.Trace, []stri
 	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`window.dualwsReady === true`, chromedp.WithPollingInterval(10*time.Millisecond))); err != nil {
 		return tr, consoleLines(), fmt.Errorf("e2e: waiting for the harness to load: %w", err)
 	}
-	args, err := json.Marshal([]string{name, e.BaseURL, e.RefusedURL})
+	args, err := json.Marshal([]string{name, e.BaseURL, e.RefusedURL, e.NodeWSURL})
 	if err != nil {
 		return tr, nil, fmt.Errorf("e2e: encoding the arguments: %w", err)
 	}

@@ -34,10 +34,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestParity runs every scenario natively and in Chromium and requires the
-// same trace, timings aside.
+// TestParity runs every scenario but the seed matrix natively and in
+// Chromium and requires the same trace, timings aside.
 func TestParity(t *testing.T) {
 	for _, name := range scenarios.Names() {
+		if _, ok := scenarios.ParseSeedCell(name); ok {
+			continue // TestSeedMatrix
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
@@ -53,6 +56,34 @@ func TestParity(t *testing.T) {
 				t.Errorf("native and browser traces differ (native | browser):\n%s", d)
 			}
 			t.Logf("close detection: native %.1f ms, browser %.1f ms", native.CloseDetectMS, br.CloseDetectMS)
+		})
+	}
+}
+
+// TestSeedMatrix runs every cell of the seed matrix natively and in
+// Chromium, one at a time (the cells measure scheduling: other work in
+// parallel would distort them), against both servers. Each cell must have
+// the same trace on both platforms and no send accepted after the server's
+// close or drop.
+func TestSeedMatrix(t *testing.T) {
+	for _, name := range scenarios.Names() {
+		if _, ok := scenarios.ParseSeedCell(name); !ok {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			native := env.Native(ctx, name)
+			br, console, err := env.Browser(ctx, name)
+			if err != nil {
+				t.Fatalf("%v\nbrowser console:\n%s", err, strings.Join(console, "\n"))
+			}
+			assert.Empty(t, native.Failure, "native run failed")
+			assert.Empty(t, br.Failure, "browser run failed")
+			assert.Empty(t, native.Violations(), "native: %s", native.Notes["sends_vs_server_end"])
+			assert.Empty(t, br.Violations(), "browser: %s", br.Notes["sends_vs_server_end"])
+			if d := scenarios.Diff(native, br); d != "" {
+				t.Errorf("native and browser traces differ (native | browser):\n%s", d)
+			}
 		})
 	}
 }

@@ -1,18 +1,43 @@
 # Parity suite (scenarios/, wasm/harness/, e2e/, internal/browser/).
-#   make demo [RUN=name[,name]]  runs every scenario natively and in headless
+#   make demo [RUN=name[,name]] [REPEAT=n]
+#                                runs every scenario natively and in headless
 #                                Chromium, prints the side-by-side table and
-#                                fails unless all are identical
+#                                the seed matrix, and fails unless all are
+#                                identical. RUN takes names, globs (seed-go-*)
+#                                or prefixes (seed); REPEAT runs each n times
+#                                (identical only if every run is)
 #   make serve [ADDR=host:port]  stages bin/www and serves it with the
 #                                scenario server, for a person with a browser
 #   make www-harness             stages the harness into bin/www/harness/
 #   make test-e2e                the parity suite's tests (part of make test)
-.PHONY: demo serve www www-harness test-e2e
+#   make nodews                  installs the seed matrix's Node ws server
+#                                (npm ci in testserver/nodews)
+.PHONY: demo serve www www-harness test-e2e nodews
 
 ADDR ?= 127.0.0.1:8080
 RUN ?=
+REPEAT ?=
 
-demo: chromium
-	$(GO) run ./e2e/demo $(if $(RUN),-run '$(RUN)')
+demo: chromium nodews
+	$(GO) run ./e2e/demo $(if $(RUN),-run '$(RUN)') $(if $(REPEAT),-repeat $(REPEAT))
+
+# The seed matrix also runs against a server on the npm ws package: its
+# node_modules are installed from package-lock.json with npm ci when
+# missing; as root, Debian's nodejs and npm are installed first if needed.
+nodews: testserver/nodews/node_modules/ws/package.json
+
+testserver/nodews/node_modules/ws/package.json: testserver/nodews/package-lock.json
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's nodejs and npm packages (for the seed matrix's Node ws server)..." >&2; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y -qq nodejs npm >&2 || { apt-get update -qq >&2 && apt-get install -y -qq nodejs npm >&2; }; \
+		fi; \
+		command -v node >/dev/null && command -v npm >/dev/null || { \
+			echo "node and npm are needed by the seed matrix (testserver/nodews): install Debian's nodejs and npm packages (apt-get install nodejs npm)" >&2; exit 1; }; \
+	fi
+	cd testserver/nodews && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 www: www-harness
 
@@ -27,5 +52,7 @@ serve: www bin/testserver
 
 test: test-e2e
 
-test-e2e: chromium
-	$(GO) test -race -count=1 ./internal/browser/... ./scenarios/... ./e2e/...
+# -p 1: the seed matrix measures scheduling, so the packages do not run
+# in parallel with each other.
+test-e2e: chromium nodews
+	$(GO) test -race -count=1 -p 1 ./internal/browser/... ./scenarios/... ./e2e/...

@@ -15,12 +15,21 @@ type observation struct {
 	CloseReason   string
 	Pongs         int
 	Messages      int
+	OpenedAt      int64
+	EndedAt       int64
+	Ended         string
 }
 
-// observed fetches what the server saw on this run's connections.
+// observed fetches what the scenario server saw on this run's connections.
 func (r *run) observed(ctx context.Context) (observation, error) {
+	return r.observedAt(ctx, r.cfg.BaseURL)
+}
+
+// observedAt fetches what the server at ws:// base saw on this run's
+// connections.
+func (r *run) observedAt(ctx context.Context, base string) (observation, error) {
 	var o observation
-	body, err := httpGet(ctx, r.httpBase()+"/observed?id="+url.QueryEscape(r.id))
+	body, err := httpGet(ctx, httpBase(base)+"/observed?id="+url.QueryEscape(r.id))
 	if err != nil {
 		return o, fmt.Errorf("fetching the server's observation: %w", err)
 	}
@@ -33,11 +42,11 @@ func (r *run) observed(ctx context.Context) (observation, error) {
 // observedUntil polls the server's observation until ok accepts it or ctx
 // ends (the server may record a close frame just after the client has
 // already reported CLOSED). It returns the last observation.
-func (r *run) observedUntil(ctx context.Context, wait time.Duration, ok func(observation) bool) (observation, error) {
+func (r *run) observedUntil(ctx context.Context, base string, wait time.Duration, ok func(observation) bool) (observation, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
-		o, err := r.observed(ctx)
+		o, err := r.observedAt(ctx, base)
 		if err != nil || ok(o) {
 			return o, err
 		}

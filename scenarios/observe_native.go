@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 )
 
 func httpGet(ctx context.Context, rawURL string) ([]byte, error) {
@@ -43,3 +44,6 @@ func RefusedURL() (string, error) {
 	}
 	return "ws://" + addr + "/", nil
 }
+
+// wallNow is the wall clock in Unix nanoseconds.
+func wallNow() int64 { return time.Now().UnixNano() }

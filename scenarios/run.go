@@ -21,6 +21,10 @@ type Config struct {
 	// scenario. When empty, the native runner finds a free port itself;
 	// the browser cannot, and that scenario then fails.
 	RefusedURL string
+	// NodeWSURL is the Node ws server (testserver/nodews), e.g.
+	// "ws://127.0.0.1:8081", for the seed matrix's nodews cells; those
+	// fail when it is empty.
+	NodeWSURL string
 }
 
 // RunTimeout bounds one scenario run.
@@ -74,7 +78,7 @@ func RunConfig(ctx context.Context, name string, cfg Config) Trace {
 			CloseDetectMS: -1,
 		},
 	}
-	r.id = name + "-" + runtime.GOOS + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(runSeq.Add(1), 10)
+	r.id = newRunID(name)
 	var sc *scenario
 	for i := range all {
 		if all[i].name == name {
@@ -121,6 +125,22 @@ type run struct {
 	clients  []*dualws.Client
 	trigger  time.Time
 	closedAt time.Time
+}
+
+// reset forgets what the run recorded, for a new attempt on a new
+// connection id. Its clients must have reached CLOSED.
+func (r *run) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.t = Trace{Scenario: r.t.Scenario, Platform: r.t.Platform, CloseDetectMS: -1, ByNature: r.t.ByNature}
+	r.clients = nil
+	r.trigger, r.closedAt = time.Time{}, time.Time{}
+	r.start = time.Now()
+	r.id = newRunID(r.t.Scenario)
+}
+
+func newRunID(name string) string {
+	return name + "-" + runtime.GOOS + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(runSeq.Add(1), 10)
 }
 
 func (r *run) fail(msg string) {
@@ -204,16 +224,21 @@ func (r *run) fact(key, v string) {
 
 // url returns the scenario server URL of path with query q and this run's id.
 func (r *run) url(path string, q url.Values) string {
+	return r.urlAt(r.cfg.BaseURL, path, q)
+}
+
+// urlAt is url for the server at base (a ws:// base URL).
+func (r *run) urlAt(base, path string, q url.Values) string {
 	if q == nil {
 		q = url.Values{}
 	}
 	q.Set("id", r.id)
-	return strings.TrimRight(r.cfg.BaseURL, "/") + path + "?" + q.Encode()
+	return strings.TrimRight(base, "/") + path + "?" + q.Encode()
 }
 
-// httpBase returns the scenario server's HTTP base URL.
-func (r *run) httpBase() string {
-	b := strings.TrimRight(r.cfg.BaseURL, "/")
+// httpBase returns the HTTP base URL of the server at ws:// base.
+func httpBase(base string) string {
+	b := strings.TrimRight(base, "/")
 	switch {
 	case strings.HasPrefix(b, "ws://"):
 		return "http://" + b[len("ws://"):]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,12 +14,12 @@ import (
 )
 
 // all lists the scenarios in their canonical order.
-var all = []scenario{
+var all = slices.Concat([]scenario{
 	{"echo", "echo text and binary of 0 B, 125 B, 126 B, 64 KiB and 1 MiB, then Close(1000)", echo, nil},
 	{"server-close", "server closes 1000 with a reason after the first message", serverClose, nil},
 	{"server-close-utf8", "server closes 4000 with a 123-byte multi-byte UTF-8 reason", serverCloseUTF8, nil},
 	{"server-going-away", "server closes 1001 (going away)", serverGoingAway, nil},
-	{"seed", "server closes 4000; the client computes 200 ms without yielding, then sends 5 messages: none accepted", seed, nil},
+}, seedScenarios(), []scenario{
 	{"drop", "server drops TCP without a close frame: 1006", drop, nil},
 	{"drop-fragment", "server drops TCP in the middle of a fragmented message: 1006", dropFragment, nil},
 	{"close-unanswered", "Close(1000) that the server never answers: CLOSED after CloseTimeout, 1006, not clean", closeUnanswered, nil},
@@ -34,7 +35,7 @@ var all = []scenario{
 	{"server-ping", "server pings 3 times: the client answers every ping", serverPing, nil},
 	{"pong-empty-close", "unsolicited pong, then a close frame without a code: 1005", pongEmptyClose, nil},
 	{"close-twice", "Close called twice and concurrently: one handshake, the same result for every caller", closeTwice, nil},
-}
+})
 
 // payload returns n deterministic bytes; text payloads are ASCII.
 func payload(n int, typ dualws.MessageType) []byte {
@@ -130,32 +131,6 @@ func serverCloseUTF8(ctx context.Context, r *run) {
 
 func serverGoingAway(ctx context.Context, r *run) { closeAfterFirst(ctx, r, 1001, "going away") }
 
-// seed is the bug dualws exists for: after the server closed, a client
-// that has been busy must not accept sends it will never deliver.
-func seed(ctx context.Context, r *run) {
-	c := r.dial(ctx, "/ws/close", q("after", "1", "code", "4000", "reason", "server closed"), dualws.Options{})
-	if c == nil {
-		return
-	}
-	r.markTrigger()
-	if r.send(ctx, c, dualws.Text, []byte("first")) != nil {
-		return
-	}
-	if r.receive(ctx, c) != nil {
-		return
-	}
-	busy(200 * time.Millisecond)
-	accepted := 0
-	for i := range 5 {
-		if r.send(ctx, c, dualws.Text, []byte("after "+strconv.Itoa(i))) == nil {
-			accepted++
-		}
-	}
-	r.count("accepted_after_close", accepted)
-	r.receiveAll(ctx, c)
-	r.close(c, dualws.StatusNormalClosure, "")
-}
-
 func drop(ctx context.Context, r *run) {
 	helloUntilEnd(ctx, r, "/ws/drop", q("after", "1"), "after drop")
 }
@@ -209,7 +184,7 @@ func closeInvalid(ctx context.Context, r *run) {
 	}
 	r.markTrigger()
 	r.close(c, 4000, strings.Repeat("r", dualws.MaxCloseReason))
-	o, err := r.observedUntil(ctx, 2*time.Second, func(o observation) bool { return o.CloseReceived })
+	o, err := r.observedUntil(ctx, r.cfg.BaseURL, 2*time.Second, func(o observation) bool { return o.CloseReceived })
 	if err != nil {
 		r.fail(err.Error())
 		return
@@ -265,7 +240,7 @@ func readLimit(ctx context.Context, r *run) {
 // serverSawClose records that the server received the client's close
 // frame; its code, which differs by platform, is only a note.
 func (r *run) serverSawClose(ctx context.Context) {
-	o, err := r.observedUntil(ctx, 2*time.Second, func(o observation) bool { return o.CloseReceived })
+	o, err := r.observedUntil(ctx, r.cfg.BaseURL, 2*time.Second, func(o observation) bool { return o.CloseReceived })
 	if err != nil {
 		r.fail(err.Error())
 		return
@@ -376,7 +351,7 @@ func concurrentSend(ctx context.Context, r *run) {
 	// of them reached the server does not: the server has counted every
 	// data frame before the client's close frame. Natively it is always
 	// true; a browser discards what it still had queued.
-	o, err := r.observedUntil(ctx, 2*time.Second, func(o observation) bool { return o.CloseReceived })
+	o, err := r.observedUntil(ctx, r.cfg.BaseURL, 2*time.Second, func(o observation) bool { return o.CloseReceived })
 	if err != nil {
 		r.fail(err.Error())
 		return
@@ -440,7 +415,7 @@ func closeTwice(ctx context.Context, r *run) {
 	r.count("distinct_concurrent_results", len(distinct))
 	r.op(results[0])
 	r.close(c, dualws.StatusNormalClosure, "twice")
-	o, err := r.observedUntil(ctx, 2*time.Second, func(o observation) bool { return o.CloseReceived })
+	o, err := r.observedUntil(ctx, r.cfg.BaseURL, 2*time.Second, func(o observation) bool { return o.CloseReceived })
 	if err != nil {
 		r.fail(err.Error())
 		return

@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/dualws/dualws/testserver/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,13 +36,26 @@ func TestNativeRun(t *testing.T) {
 	base := startServer(t)
 	traces := map[string]Trace{}
 	for _, name := range Names() {
+		if cell, ok := ParseSeedCell(name); ok && cell.Peer != "go" {
+			continue // needs the Node server; run by the e2e suite
+		}
 		tr := Run(context.Background(), name, base)
 		traces[name] = tr
 		t.Logf("%s:\n  %s", name, strings.Join(tr.Lines(), "\n  "))
 		assert.Empty(t, tr.Failure, name)
 		assert.NotEmpty(t, tr.Ops, name)
 	}
-	assert.Equal(t, 0, traces["seed"].Counts["accepted_after_close"], "seed: sends accepted after the server's close")
+	seeds := 0
+	for name, tr := range traces {
+		if _, ok := ParseSeedCell(name); !ok {
+			continue
+		}
+		seeds++
+		assert.Empty(t, tr.Violations(), name)
+		assert.Contains(t, tr.Counts, AcceptedAfterClose, name)
+		assert.Contains(t, []string{"close 4000", "close 1006"}, tr.Facts["judged_sends_refused_with"], name)
+	}
+	assert.Equal(t, 36, seeds, "seed cells against the Go testserver")
 	assert.Equal(t, "v2", traces["subprotocol"].Facts["subprotocol"])
 	assert.Equal(t, 3, traces["server-ping"].Counts["server_pongs"])
 	assert.Len(t, traces["burst-close"].Received, 3)
@@ -72,7 +87,7 @@ func TestUnknownScenario(t *testing.T) {
 
 func TestNamesAreUniqueAndDescribed(t *testing.T) {
 	names := Names()
-	require.Len(t, names, 20)
+	require.Len(t, names, 19+72)
 	seen := map[string]bool{}
 	for _, n := range names {
 		assert.False(t, seen[n], "duplicate %s", n)
@@ -144,4 +159,66 @@ func TestByNatureMasksOnlyTheCleanEnd(t *testing.T) {
 	// The code of the CLOSED transition is still compared.
 	browser.Transitions[1].Code = 1006
 	assert.False(t, Equal(native, browser))
+}
+
+// TestSeedInstrumentCanFail checks that the seed matrix can report a
+// violation: with a margin far in the past, the sends accepted before the
+// server's close count as accepted after it.
+func TestSeedInstrumentCanFail(t *testing.T) {
+	base := startServer(t)
+	defer func(m time.Duration) { seedMargin = m }(seedMargin)
+	seedMargin = -time.Hour
+	tr := Run(context.Background(), "seed-go-send-close1-5ms", base)
+	require.Empty(t, tr.Failure)
+	assert.GreaterOrEqual(t, tr.Counts[AcceptedAfterClose], 1, "the send of \"first\", accepted before the close, judged as after it")
+	assert.NotEmpty(t, tr.Violations())
+}
+
+func TestSeedNamesParse(t *testing.T) {
+	n := 0
+	for _, name := range Names() {
+		c, ok := ParseSeedCell(name)
+		if !ok {
+			continue
+		}
+		n++
+		assert.Equal(t, name, c.Name())
+		assert.True(t, strings.HasPrefix(name, SeedPrefix))
+	}
+	assert.Equal(t, len(SeedPeers())*len(SeedShapes())*len(SeedServers())*len(SeedComputes()), n)
+	_, ok := ParseSeedCell("seed-go-send-close1-7ms")
+	assert.False(t, ok)
+}
+
+// TestSeedJudgeCatchesABlindClient runs the seed matrix's judgement on a
+// client that does not read in the background (raw coder/websocket): its
+// writes after the server's close are accepted, and the judgement must
+// count them.
+func TestSeedJudgeCatchesABlindClient(t *testing.T) {
+	s := server.New(server.Options{})
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	defer s.Close()
+	ctx := t.Context()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws/seed?before=echo&end=close&code=4000&id=blind", nil)
+	require.NoError(t, err)
+	defer c.CloseNow()
+	var sends []timedSend
+	write := func(label string) {
+		start := wallNow()
+		sends = append(sends, timedSend{label, start, c.Write(ctx, websocket.MessageText, []byte(label))})
+	}
+	write("first")
+	_, _, err = c.Read(ctx) // the echo; the close frame follows it
+	require.NoError(t, err)
+	busy(50 * time.Millisecond)
+	for range SeedSends {
+		write("after")
+	}
+	o := s.Observed("blind")
+	require.NotZero(t, o.EndedAt)
+	accepted, judged, refused, detail := judgeSends(sends, o.EndedAt, SeedMargin)
+	assert.Equal(t, SeedSends, judged, detail)
+	assert.Equal(t, SeedSends, accepted, detail)
+	assert.Equal(t, "none", refused)
 }

@@ -319,3 +319,16 @@ func (t Trace) Lines() []string {
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+// Violations returns the promises of dualws that the trace shows broken,
+// one sentence each, or nil: sends accepted although they started
+// SeedMargin or more after the server's close or drop
+// (Counts[AcceptedAfterClose] > 0). A trace with violations is never a
+// parity success, even when both platforms break the promise alike.
+func (t Trace) Violations() []string {
+	var v []string
+	if n := t.Counts[AcceptedAfterClose]; n > 0 {
+		v = append(v, fmt.Sprintf("%d send(s) accepted %v or more after the server's close or drop", n, SeedMargin))
+	}
+	return v
+}

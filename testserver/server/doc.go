@@ -32,12 +32,19 @@
 //	/ws/ping [n=3]            send n pings, then the text "pongs=<count>", then close 1000
 //	/ws/pongclose             send a pong ("unsolicited"), then a close frame with an empty
 //	                          payload; read the client's answer and close TCP
+//	/ws/seed before=echo|push|burst|none end=close|drop [code=1000 reason=]
+//	                          the server of the seed matrix: echo one message, or send
+//	                          "first", or send "1", "2", "3", or nothing; then write a close
+//	                          frame (and read until the client's) or close TCP. It records
+//	                          OpenedAt and EndedAt (Unix ns) in the observation
 //
+// The seed matrix also runs against testserver/nodews, a Node server on the
+// npm ws package that serves /ws/echo, /ws/seed and /observed the same way.
 // Bad parameters are refused with 400 before the handshake. Other routes:
 // GET /wasm_exec.js serves the glue file of the Go that runs the server,
 // GET /observed?id=X, and the files of Options.StaticDir at / (no-store).
 //
 // The endpoints built on github.com/coder/websocket accept any origin and
 // never negotiate compression; dropfragment, noclose, badutf8 and
-// pongclose speak raw RFC 6455 frames on a hijacked connection.
+// pongclose and seed speak raw RFC 6455 frames on a hijacked connection.
 package server

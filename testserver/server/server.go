@@ -39,6 +39,15 @@ type Observation struct {
 	Pongs int
 	// Messages counts the data messages received from the client.
 	Messages int
+	// OpenedAt is when /ws/seed was about to write its handshake
+	// response, in Unix nanoseconds (0 elsewhere).
+	OpenedAt int64 `json:",omitempty"`
+	// EndedAt is when /ws/seed wrote its close frame or closed TCP, in
+	// Unix nanoseconds, taken right after the write or close returned
+	// (0 elsewhere, and until then).
+	EndedAt int64 `json:",omitempty"`
+	// Ended is how /ws/seed ended the connection: "close" or "drop".
+	Ended string `json:",omitempty"`
 }
 
 // Server is the scenario server. It is an http.Handler; create it with New
@@ -89,6 +98,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/ws/noclose", s.scenario(s.wsNoClose))
 	s.mux.HandleFunc("/ws/badutf8", s.scenario(s.wsBadUTF8))
 	s.mux.HandleFunc("/ws/pongclose", s.scenario(s.wsPongClose))
+	s.mux.HandleFunc("/ws/seed", s.scenario(s.wsSeed))
 	if s.opts.StaticDir != "" {
 		s.mux.Handle("/", noStore(http.FileServer(http.Dir(s.opts.StaticDir))))
 	}

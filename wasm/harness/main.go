@@ -4,7 +4,8 @@
 // index.html, it exposes the scenarios of package scenarios to JavaScript.
 //
 //	dualwsNames()                          → array of scenario names
-//	dualwsRun(name, baseURL[, refusedURL]) → Promise of the trace as JSON
+//	dualwsRun(name, baseURL[, refusedURL[, nodeWSURL]])
+//	                                       → Promise of the trace as JSON
 //
 // and sets window.dualwsReady = true once both are installed.
 package main
@@ -47,6 +48,9 @@ func runScenario(_ js.Value, args []js.Value) any {
 	}
 	if len(args) > 2 && args[2].Type() == js.TypeString {
 		cfg.RefusedURL = args[2].String()
+	}
+	if len(args) > 3 && args[3].Type() == js.TypeString {
+		cfg.NodeWSURL = args[3].String()
 	}
 	var executor js.Func
 	executor = js.FuncOf(func(_ js.Value, pargs []js.Value) any {
