@@ -68,8 +68,8 @@ func TestFrameChecker(t *testing.T) {
 		serverFrame(0x89, false, []byte("ping")),        // control inside a message
 		serverFrame(0x80, false, []byte("ment")),        // last fragment
 		serverFrame(0x88, false, nil),                   // close without a code
-		closeFrameBytes(1000, []byte("bye ✓")),               // close with a UTF-8 reason
-		closeFrameBytes(1000, nil),                           // close with a code only
+		closeFrameBytes(1000, []byte("bye ✓")),          // close with a UTF-8 reason
+		closeFrameBytes(1000, nil),                      // close with a code only
 		serverFrame(0x8A, false, make([]byte, 125)),     // largest control frame
 		serverFrame(0x88, false, make([]byte, 126))[:4], // close over 125: header only, coder rejects it
 	}
