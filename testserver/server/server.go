@@ -89,6 +89,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/ws/noclose", s.scenario(s.wsNoClose))
 	s.mux.HandleFunc("/ws/badutf8", s.scenario(s.wsBadUTF8))
 	s.mux.HandleFunc("/ws/pongclose", s.scenario(s.wsPongClose))
+	s.redialRoutes()
 	if s.opts.StaticDir != "" {
 		s.mux.Handle("/", noStore(http.FileServer(http.Dir(s.opts.StaticDir))))
 	}
