@@ -14,15 +14,16 @@ package server
 //	                          are read and discarded), until the client leaves or 30 s
 //	GET /redial?id=X&do=...   control, plain HTTP:
 //	                          count: the number of /ws/flaky connections seen for id
-//	                          listen: open a second listener on 127.0.0.1 serving every
-//	                          endpoint and answer its host:port; one per id
+//	                          listen [ttl=30]: open a second listener on 127.0.0.1 serving
+//	                          every endpoint for ttl seconds (at most 600) and answer its
+//	                          host:port; one per id
 //	                          down: close that listener, then every connection it
 //	                          accepted (no close frames); answers once they are closed
 //	                          up: listen again on the same port
 //
 // A browser cannot restart a server, so a scenario that needs one uses
 // listen, down and up. Listeners opened this way close with Server.Close
-// and after 30 s at the latest.
+// and after their ttl at the latest.
 
 import (
 	"context"
@@ -169,7 +170,10 @@ func (st *redialState) control(w http.ResponseWriter, r *http.Request, id string
 		answer = strconv.Itoa(st.flaky[id])
 		st.mu.Unlock()
 	case "listen":
-		answer, err = st.listen(id)
+		var ttl int
+		if ttl, err = intParam(r, "ttl", int(stallLimit/time.Second), 1, 600); err == nil {
+			answer, err = st.listen(id, time.Duration(ttl)*time.Second)
+		}
 	case "down":
 		err = st.extra(id).down()
 	case "up":
@@ -205,7 +209,7 @@ func (st *redialState) extra(id string) *extraListener {
 	return st.extras[id] // nil: its methods say so
 }
 
-func (st *redialState) listen(id string) (string, error) {
+func (st *redialState) listen(id string, ttl time.Duration) (string, error) {
 	st.mu.Lock()
 	if st.extras[id] != nil {
 		st.mu.Unlock()
@@ -219,8 +223,8 @@ func (st *redialState) listen(id string) (string, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	// The listener lives at most stallLimit, and not past Server.Close.
-	e.timer = time.AfterFunc(stallLimit, e.expire)
+	// The listener lives at most ttl, and not past Server.Close.
+	e.timer = time.AfterFunc(ttl, e.expire)
 	e.stop = context.AfterFunc(st.s.ctx, e.expire)
 	return e.addr, nil
 }

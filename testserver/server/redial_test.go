@@ -72,7 +72,7 @@ func TestFlakyBadParameters(t *testing.T) {
 		status, _ := e.get(t, "/ws/flaky"+q)
 		assert.Equal(t, http.StatusBadRequest, status, q)
 	}
-	for _, q := range []string{"?id=x&do=nope", "?do=count", "?id=nolistener&do=down", "?id=nolistener&do=up"} {
+	for _, q := range []string{"?id=x&do=nope", "?id=x&do=listen&ttl=601", "?do=count", "?id=nolistener&do=down", "?id=nolistener&do=up"} {
 		status, _ := e.get(t, "/redial"+q)
 		assert.Equal(t, http.StatusBadRequest, status, q)
 	}
