@@ -105,7 +105,8 @@ func Redial(ctx context.Context, url string, opts *Options) iter.Seq2[*Client, e
 					c.Close(StatusNormalClosure, "")
 					return
 				}
-				out = rec.outcome(c)
+				final, _ := c.CloseStatus()
+				out = rec.outcome(final)
 			}
 			if ctx.Err() != nil || !shouldRetry(base.Retry, out) {
 				return
@@ -215,13 +216,16 @@ func (l *lifetime) observe(ev StateChange) {
 	}
 }
 
-// outcome describes c, which is CLOSED.
-func (l *lifetime) outcome(c *Client) outcome {
-	final, _ := c.CloseStatus()
+// outcome describes the client observed, now CLOSED with final.
+func (l *lifetime) outcome(final CloseStatus) outcome {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	o := outcome{status: final, final: final}
-	if l.ended {
+	// The close that started it decides, unless the client failed locally
+	// (keepalive or heartbeat timeout) with a status of its own: that one
+	// wins even if a close frame went out first.
+	localFailure := final.Code == StatusAbnormalClosure && !final.Remote && final.Reason != "close timeout"
+	if l.ended && !localFailure {
 		o.status = l.status
 	}
 	if !l.openedAt.IsZero() && l.endedAt.After(l.openedAt) {

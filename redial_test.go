@@ -678,3 +678,48 @@ func TestRedialKeepsTheUsersOnStateChange(t *testing.T) {
 	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 4000 remote", "CLOSING>CLOSED 4000 clean remote"}, rec.transitions())
 	assert.True(t, strings.HasPrefix(rec.transitions()[0], "CONNECTING"))
 }
+
+func TestLifetimeOutcome(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ev := func(from, to State, ms int, st CloseStatus) StateChange {
+		return StateChange{From: from, To: to, Status: st, At: t0.Add(time.Duration(ms) * time.Millisecond)}
+	}
+	app := CloseStatus{Code: 1000}
+	peer := CloseStatus{Code: 1008, Remote: true}
+	for _, tc := range []struct {
+		name    string
+		evs     []StateChange
+		final   CloseStatus
+		status  CloseStatus
+		openFor time.Duration
+		retry   bool
+	}{
+		{"the application's Close, answered",
+			[]StateChange{ev(Connecting, Open, 0, CloseStatus{}), ev(Open, Closing, 300, app), ev(Closing, Closed, 310, CloseStatus{Code: 1000, WasClean: true})},
+			CloseStatus{Code: 1000, WasClean: true}, app, 300 * time.Millisecond, false},
+		{"the application's Close, unanswered: still the application's",
+			[]StateChange{ev(Connecting, Open, 0, CloseStatus{}), ev(Open, Closing, 300, app), ev(Closing, Closed, 5300, statusCloseTimeout)},
+			statusCloseTimeout, app, 300 * time.Millisecond, false},
+		{"the peer's 1008",
+			[]StateChange{ev(Connecting, Open, 0, CloseStatus{}), ev(Open, Closing, 20, peer), ev(Closing, Closed, 21, peer)},
+			peer, peer, 20 * time.Millisecond, false},
+		{"dropped",
+			[]StateChange{ev(Connecting, Open, 0, CloseStatus{}), ev(Open, Closed, 7000, statusDropped)},
+			statusDropped, statusDropped, 7 * time.Second, true},
+		{"a local timeout after a CLOSING with 4000 is the timeout",
+			[]StateChange{ev(Connecting, Open, 0, CloseStatus{}), ev(Open, Closing, 50, CloseStatus{Code: 4000}), ev(Closing, Closed, 60, CloseStatus{Code: 1006, Reason: "heartbeat timeout"})},
+			CloseStatus{Code: 1006, Reason: "heartbeat timeout"}, CloseStatus{Code: 1006, Reason: "heartbeat timeout"}, 50 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l lifetime
+			for _, e := range tc.evs {
+				l.observe(e)
+			}
+			o := l.outcome(tc.final)
+			assert.Equal(t, tc.status, o.status)
+			assert.Equal(t, tc.final, o.final)
+			assert.Equal(t, tc.openFor, o.openFor)
+			assert.Equal(t, tc.retry, retryable(o))
+		})
+	}
+}
