@@ -23,6 +23,16 @@
 // (after -linger, if set, so that replies can arrive). Ctrl-C closes with
 // 1000; a second Ctrl-C drops the connection at once.
 //
+// With -reconnect the client connects again after a failed dial or a
+// dropped connection, as dualws.Redial decides (-backoff-initial,
+// -backoff-min and -backoff-max set the delays), and prints
+// "reconnecting in 1.3s (attempt 2): <last error>" before each delay;
+// standard input goes to the current connection. End of input or Ctrl-C
+// stops it; the exit status is that of the last outcome.
+//
+// -cacert FILE trusts the CA certificates of a PEM file for wss://, and
+// -insecure skips the verification of the server's certificate.
+//
 // Exit status: 0 the connection closed cleanly with 1000 or 1001, 1 it
 // closed with any other code, 2 usage error, 3 the dial failed, 4 the
 // connection dropped (1006).

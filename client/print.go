@@ -40,23 +40,25 @@ func newPrinter(start time.Time, stdout, stderr io.Writer, cfg *config) *printer
 
 // event is one line of -json output. Fields that do not apply are left out.
 type event struct {
-	T           float64 `json:"t"`
-	Event       string  `json:"event"`
-	From        string  `json:"from,omitempty"`
-	To          string  `json:"to,omitempty"`
-	URL         string  `json:"url,omitempty"`
-	Code        *int    `json:"code,omitempty"`
-	Reason      *string `json:"reason,omitempty"`
-	Clean       *bool   `json:"clean,omitempty"`
-	By          string  `json:"by,omitempty"`
-	Subprotocol string  `json:"subprotocol,omitempty"`
-	Type        string  `json:"type,omitempty"`
-	Len         *int    `json:"len,omitempty"`
-	Text        *string `json:"text,omitempty"`
-	Base64      *string `json:"base64,omitempty"`
-	Op          string  `json:"op,omitempty"`
-	Error       string  `json:"error,omitempty"`
-	Status      *int    `json:"status,omitempty"`
+	T           float64  `json:"t"`
+	Event       string   `json:"event"`
+	From        string   `json:"from,omitempty"`
+	To          string   `json:"to,omitempty"`
+	URL         string   `json:"url,omitempty"`
+	Code        *int     `json:"code,omitempty"`
+	Reason      *string  `json:"reason,omitempty"`
+	Clean       *bool    `json:"clean,omitempty"`
+	By          string   `json:"by,omitempty"`
+	Subprotocol string   `json:"subprotocol,omitempty"`
+	Type        string   `json:"type,omitempty"`
+	Len         *int     `json:"len,omitempty"`
+	Text        *string  `json:"text,omitempty"`
+	Base64      *string  `json:"base64,omitempty"`
+	Op          string   `json:"op,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Status      *int     `json:"status,omitempty"`
+	Attempt     *int     `json:"attempt,omitempty"`
+	Delay       *float64 `json:"delay,omitempty"`
 }
 
 func (p *printer) since(t time.Time) float64 {
@@ -95,6 +97,41 @@ func (p *printer) state(ev dualws.StateChange) {
 		return
 	}
 	p.printState(ev)
+}
+
+// hold starts holding CLOSING and CLOSED again, for the next connection.
+func (p *printer) hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.released = false
+}
+
+// redial reports, with -reconnect, the delay before the next attempt and
+// why: "reconnecting in 1.3s (attempt 2): <last error>".
+func (p *printer) redial(attempt int, delay time.Duration, last error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	msg := ""
+	if last != nil {
+		msg = oneLine(last.Error())
+	}
+	if p.json {
+		secs := delay.Seconds()
+		p.emit(&event{T: p.since(now), Event: "redial", Attempt: &attempt, Delay: &secs, Error: msg})
+		return
+	}
+	if !p.quiet {
+		fmt.Fprintf(p.stderr, "%s reconnecting in %s (attempt %d): %s\n", p.stamp(now), formatDelay(delay), attempt, msg)
+	}
+}
+
+// formatDelay shows a delay as 1.3s, or in milliseconds below a second.
+func formatDelay(d time.Duration) string {
+	if d >= time.Second {
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 }
 
 // release prints the held transitions; later ones are printed at once. The

@@ -40,6 +40,10 @@ type config struct {
 	linger       time.Duration
 	json         bool
 	quiet        bool
+	reconnect    bool
+	backoff      dualws.Backoff
+	cacert       string
+	insecure     bool
 }
 
 // listFlag is a repeatable string flag.
@@ -66,6 +70,12 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.linger, "linger", 0, "after end of input, wait this long for replies (or for the server to close) before closing with 1000")
 	fs.BoolVar(&cfg.json, "json", false, "write every event as one JSON object per line on standard output")
 	fs.BoolVar(&cfg.quiet, "q", false, "quiet: do not print state changes and notices on standard error (errors still are)")
+	fs.BoolVar(&cfg.reconnect, "reconnect", false, "reconnect with backoff when the connection fails or drops (dualws.Redial); end of input or Ctrl-C stops")
+	fs.DurationVar(&cfg.backoff.Initial, "backoff-initial", 0, "with -reconnect, the first delay is random in [0, this] (0: 1s)")
+	fs.DurationVar(&cfg.backoff.Min, "backoff-min", 0, "with -reconnect, the second delay; later ones grow by 1.618 (0: 1s)")
+	fs.DurationVar(&cfg.backoff.Max, "backoff-max", 0, "with -reconnect, the longest delay (0: 30s)")
+	fs.StringVar(&cfg.cacert, "cacert", "", "trust the CA certificates in this PEM file for wss:// (instead of the system's)")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "wss:// without verifying the server's certificate (testing only)")
 	// The flag package calls Usage on every parse error; the help is only
 	// printed for -h, and errors stay on one line.
 	fs.Usage = func() {}
@@ -167,6 +177,11 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		}()
 	}
 
+	tlsCfg, err := tlsConfig(cfg.cacert, cfg.insecure)
+	if err != nil {
+		out.error("usage", err)
+		return out.exit(exitUsage)
+	}
 	opts := &dualws.Options{
 		Subprotocols:  cfg.subprotocols,
 		Header:        cfg.header,
@@ -176,6 +191,15 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		PingTimeout:   cfg.pingTimeout,
 		OnStateChange: out.state,
 	}
+	if tlsCfg != nil {
+		opts.TLSConfig = tlsCfg
+	}
+	in := readInput(stdin, finished)
+	sess := &connSession{out: out, in: in, binary: cfg.binary, linger: cfg.linger, interrupted: interrupted, drop: drop}
+	if cfg.reconnect {
+		return sess.reconnect(dialCtx, cfg, opts)
+	}
+
 	c, err := dualws.Dial(dialCtx, cfg.url, opts)
 	if err != nil {
 		var ue *dualws.UsageError
@@ -186,16 +210,46 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		out.error("dial", err)
 		return out.exit(exitDial)
 	}
+	if sess.run(c) == endDropped {
+		return out.exit(exitDropped)
+	}
+	st, _ := c.CloseStatus()
+	return out.exit(exitStatus(st))
+}
+
+// connSession runs connections: standard input goes to the current one, what
+// arrives goes to the printer.
+type connSession struct {
+	out         *printer
+	in          *input
+	binary      bool
+	linger      time.Duration
+	interrupted <-chan struct{} // closed by the first interrupt
+	drop        <-chan struct{} // closed by the second interrupt
+}
+
+// How a connection served by connSession.run ended.
+const (
+	endClosed  = iota // CLOSED, for any reason but the two below
+	endInput          // the end of input closed it
+	endDropped        // a second interrupt abandoned it
+)
+
+// run serves c until it is CLOSED and everything it received is printed.
+func (s *connSession) run(c *dualws.Client) int {
+	out := s.out
+	out.hold()
 	if p := c.Subprotocol(); p != "" {
 		out.subprotocol(p)
 	}
 
 	// Input: each line is a message; end of input closes with 1000.
-	go sendInput(c, stdin, cfg.binary, cfg.linger, out)
+	inputEnded := make(chan bool, 1)
+	go func() { inputEnded <- sendInput(c, s.in, s.binary, s.linger, out) }()
 	// An interrupt closes with 1000.
 	go func() {
 		select {
-		case <-interrupted:
+		case <-s.interrupted:
 			closeConn(c)
 		case <-c.Done():
 		}
@@ -218,13 +272,47 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 	for _, ch := range []<-chan struct{}{recvDone, c.Done()} {
 		select {
 		case <-ch:
-		case <-drop:
+		case <-s.drop:
 			out.release()
-			return out.exit(exitDropped)
+			return endDropped
 		}
 	}
-	st, _ := c.CloseStatus()
-	return out.exit(exitStatus(st))
+	if <-inputEnded {
+		return endInput
+	}
+	return endClosed
+}
+
+// reconnect is run with -reconnect: it ranges over dualws.Redial, serving
+// each connection, until the end of input, an interrupt, or an outcome
+// Redial does not retry. The exit status is that of the last outcome.
+func (s *connSession) reconnect(ctx context.Context, cfg *config, opts *dualws.Options) int {
+	out := s.out
+	opts.Backoff = &cfg.backoff
+	opts.OnRedial = out.redial
+	status := exitDial
+	for c, err := range dualws.Redial(ctx, cfg.url, opts) {
+		if err != nil {
+			var ue *dualws.UsageError
+			if errors.As(err, &ue) {
+				out.error("usage", err)
+				return out.exit(exitUsage)
+			}
+			out.error("dial", err)
+			status = exitDial
+			continue
+		}
+		end := s.run(c)
+		if end == endDropped {
+			return out.exit(exitDropped)
+		}
+		st, _ := c.CloseStatus()
+		status = exitStatus(st)
+		if end == endInput {
+			break
+		}
+	}
+	return out.exit(status)
 }
 
 // exitStatus maps the final close status to the exit status.
@@ -238,54 +326,100 @@ func exitStatus(st dualws.CloseStatus) int {
 	return exitCode
 }
 
-// sendInput sends each line of r, without its line ending, as one message,
-// and closes the connection with 1000 at the end of r, after waiting
-// linger for replies. It stops when the connection is closing.
-func sendInput(c *dualws.Client, r io.Reader, binary bool, linger time.Duration, out *printer) {
+// input reads standard input line by line, for one connection after
+// another.
+type input struct {
+	lines chan inputLine // closed at the end of input
+	err   error          // why reading stopped, if not io.EOF; read after lines is closed
+}
+
+type inputLine struct {
+	n    int // from 1
+	data []byte
+}
+
+// readInput reads r in a goroutine, which ends at the end of r or, when
+// nobody takes a line any more, once finished is closed.
+func readInput(r io.Reader, finished <-chan struct{}) *input {
+	in := &input{lines: make(chan inputLine)}
+	go func() {
+		defer close(in.lines)
+		br := bufio.NewReader(r)
+		for n := 1; ; n++ {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 {
+				line = bytes.TrimSuffix(line, []byte("\n"))
+				line = bytes.TrimSuffix(line, []byte("\r"))
+				select {
+				case in.lines <- inputLine{n, line}:
+				case <-finished:
+					return
+				}
+			}
+			if err != nil {
+				if err != io.EOF {
+					in.err = err
+				}
+				return
+			}
+		}
+	}()
+	return in
+}
+
+// sendInput sends each line of in, without its line ending, as one message,
+// and closes the connection with 1000 at the end of in, after waiting
+// linger for replies. It stops when the connection is closing, and reports
+// whether the end of input closed the connection.
+func sendInput(c *dualws.Client, in *input, binary bool, linger time.Duration, out *printer) bool {
 	typ := dualws.Text
 	if binary {
 		typ = dualws.Binary
 	}
-	br := bufio.NewReader(r)
-	for n := 1; ; n++ {
-		line, rerr := br.ReadBytes('\n')
-		if len(line) > 0 {
-			line = bytes.TrimSuffix(line, []byte("\n"))
-			line = bytes.TrimSuffix(line, []byte("\r"))
-			err := c.Send(context.Background(), typ, line)
-			var ue *dualws.UsageError
-			switch {
-			case errors.As(err, &ue):
-				out.error("send", fmt.Errorf("input line %d not sent: %w", n, err))
-			case err != nil:
-				out.error("send", fmt.Errorf("input line %d not sent: %w", n, err))
-				return
-			default:
-				out.sent(typ, len(line))
-			}
+	for {
+		var (
+			l  inputLine
+			ok bool
+		)
+		select {
+		case l, ok = <-in.lines:
+		case <-c.Done():
+			return false
 		}
-		if rerr == io.EOF {
-			if linger > 0 && c.State() == dualws.Open {
-				out.notice("end of input: waiting " + linger.String() + " for replies before closing")
-				t := time.NewTimer(linger)
-				select {
-				case <-t.C:
-				case <-c.Done():
-				}
-				t.Stop()
-			}
-			if c.State() == dualws.Open {
-				out.notice("end of input: closing with 1000")
-			}
-			closeConn(c)
-			return
+		if !ok {
+			break
 		}
-		if rerr != nil {
-			out.error("input", fmt.Errorf("reading standard input: %w", rerr))
-			closeConn(c)
-			return
+		err := c.Send(context.Background(), typ, l.data)
+		var ue *dualws.UsageError
+		switch {
+		case errors.As(err, &ue):
+			out.error("send", fmt.Errorf("input line %d not sent: %w", l.n, err))
+		case err != nil:
+			out.error("send", fmt.Errorf("input line %d not sent: %w", l.n, err))
+			return false
+		default:
+			out.sent(typ, len(l.data))
 		}
 	}
+	if in.err != nil {
+		out.error("input", fmt.Errorf("reading standard input: %w", in.err))
+		closeConn(c)
+		return true
+	}
+	if linger > 0 && c.State() == dualws.Open {
+		out.notice("end of input: waiting " + linger.String() + " for replies before closing")
+		t := time.NewTimer(linger)
+		select {
+		case <-t.C:
+		case <-c.Done():
+		}
+		t.Stop()
+	}
+	if c.State() == dualws.Open {
+		out.notice("end of input: closing with 1000")
+	}
+	closeConn(c)
+	return true
 }
 
 // closeConn closes with 1000 and waits until the connection is closed. The

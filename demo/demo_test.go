@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +286,15 @@ func TestDemo(t *testing.T) {
 		t.Errorf("connection 2 timeline: %s, want %s", got, want)
 	}
 
+	// "Server restarts": the page reconnects with Redial, and the badge
+	// says when it tries again (the screenshot shows it).
+	click("scenario-restart")
+	wait("the restartable connection to open", badgeIsJS("OPEN")+` && document.getElementById("badge").textContent.includes("connection #3")`)
+	wait("the reconnecting badge", redialShownJS)
+	if got := p.text("#redial"); !redialText.MatchString(got) {
+		t.Errorf("reconnecting badge = %q, want %s", got, redialText)
+	}
+
 	if *screenshot != "" {
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -294,6 +304,51 @@ func TestDemo(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("wrote %s", *screenshot)
+	}
+}
+
+// redialShownJS is true while the reconnecting badge is shown.
+const redialShownJS = `!document.getElementById("redial").hidden`
+
+// redialText is what the reconnecting badge reads.
+var redialText = regexp.MustCompile(`^reconnecting in \d+\.\d s` + `attempt \d+ · dualws\.Redial$`)
+
+// TestDemoServerRestarts presses "Server restarts": the connection drops
+// with the listener, the badge shows each delay, dials fail while the
+// listener is down, and the client is OPEN again on the same port.
+func TestDemoServerRestarts(t *testing.T) {
+	p := openPage(t)
+	p.click("scenario-restart")
+	p.wait("the first connection to open", badgeIsJS("OPEN"))
+	p.wait("the reconnecting badge", redialShownJS)
+	if got := p.text("#redial"); !redialText.MatchString(got) {
+		t.Errorf("reconnecting badge = %q, want %s", got, redialText)
+	}
+	p.wait("the server to come back", hasRowJS(1, "info", "server down")+` && Array.from(document.querySelectorAll("#timeline tbody tr")).some(tr => tr.cells[2].textContent === "server up")`)
+	p.wait("the client to be OPEN again", badgeIsJS("OPEN")+" && !"+redialShownJS)
+	p.click("send")
+	last := p.text("#badge")
+	p.wait("the echo on the new connection", `Array.from(document.querySelectorAll("#timeline tbody tr")).some(tr => tr.dataset.kind === "received" && tr.cells[0].textContent !== "1")`)
+
+	rows := p.rows()
+	checkClose(t, one(t, rows, 1, "state", "CLOSED"), "1006", "", "false", "network")
+	if r := one(t, rows, 1, "info", "reconnecting"); !strings.Contains(r.Cells[colDetail], "(attempt 2)") || !strings.Contains(r.Cells[colDetail], "1006") {
+		t.Errorf("reconnecting row %s, want attempt 2 after the 1006", r)
+	}
+	failed, opened := 0, 0
+	for _, r := range rows {
+		switch {
+		case r.Kind == "error" && r.Cells[colWhat] == "dial failed":
+			failed++
+		case r.Kind == "state" && r.Cells[colWhat] == "OPEN":
+			opened++
+		}
+	}
+	if failed == 0 || opened != 2 {
+		t.Errorf("%d failed dials and %d opens, want some while the server was down, then the second open\n%s", failed, opened, dump(rows))
+	}
+	if !strings.Contains(last, "OPEN") {
+		t.Errorf("badge %q, want OPEN", last)
 	}
 }
 

@@ -7,7 +7,10 @@
 // lists every transition and message with the close code, reason, clean
 // flag and who closed. Buttons connect to the scenario server's endpoints
 // that close with 4000, drop the connection, stall the handshake or send
-// a message over the read limit.
+// a message over the read limit. "Server restarts" connects with
+// dualws.Redial to a listener of the scenario server that it then closes
+// and reopens on the same port: a second badge shows "reconnecting in
+// 1.3 s" (Options.OnRedial) until the client is OPEN again.
 //
 // Build it with GOOS=js GOARCH=wasm go build -o demo.wasm ./demo/page and
 // serve it with index.html next to it (make www-demo; make serve).
@@ -69,15 +72,18 @@ func (c *conn) get() *dualws.Client {
 // page is the demo's state. Handlers and the connections' goroutines share
 // it, so mu guards it.
 type page struct {
-	doc js.Value
+	doc      js.Value
+	httpBase string // the scenario server, e.g. http://127.0.0.1:8080
 
-	mu   sync.Mutex
-	cur  *conn
-	next int
+	mu         sync.Mutex
+	cur        *conn
+	next       int
+	restart    *restartable // the Redial loop of "Server restarts", if current
+	restartSeq int
 }
 
 func main() {
-	p := &page{doc: js.Global().Get("document")}
+	p := &page{doc: js.Global().Get("document"), httpBase: js.Global().Get("location").Get("origin").String()}
 	loc := js.Global().Get("location")
 	scheme := "ws://"
 	if loc.Get("protocol").String() == "https:" {
@@ -89,6 +95,7 @@ func main() {
 	p.onClick("connect", func() { p.connect(p.value("url"), "") })
 	p.onClick("send", p.send)
 	p.onClick("close", p.close)
+	p.onClick("scenario-restart", p.restartServer)
 	for _, sc := range scenarios {
 		first := ""
 		if sc.first {
@@ -134,18 +141,7 @@ func (p *page) current() *conn {
 // 1000, and sends first once open if it is not empty.
 func (p *page) connect(url, first string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p.mu.Lock()
-	old := p.cur
-	p.next++
-	c := &conn{id: p.next, url: url, start: time.Now(), cancel: cancel}
-	p.cur = c
-	p.mu.Unlock()
-	if old != nil {
-		old.cancel()
-		if oc := old.get(); oc != nil {
-			go oc.Close(dualws.StatusNormalClosure, "replaced by a new connection")
-		}
-	}
+	c := p.newConn(url, cancel, time.Now(), true)
 
 	p.badge(c, dualws.Connecting, nil)
 	p.row(c, row{kind: "state", to: "CONNECTING", what: "CONNECTING", detail: url, at: c.start})
@@ -175,6 +171,31 @@ func (p *page) connect(url, first string) {
 	if first != "" {
 		p.sendOn(c, client, first)
 	}
+}
+
+// newConn makes a new connection attempt the current one. With replace,
+// the previous attempt is cancelled and its client closed with 1000; a
+// Redial loop passes false for the attempts after its first.
+func (p *page) newConn(url string, cancel context.CancelFunc, start time.Time, replace bool) *conn {
+	p.mu.Lock()
+	old := p.cur
+	p.next++
+	c := &conn{id: p.next, url: url, start: start, cancel: cancel}
+	p.cur = c
+	if replace {
+		p.restart = nil
+	}
+	p.mu.Unlock()
+	if replace {
+		p.showRedial(nil)
+		if old != nil {
+			old.cancel()
+			if oc := old.get(); oc != nil {
+				go oc.Close(dualws.StatusNormalClosure, "replaced by a new connection")
+			}
+		}
+	}
+	return c
 }
 
 // receive adds a row for every message until the connection closes.

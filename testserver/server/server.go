@@ -99,6 +99,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/ws/badutf8", s.scenario(s.wsBadUTF8))
 	s.mux.HandleFunc("/ws/pongclose", s.scenario(s.wsPongClose))
 	s.mux.HandleFunc("/ws/seed", s.scenario(s.wsSeed))
+	s.redialRoutes()
 	if s.opts.StaticDir != "" {
 		s.mux.Handle("/", noStore(http.FileServer(http.Dir(s.opts.StaticDir))))
 	}
