@@ -202,7 +202,7 @@ func redial1012(ctx context.Context, r *run) {
 // serverCount records how many /ws/flaky connections the server saw for
 // this run.
 func (r *run) serverCount(ctx context.Context) {
-	body, err := httpGet(ctx, r.httpBase()+"/redial?do=count&id="+r.id)
+	body, err := httpGet(ctx, httpBase(r.cfg.BaseURL)+"/redial?do=count&id="+r.id)
 	if err != nil {
 		r.fail(err.Error())
 		return
@@ -217,7 +217,7 @@ func (r *run) serverCount(ctx context.Context) {
 
 // control calls GET /redial?do=do for this run and returns the answer.
 func (r *run) control(ctx context.Context, do string) (string, bool) {
-	body, err := httpGet(ctx, r.httpBase()+"/redial?do="+do+"&id="+r.id)
+	body, err := httpGet(ctx, httpBase(r.cfg.BaseURL)+"/redial?do="+do+"&id="+r.id)
 	if err != nil {
 		r.fail("redial " + do + ": " + err.Error())
 		return "", false

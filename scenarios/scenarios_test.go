@@ -87,7 +87,7 @@ func TestUnknownScenario(t *testing.T) {
 
 func TestNamesAreUniqueAndDescribed(t *testing.T) {
 	names := Names()
-	require.Len(t, names, 19+72)
+	require.Len(t, names, 19+72+10)
 	seen := map[string]bool{}
 	for _, n := range names {
 		assert.False(t, seen[n], "duplicate %s", n)
