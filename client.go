@@ -493,6 +493,13 @@ func (c *Client) deliver(typ MessageType, data []byte) (pause bool) {
 	return pause
 }
 
+// readingPaused reports whether the machine has paused reading.
+func (c *Client) readingPaused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m.paused
+}
+
 // waitResume blocks while reading is paused, until Receive makes room or a
 // close status is decided.
 func (c *Client) waitResume() {

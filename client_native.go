@@ -28,6 +28,7 @@ type nativeConn struct {
 
 	inFlight  atomic.Int64
 	writeLock chan struct{} // one Send at a time, taken with the Send's context
+	lastCheck int64         // when a Send last checked on the reader (UnixNano); under writeLock
 
 	mu          sync.Mutex
 	tearingDown bool          // the reader ended: no goroutine starts any more
@@ -160,6 +161,10 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return ctx.Err()
 	}
 	defer func() { <-d.writeLock }()
+	if now := time.Now().UnixNano(); now-d.lastCheck >= int64(readerCheckEvery) {
+		d.awaitReader()
+		d.lastCheck = time.Now().UnixNano()
+	}
 	if !d.c.sendAllowed() {
 		return errTransportClosing
 	}

@@ -167,6 +167,7 @@ func (r *socketRecorder) wrap(t *http.Transport) {
 
 func (r *socketRecorder) record(c net.Conn, err error) (net.Conn, error) {
 	if err == nil {
+		c = &countingConn{Conn: c}
 		r.mu.Lock()
 		r.conn = c
 		r.mu.Unlock()
@@ -223,7 +224,7 @@ func (h *handshakeTransport) RoundTrip(req *http.Request) (*http.Response, error
 		resp.Body.Close()
 		return nil, &handshakeError{msg: fmt.Sprintf("the HTTP client's transport returned a 101 response whose body (%T) is not writable", resp.Body)}
 	}
-	t := &trackedConn{rwc: rwc, socket: h.sockets.last()}
+	t := &trackedConn{rwc: rwc, socket: h.sockets.last(), entered: make(chan struct{}, 1)}
 	h.mu.Lock()
 	h.conn = t
 	h.mu.Unlock()
@@ -323,6 +324,12 @@ type trackedConn struct {
 	readFailed  atomic.Bool
 	writeFailed atomic.Bool
 
+	// For awaitReader: the reader is blocked in Read; entered is signalled
+	// when it calls Read while a Send waits.
+	inRead  atomic.Bool
+	waiting atomic.Bool
+	entered chan struct{}
+
 	// Used only by the reading goroutine (coder/websocket reads under a lock).
 	frames   frameChecker
 	violated error
@@ -333,7 +340,12 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 		t.readFailed.Store(true)
 		return 0, t.violated
 	}
+	t.inRead.Store(true)
+	if t.waiting.Load() {
+		notify(t.entered)
+	}
 	n, err := t.rwc.Read(p)
+	t.inRead.Store(false)
 	if n > 0 {
 		if ok, verr := t.frames.check(p[:n]); verr != nil {
 			t.violated = verr

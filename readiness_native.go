@@ -1,0 +1,63 @@
+//go:build !js
+
+package dualws
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// A native Send checks, at most once per millisecond, that the reader has
+// taken what has reached the socket, so that a close or drop already in the
+// kernel is decided before the next message goes out. The Go scheduler
+// polls the network only now and then while goroutines run, and an
+// overloaded machine can leave the reader unscheduled for milliseconds;
+// parking the sending goroutine lets the scheduler run the reader.
+
+// readerCheckEvery is how often a Send checks on the reader.
+const readerCheckEvery = time.Millisecond
+
+// readerCatchUpMax bounds one wait for the reader.
+const readerCatchUpMax = 5 * time.Millisecond
+
+// countingConn counts the bytes read from the socket.
+type countingConn struct {
+	net.Conn
+	read atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// awaitReader waits until the reader has read every byte that was in the
+// socket when it was called and is back waiting for more, the status is
+// decided, reading is paused, or readerCatchUpMax has passed.
+func (d *nativeConn) awaitReader() {
+	sock, _ := d.raw.socket.(*countingConn)
+	var target int64
+	if sock != nil {
+		target = sock.read.Load() + int64(socketPending(sock.Conn))
+	}
+	caughtUp := func() bool {
+		return d.raw.inRead.Load() && (sock == nil || sock.read.Load() >= target)
+	}
+	if caughtUp() || d.c.decided.Load() {
+		return
+	}
+	d.raw.waiting.Store(true)
+	defer d.raw.waiting.Store(false)
+	timer := time.NewTimer(readerCatchUpMax)
+	defer timer.Stop()
+	for !caughtUp() && !d.c.decided.Load() && !d.c.readingPaused() {
+		select {
+		case <-d.raw.entered:
+		case <-d.c.statusCh:
+		case <-timer.C:
+			return
+		}
+	}
+}
