@@ -293,23 +293,33 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 
 // Send sends one message. Text messages must be valid UTF-8.
 //
-// Once the connection is CLOSING or CLOSED, Send sends nothing and returns
-// a *CloseError with the close code and reason (errors.Is(err, ErrClosed)).
-// A Send racing with a close either succeeds or returns that error.
+// Once a close status is decided (the peer's close frame, Close, a drop the
+// reader saw, a failure), Send sends nothing and returns a *CloseError with
+// the close code and reason (errors.Is(err, ErrClosed)), even while State
+// still reports OPEN. A Send racing with a close either succeeds or returns
+// that error.
 //
-// Natively Send returns once the message is written to the socket. If ctx
-// ends during a write, coder/websocket closes the connection, since a
-// partial frame cannot be taken back.
+// Before writing, at most once per millisecond of sending, Send looks for
+// a close that has reached the machine but not yet the client. Natively it
+// waits, at most 5 ms, until the reader has taken what is in the socket.
+// In the browser it yields to the event loop until two turns in a row
+// bring no socket event (tens of microseconds); the first time after the
+// open event it lets the event loop run 5 ms, since frames that came with
+// the handshake need the browser's start-up round trips.
+//
+// Natively Send returns once the message is written to the socket. One
+// Send writes at a time; ctx bounds the wait for an earlier one. If ctx
+// ends while the message is being written, the connection is dropped
+// (a partial frame cannot be taken back): CLOSED with 1006 "send
+// interrupted mid-message", decided by the client, and Send returns the
+// context's error.
 //
 // In the browser Send copies data and returns; the browser sends it later
 // (see BufferedAmount). While more than 1 MiB is queued, Send waits for the
 // browser to drain it; if the peer's close arrives meanwhile, the browser
-// discards the queued message and Send returns the *CloseError. Before sending, Send yields to the browser's event
-// loop whenever 1 ms or more has passed since Go last did, so a close that
-// has arrived is seen before the next message goes out. A yield costs one
-// event-loop turn (tens of microseconds), at most once per millisecond of
-// sending. If the browser reports CLOSING before its close event brings
-// the code, Send waits for it, at most CloseTimeout.
+// discards the queued message and Send returns the *CloseError. If the
+// browser reports CLOSING before its close event brings the code, Send
+// waits for it, at most CloseTimeout.
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	switch typ {
 	case Text:

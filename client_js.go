@@ -41,7 +41,7 @@ const maxYieldTurns = 16
 // event loop run, at least: frames that came with the handshake reach the
 // page only after the browser's own start-up round trips, which need the
 // event loop and take longer than a few quiet turns.
-const openSettle = 2 * time.Millisecond
+const openSettle = 5 * time.Millisecond
 
 // quietTurns is how many turns in a row must deliver no socket event
 // before a yield ends: Chromium dispatches a close one or two tasks after
