@@ -201,6 +201,14 @@ func executables(n Name) ([]string, error) {
 // killed if the calling process dies first (a SIGKILLed caller leaves the
 // profile directory behind).
 func Launch(ctx context.Context, n Name, url string, o *Options) (stop func(), err error) {
+	l, err := launch(ctx, n, url, o)
+	if err != nil {
+		return nil, err
+	}
+	return l.stop, nil
+}
+
+func launch(ctx context.Context, n Name, url string, o *Options) (_ *launched, err error) {
 	if o == nil {
 		o = &Options{}
 	}
@@ -309,7 +317,7 @@ func Launch(ctx context.Context, n Name, url string, o *Options) (stop func(), e
 		case <-l.done:
 		}
 	}()
-	return l.stop, nil
+	return l, nil
 }
 
 // firefoxPrefs make a fresh profile quiet: no first-run pages, updates,
