@@ -117,7 +117,7 @@ func report(args []string) error {
 		r.Native, r.Spread = parseBenchSpread(string(b))
 	}
 	if want["size"] {
-		r.Commands = append(r.Commands, `GOOS=js GOARCH=wasm go build -ldflags="-s -w" ./bench/size/{dualws,coder,floor}; gzip -9; brotli -q 11`)
+		r.Commands = append(r.Commands, `GOOS=js GOARCH=wasm go build -ldflags="-s -w" ./size/{dualws,coder,floor} (in bench/); gzip -9; brotli -q 11`)
 		logf("size: building the bundle-size programs")
 		res, brotli, err := runSizes()
 		r.Sizes, r.Brotli = res, brotli
