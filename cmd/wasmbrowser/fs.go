@@ -322,7 +322,7 @@ var errnoNames = map[syscall.Errno]string{
 	syscall.EINVAL: "EINVAL", syscall.EMFILE: "EMFILE", syscall.ENFILE: "ENFILE", syscall.EFBIG: "EFBIG",
 	syscall.ENOSPC: "ENOSPC", syscall.EROFS: "EROFS", syscall.EMLINK: "EMLINK", syscall.ENAMETOOLONG: "ENAMETOOLONG",
 	syscall.ENOTEMPTY: "ENOTEMPTY", syscall.ELOOP: "ELOOP", syscall.ENOSYS: "ENOSYS", syscall.ESPIPE: "ESPIPE",
-	syscall.ETXTBSY: "ETXTBSY", syscall.ENOTSUP: "ENOTSUP",
+	syscall.ENOTSUP: "ENOTSUP",
 }
 
 // jsError turns a host error into the {code, message} the page turns into

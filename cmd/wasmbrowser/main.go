@@ -56,6 +56,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +70,15 @@ import (
 //go:embed page
 var page embed.FS
 
+// stopSignals end the runner, and with it the browser (signals_unix.go adds
+// SIGHUP).
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+
 func main() {
+	if runtime.GOOS == "js" {
+		fmt.Fprintln(os.Stderr, `wasmbrowser: this runner was built for js/wasm, but it must run on the host: build it without GOOS=js GOARCH=wasm, e.g. -exec="env -u GOOS -u GOARCH go run github.com/dualws/dualws/cmd/wasmbrowser"`)
+		os.Exit(2)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -250,7 +259,7 @@ func (r *runner) run() (int, error) {
 	defer stop()
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
 
 	var deadline <-chan time.Time

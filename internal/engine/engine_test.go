@@ -1,3 +1,7 @@
+//go:build !js
+
+// These tests start browsers, so they run on the host only.
+
 package engine
 
 import (
