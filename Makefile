@@ -50,7 +50,7 @@ test-js: browsers bin/testserver bin/wasmbrowser
 		ms=$$(( ($${EPOCHREALTIME/./} - start) / 1000 )); \
 		printf '== js tests in %s: %s in %d.%ds\n' $$e $$r $$((ms / 1000)) $$((ms % 1000 / 100)); \
 	done; \
-	if [ -n "$$failed" ]; then echo "js tests failed in:$$failed" >&2; exit 1; fi
+	if [ -n "$$failed" ]; then echo "js tests failed in:$$failed (server log: bin/testserver-js.log)" >&2; exit 1; fi
 
 # The same tests under Node (go_js_wasm_exec), not part of `make test`:
 # Node is not a browser, but its runner reports a deadlock ("all goroutines
