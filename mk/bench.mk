@@ -2,12 +2,16 @@
 #   make bench       measures dualws against coder/websocket, gorilla/websocket
 #                    and the browser's WebSocket in one run and writes
 #                    BENCHMARKS.md (about 6 minutes on 2 cores)
-#   make test-bench  runs every benchmark once with tiny sizes, plus a quick
-#                    browser and memory smoke run (part of make test)
+#   make test-bench  vets and tests the bench module, runs every benchmark once
+#                    with tiny sizes, plus a quick browser and memory smoke run
+#                    (part of make test)
+# bench/ is a nested module (bench/go.mod, replace => ..), so that library
+# users do not inherit gorilla/websocket: the root `go vet ./...` and
+# `go test ./...` skip it, and every command here runs inside bench/.
 .PHONY: bench bench-brotli test-bench
 
 bench: chromium bench-brotli
-	$(GO) run ./bench/cmd/benchreport -out BENCHMARKS.md
+	cd bench && $(GO) run ./cmd/benchreport -out $(CURDIR)/BENCHMARKS.md
 
 # The size table's brotli column needs the brotli command: installed from
 # Debian's package when missing and running as root, else left out with a
@@ -27,8 +31,9 @@ bench-brotli:
 test: test-bench
 
 test-bench: chromium
-	GOOS=js GOARCH=wasm $(GO) vet ./bench/browser/... ./bench/size/...
-	$(GO) test -count=1 ./bench/...
-	$(GO) test -count=1 -run=NONE -bench=. -benchtime=1x ./bench/...
+	cd bench && $(GO) vet ./...
+	cd bench && GOOS=js GOARCH=wasm $(GO) vet ./browser/... ./size/...
+	cd bench && $(GO) test -count=1 ./...
+	cd bench && $(GO) test -count=1 -run=NONE -bench=. -benchtime=1x ./...
 	@mkdir -p bin
-	$(GO) run ./bench/cmd/benchreport -quick -parts browser,mem -out bin/BENCHMARKS-smoke.md
+	cd bench && $(GO) run ./cmd/benchreport -quick -parts browser,mem -out $(CURDIR)/bin/BENCHMARKS-smoke.md

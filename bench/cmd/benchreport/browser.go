@@ -97,7 +97,7 @@ func goEnv(key string) (string, error) {
 // directory.
 func stageWWW(dir string) error {
 	for _, name := range []string{"index.html", "bench.js"} {
-		b, err := os.ReadFile(filepath.Join("bench", "browser", "www", name))
+		b, err := os.ReadFile(filepath.Join("browser", "www", name))
 		if err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func stageWWW(dir string) error {
 		}
 	}
 	for _, prog := range []string{"dualws", "coder"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, prog+".wasm"), "./bench/browser/"+prog+"bench")
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, prog+".wasm"), "./browser/"+prog+"bench")
 		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("building %s.wasm: %w\n%s", prog, err, out)

@@ -5,9 +5,10 @@
 // headless Chromium, js/wasm bundle sizes, and memory at 10,000 idle
 // connections.
 //
-// Run it from the repository root (make bench does):
+// bench/ is its own module (bench/go.mod, with a replace back to the root
+// module), so run it from the bench directory (make bench does):
 //
-//	go run ./bench/cmd/benchreport -out BENCHMARKS.md
+//	cd bench && go run ./cmd/benchreport -out ../BENCHMARKS.md
 //
 // -quick uses tiny sizes, for a smoke run; -parts selects the parts.
 // The subcommands memserver and memclient are the processes of the memory
@@ -103,7 +104,7 @@ func report(args []string) error {
 		r.Errors = append(r.Errors, part+": "+err.Error())
 	}
 	if want["native"] {
-		cmd := []string{"go", "test", "-run=NONE", "-bench=.", "-benchmem", "-benchtime=" + *benchtime, "-count=" + strconv.Itoa(*count), "./bench/native"}
+		cmd := []string{"go", "test", "-run=NONE", "-bench=.", "-benchmem", "-benchtime=" + *benchtime, "-count=" + strconv.Itoa(*count), "./native"}
 		r.Commands = append(r.Commands, strings.Join(cmd, " "))
 		logf("native: %s", strings.Join(cmd, " "))
 		c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
@@ -116,7 +117,7 @@ func report(args []string) error {
 		r.Native, r.Spread = parseBenchSpread(string(b))
 	}
 	if want["size"] {
-		r.Commands = append(r.Commands, `GOOS=js GOARCH=wasm go build -ldflags="-s -w" ./bench/size/{dualws,coder,floor}; gzip -9; brotli -q 11`)
+		r.Commands = append(r.Commands, `GOOS=js GOARCH=wasm go build -ldflags="-s -w" ./size/{dualws,coder,floor} (in bench/); gzip -9; brotli -q 11`)
 		logf("size: building the bundle-size programs")
 		res, brotli, err := runSizes()
 		r.Sizes, r.Brotli = res, brotli
@@ -251,7 +252,7 @@ func runSizes() ([]SizeResult, string, error) {
 	var res []SizeResult
 	for _, name := range []string{"dualws", "coder", "floor"} {
 		out := filepath.Join(dir, name+".wasm")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./bench/size/"+name)
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./size/"+name)
 		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return res, brotliNote, fmt.Errorf("building %s: %w\n%s", name, err, b)
