@@ -34,6 +34,27 @@ var (
 	jsSetTimeout     = jsGlobal.Get("setTimeout")
 )
 
+// timerTurns: in Firefox a posted message runs before socket events queued
+// earlier (its first turn is already quiet), so there every other turn is
+// a timer task, which runs after them.
+var timerTurns = func() bool {
+	nav := jsGlobal.Get("navigator")
+	if nav.Type() != js.TypeObject {
+		return false
+	}
+	ua := nav.Get("userAgent")
+	if ua.Type() != js.TypeString {
+		return false
+	}
+	u := ua.String()
+	for i := 0; i+len("Firefox/") <= len(u); i++ {
+		if u[i:i+len("Firefox/")] == "Firefox/" {
+			return true
+		}
+	}
+	return false
+}()
+
 // maxYieldTurns bounds the event-loop turns one yield waits for.
 const maxYieldTurns = 16
 
@@ -153,6 +174,9 @@ func dialTransport(ctx context.Context, c *Client) error {
 	timedOut := false
 	select {
 	case <-d.openCh:
+		// Let the open event's task end, so that the browser asks for the
+		// frames that follow the handshake while the caller goes on.
+		d.yieldTurns(1, 0)
 		return nil
 	case <-d.failCh:
 		d.finish()
@@ -320,7 +344,7 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration) bool {
 		before := d.events.Load()
 		d.token++
 		d.waitToken.Store(d.token)
-		if time.Since(start) < span {
+		if time.Since(start) < span || (timerTurns && turn%2 == 1) {
 			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), 0)
 		} else {
 			d.port.Call("postMessage", d.token)
