@@ -90,6 +90,7 @@ func newClient(rawURL string, opts *Options) *Client {
 			receiveQueue:      cfg.receiveQueue,
 			receiveQueueBytes: cfg.receiveQueueBytes,
 			canPause:          transportCanPause,
+			scriptCodes:       !transportCanPause,
 			heartbeat:         cfg.heartbeat,
 		}),
 		statusCh: make(chan struct{}),

@@ -58,17 +58,6 @@ var timerTurns = func() bool {
 // maxYieldTurns bounds the event-loop turns one yield waits for.
 const maxYieldTurns = 16
 
-// openSettle is how long the first yield after the open event lets the
-// event loop run, at least: frames that came with the handshake reach the
-// page only after the browser's own start-up round trips, which need the
-// event loop and take longer than a few quiet turns.
-const openSettle = 5 * time.Millisecond
-
-// quietTurns is how many turns in a row must deliver no socket event
-// before a yield ends: Chromium dispatches a close one or two tasks after
-// the message before it, and a single quiet turn is not enough in Firefox.
-const quietTurns = 2
-
 // jsConn drives the client from the browser's WebSocket.
 type jsConn struct {
 	c    *Client
@@ -315,7 +304,7 @@ func (d *jsConn) finish() {
 // out. Being called from the event loop is not enough: Dial and Receive
 // return inside an event's task, with later events still queued.
 func (d *jsConn) yield() {
-	if now := time.Now().UnixNano(); now-d.lastQuiet.Load() >= int64(time.Millisecond) {
+	if closeCheckDue(time.Now().UnixNano(), d.lastQuiet.Load()) {
 		span := time.Duration(0)
 		if !d.settled {
 			span = openSettle
@@ -428,21 +417,11 @@ func (d *jsConn) binaryView(p []byte) js.Value {
 	return d.view
 }
 
-// browserWireCode maps a close code to one a script may send: 1000 and
-// 3000–4999 pass, others (1008, 1009 decided by the client) become 4000
-// plus their last three digits.
-func browserWireCode(code StatusCode) StatusCode {
-	if code == StatusNormalClosure || (code >= 3000 && code <= 4999) {
-		return code
-	}
-	return 4000 + code%1000
-}
-
 func (d *jsConn) sendClose(code StatusCode, reason string) {
 	if d.finished {
 		return
 	}
-	d.closeSocket(browserWireCode(code), reason)
+	d.closeSocket(code, reason)
 }
 
 func (d *jsConn) closeSocket(code StatusCode, reason string) {
@@ -462,7 +441,7 @@ func (d *jsConn) abort(courtesy bool, frame closeFrame) {
 		return
 	}
 	if courtesy {
-		d.closeSocket(browserWireCode(frame.Code), frame.Reason)
+		d.closeSocket(frame.Code, frame.Reason)
 	}
 	d.finish()
 	d.c.transportGone(false)

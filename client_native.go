@@ -161,7 +161,7 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return ctx.Err()
 	}
 	defer func() { <-d.writeLock }()
-	if now := time.Now().UnixNano(); now-d.lastCheck >= int64(readerCheckEvery) {
+	if closeCheckDue(time.Now().UnixNano(), d.lastCheck) {
 		d.awaitReader()
 		d.lastCheck = time.Now().UnixNano()
 	}

@@ -34,6 +34,33 @@ const sendHighWater = 1 << 20
 // before it returns, given the bytes the transport still holds.
 func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 
+// A close that has reached the machine but not yet the client is looked
+// for before a Send, at most once per closeCheckEvery of sending (natively
+// the reader is given at most readerCatchUpMax to take what is in the
+// socket; in the browser the event loop runs until quietTurns turns in a
+// row bring no socket event, and for at least openSettle the first time
+// after the open event). The drivers carry these out.
+const (
+	closeCheckEvery  = time.Millisecond
+	readerCatchUpMax = 5 * time.Millisecond
+	quietTurns       = 2
+	openSettle       = 5 * time.Millisecond
+)
+
+// closeCheckDue reports whether a Send starting at now (Unix ns) must look
+// for a close, the last look having ended at last (0: never).
+func closeCheckDue(now, last int64) bool { return now-last >= int64(closeCheckEvery) }
+
+// scriptCloseCode maps a close code to one a browser script may send:
+// 1000 and 3000–4999 pass; others the client decides (1008, 1009) become
+// 4000 plus their last three digits.
+func scriptCloseCode(code StatusCode) StatusCode {
+	if code == StatusNormalClosure || (code >= 3000 && code <= 4999) {
+		return code
+	}
+	return 4000 + code%1000
+}
+
 type closeFrame struct {
 	Code   StatusCode
 	Reason string
@@ -84,6 +111,7 @@ type machineConfig struct {
 	receiveQueue      int  // messages waiting before reading pauses
 	receiveQueueBytes int  // bytes waiting before reading pauses, or, when the transport cannot pause, before the queue overflows
 	canPause          bool // the transport can stop reading (natively); the browser cannot
+	scriptCodes       bool // only codes a browser script may send go on the wire
 	heartbeat         *Heartbeat
 }
 
@@ -261,6 +289,9 @@ func (m *machine) closeWith(st CloseStatus) {
 	m.closeSent = true
 	m.out.sendClose = true
 	m.out.frame = closeFrame{Code: st.Code, Reason: st.Reason}
+	if m.cfg.scriptCodes {
+		m.out.frame.Code = scriptCloseCode(st.Code)
+	}
 	m.out.armClose = true
 }
 

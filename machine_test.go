@@ -47,7 +47,7 @@ var machineInputs = []machineInput{
 var machineConfigs = map[string]machineConfig{
 	"native": {receiveQueue: 2, receiveQueueBytes: 4, canPause: true,
 		heartbeat: &Heartbeat{Interval: time.Second, Timeout: 2 * time.Second, IsReply: isReplyR}},
-	"browser": {receiveQueue: 2, receiveQueueBytes: 4, canPause: false,
+	"browser": {receiveQueue: 2, receiveQueueBytes: 4, canPause: false, scriptCodes: true,
 		heartbeat: &Heartbeat{Interval: time.Second, Timeout: 2 * time.Second, IsReply: isReplyR}},
 	"plain": {receiveQueue: 64, receiveQueueBytes: 1 << 20, canPause: true},
 }
@@ -501,6 +501,25 @@ func TestMachineReceiveQueueBytes(t *testing.T) {
 	}
 	if b.queueLen() != 2 {
 		t.Fatalf("%d messages readable after the overflow, want 2", b.queueLen())
+	}
+	// A browser script may not send 1008 or 1009: the frame carries 4008
+	// and 4009, the status keeps the real code.
+	for _, c := range []struct {
+		feed func(*machine)
+		st   CloseStatus
+		wire StatusCode
+	}{
+		{func(m *machine) { m.message(Binary, make([]byte, 11)) }, statusOverflow, 4008},
+		{(*machine).tooBig, statusTooBig, 4009},
+		{func(m *machine) { m.closeWith(CloseStatus{Code: 4321}) }, CloseStatus{Code: 4321}, 4321},
+	} {
+		s := newMachine(machineConfig{receiveQueue: 1, receiveQueueBytes: 10, scriptCodes: true})
+		s.opened()
+		s.take()
+		c.feed(&s)
+		if o := s.take(); o.frame.Code != c.wire || o.trans[0].status != c.st {
+			t.Errorf("script codes: frame %v, status %+v; want %v, %+v", o.frame.Code, o.trans[0].status, c.wire, c.st)
+		}
 	}
 }
 

@@ -15,12 +15,6 @@ import (
 // overloaded machine can leave the reader unscheduled for milliseconds;
 // parking the sending goroutine lets the scheduler run the reader.
 
-// readerCheckEvery is how often a Send checks on the reader.
-const readerCheckEvery = time.Millisecond
-
-// readerCatchUpMax bounds one wait for the reader.
-const readerCatchUpMax = 5 * time.Millisecond
-
 // countingConn counts the bytes read from the socket.
 type countingConn struct {
 	net.Conn
