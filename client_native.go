@@ -26,9 +26,10 @@ type nativeConn struct {
 	ws  *websocket.Conn
 	raw *trackedConn // the TCP connection under ws; closing it aborts everything
 
-	inFlight  atomic.Int64
-	writeLock chan struct{} // one Send at a time, taken with the Send's context
-	lastCheck int64         // when a Send last checked on the reader (UnixNano); under writeLock
+	inFlight   atomic.Int64
+	writeLock  chan struct{} // one Send at a time, taken with the Send's context
+	lastCheck  int64         // when a Send last checked on the reader (UnixNano); under writeLock
+	sinceCheck int           // Sends since; under writeLock
 
 	mu          sync.Mutex
 	tearingDown bool          // the reader ended: no goroutine starts any more
@@ -161,9 +162,9 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return ctx.Err()
 	}
 	defer func() { <-d.writeLock }()
-	if closeCheckDue(time.Now().UnixNano(), d.lastCheck) {
+	if d.sinceCheck++; d.sinceCheck >= closeCheckSends || closeCheckDue(time.Now().UnixNano(), d.lastCheck) {
 		d.awaitReader()
-		d.lastCheck = time.Now().UnixNano()
+		d.lastCheck, d.sinceCheck = time.Now().UnixNano(), 0
 	}
 	if !d.c.sendAllowed() {
 		return errTransportClosing

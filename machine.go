@@ -35,13 +35,15 @@ const sendHighWater = 1 << 20
 func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 
 // A close that has reached the machine but not yet the client is looked
-// for before a Send, at most once per closeCheckEvery of sending (natively
+// for before a Send, at most once per closeCheckEvery of sending, and
+// natively also every closeCheckSends Sends (natively
 // the reader is given at most readerCatchUpMax to take what is in the
 // socket; in the browser the event loop runs until quietTurns turns in a
 // row bring no socket event, and for at least openSettle the first time
 // after the open event). The drivers carry these out.
 const (
 	closeCheckEvery  = time.Millisecond
+	closeCheckSends  = 32 // natively, also after this many Sends: a flood checks often, at one ioctl per check
 	readerCatchUpMax = 5 * time.Millisecond
 	quietTurns       = 2
 	openSettle       = 5 * time.Millisecond
