@@ -14,7 +14,7 @@ import (
 
 // The browser driver is built from syscall/js and the browser's own
 // functions only: no JavaScript is compiled at run time, so it works under
-// a Content Security Policy without 'unsafe-eval'.
+// the strict Content Security Policy wasm pages use (see the README).
 //
 // Receiving is batched without a JS-to-Go call per message: the socket's
 // message listener is Array.prototype.push bound to an array, and a second,
