@@ -363,11 +363,12 @@ func TestKeepaliveAnswered(t *testing.T) {
 		echo(ctx, c)
 	}))
 	t.Cleanup(func() { stop(); srv.Close() })
-	c, _ := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: 10 * time.Millisecond, PingTimeout: 30 * time.Millisecond})
+	c, _ := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: 10 * time.Millisecond, PingTimeout: 2 * time.Second})
 	for range 3 {
 		<-pings
 	}
-	// The third ping was sent after the second pong arrived.
+	// The third ping was sent after the second pong arrived; a missing pong
+	// would have failed the connection (TestKeepaliveTimeout).
 	_, decided := c.CloseStatus()
 	assert.False(t, decided, "an answered ping decided a close")
 	assert.Equal(t, Open, c.State())
@@ -695,7 +696,7 @@ func TestHeartbeatAnswered(t *testing.T) {
 		}
 	})
 	c, _ := dial(t, url, &Options{PingInterval: -1, Heartbeat: &Heartbeat{
-		Interval: 10 * time.Millisecond, Timeout: 20 * time.Millisecond, Message: []byte("ping"),
+		Interval: 10 * time.Millisecond, Timeout: 2 * time.Second, Message: []byte("ping"),
 		IsReply: func(typ MessageType, b []byte) bool { return typ == Text && string(b) == "pong" },
 	}})
 	for range 10 {
