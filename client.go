@@ -318,7 +318,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // In the browser Send copies data and returns; the browser sends it later
 // (see BufferedAmount). While more than 1 MiB is queued, Send waits for the
 // browser to drain it; if the peer's close arrives meanwhile, the browser
-// discards the queued message and Send returns the *CloseError. If the
+// discards the queued message and Send returns the *CloseError. If ctx
+// ends during that wait, Send returns its error; the message stays queued
+// in the browser and may still go out. If the
 // browser reports CLOSING before its close event brings the code, Send
 // waits for it, at most CloseTimeout.
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {

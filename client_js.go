@@ -388,6 +388,10 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 		if !sendMustWait(d.unchecked) {
 			return nil
 		}
+		if err := ctx.Err(); err != nil {
+			// The message is the browser's now and may still go out.
+			return err
+		}
 		d.sendMu.Unlock()
 		d.yieldTurns(1, 0)
 		d.sendMu.Lock()
