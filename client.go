@@ -304,9 +304,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // a close that has reached the machine but not yet the client. Natively it
 // waits, at most 5 ms, until the reader has taken what is in the socket.
 // In the browser it yields to the event loop until two turns in a row
-// bring no socket event (tens of microseconds); the first time after the
-// open event it lets the event loop run 5 ms, since frames that came with
-// the handshake need the browser's start-up round trips.
+// bring no socket event (tens of microseconds); a first Send within 5 ms of
+// the open event lets the event loop run until 5 ms after it, since frames
+// that came with the handshake need the browser's start-up round trips.
 //
 // Natively Send returns once the message is written to the socket. One
 // Send writes at a time; ctx bounds the wait for an earlier one. If ctx

@@ -85,7 +85,8 @@ type jsConn struct {
 	turnCh    chan struct{}
 	yieldMu   sync.Mutex
 	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (UnixNano); 0: never
-	settled   bool         // a yield has let the event loop run openSettle since the open event
+	settled   bool         // a yield has let the event loop run until openSettle after the open event
+	openedAt  time.Time
 
 	sendMu    sync.Mutex
 	sbuf      js.Value // Uint8Array that binary sends are copied into
@@ -208,6 +209,7 @@ func (d *jsConn) socketEvent(_ js.Value, args []js.Value) any {
 	ev := args[0]
 	switch ev.Get("type").String() {
 	case "open":
+		d.openedAt = time.Now()
 		d.dialing = false
 		d.c.opened(d.ws.Get("protocol").String())
 		close(d.openCh)
@@ -307,7 +309,7 @@ func (d *jsConn) yield() {
 	if closeCheckDue(time.Now().UnixNano(), d.lastQuiet.Load()) {
 		span := time.Duration(0)
 		if !d.settled {
-			span = openSettle
+			span = openSettle - time.Since(d.openedAt)
 		}
 		if d.yieldTurns(quietTurns, span) {
 			d.settled = true

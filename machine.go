@@ -39,7 +39,7 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // natively also every closeCheckSends Sends (natively
 // the reader is given at most readerCatchUpMax to take what is in the
 // socket; in the browser the event loop runs until quietTurns turns in a
-// row bring no socket event, and for at least openSettle the first time
+// row bring no socket event, and the first time until at least openSettle
 // after the open event). The drivers carry these out.
 const (
 	closeCheckEvery  = time.Millisecond
