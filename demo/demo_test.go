@@ -40,16 +40,21 @@ func TestMain(m *testing.M) {
 }
 
 // buildPage builds demo/page to WebAssembly and stages it with its
-// index.html in dir.
+// index.html and demo.js in dir, as make www-demo does.
 func buildPage(dir string) error {
 	if err := testrun.GoBuild(filepath.Join(dir, "demo.wasm"), "./page", "GOOS=js", "GOARCH=wasm"); err != nil {
 		return err
 	}
-	html, err := os.ReadFile(filepath.Join("page", "index.html"))
-	if err != nil {
-		return err
+	for _, name := range []string{"index.html", "demo.js"} {
+		b, err := os.ReadFile(filepath.Join("page", name))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(filepath.Join(dir, "index.html"), html, 0o644)
+	return nil
 }
 
 // timelineRow is one row of the page's timeline table.

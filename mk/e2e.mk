@@ -44,7 +44,7 @@ www: www-harness
 www-harness:
 	@mkdir -p bin/www/harness
 	GOOS=js GOARCH=wasm $(GO) build -o bin/www/harness/harness.wasm ./wasm/harness
-	cp wasm/harness/index.html bin/www/harness/index.html
+	cp wasm/harness/index.html wasm/harness/harness.js bin/www/harness/
 
 serve: www bin/testserver
 	@echo "serving bin/www at http://$(ADDR)/ (harness at http://$(ADDR)/harness/)"
