@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/dualws/dualws/internal/browser"
 	"github.com/dualws/dualws/internal/testrun"
@@ -40,16 +42,21 @@ func TestMain(m *testing.M) {
 }
 
 // buildPage builds demo/page to WebAssembly and stages it with its
-// index.html in dir.
+// index.html and demo.js in dir, as make www-demo does.
 func buildPage(dir string) error {
 	if err := testrun.GoBuild(filepath.Join(dir, "demo.wasm"), "./page", "GOOS=js", "GOARCH=wasm"); err != nil {
 		return err
 	}
-	html, err := os.ReadFile(filepath.Join("page", "index.html"))
-	if err != nil {
-		return err
+	for _, name := range []string{"index.html", "demo.js"} {
+		b, err := os.ReadFile(filepath.Join("page", name))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(filepath.Join(dir, "index.html"), html, 0o644)
+	return nil
 }
 
 // timelineRow is one row of the page's timeline table.
@@ -159,11 +166,36 @@ func openPage(t *testing.T) *pageSession {
 	ctx, cancel := context.WithTimeout(tab, 3*guard)
 	t.Cleanup(cancel)
 	p := &pageSession{t: t, ctx: ctx, httpURL: hs.URL}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860), chromedp.Navigate(hs.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := chromedp.RunResponse(ctx, chromedp.Navigate(hs.URL+"/"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	p.wait("the Go program to start", `document.body.dataset.ready === "1"`)
+	p.checkStrictCSP(resp)
 	return p
+}
+
+// checkStrictCSP checks that the page runs under the scenario server's
+// Content-Security-Policy: the header came with the document, and eval
+// throws. Everything the page does afterwards is done under that policy.
+func (p *pageSession) checkStrictCSP(resp *network.Response) {
+	p.t.Helper()
+	const want = "script-src 'self' 'wasm-unsafe-eval'"
+	if got := fmt.Sprint(resp.Headers["Content-Security-Policy"]); got != want {
+		p.t.Fatalf("the demo page came with Content-Security-Policy %q, want %q", got, want)
+	}
+	// DevTools evaluations may use eval unless told to obey the page's policy.
+	obey := func(ep *cdpruntime.EvaluateParams) { ep.AllowUnsafeEvalBlockedByCSP = new(false) }
+	got, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(()=>{try{eval("1");return "allowed"}catch(e){return "blocked"}})()`, obey))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if got != "blocked" {
+		p.t.Fatalf("eval in the demo page: %s, want blocked by the policy", got)
+	}
 }
 
 // wait polls the JavaScript predicate js until it is true.

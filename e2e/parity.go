@@ -60,7 +60,7 @@ func ModuleRoot() (string, error) {
 }
 
 // BuildHarness builds wasm/harness for GOOS=js GOARCH=wasm and stages it
-// with its page in dir/harness/ (harness.wasm and index.html).
+// with its page in dir/harness/ (harness.wasm, index.html, harness.js).
 func BuildHarness(ctx context.Context, dir string) error {
 	root, err := ModuleRoot()
 	if err != nil {
@@ -76,12 +76,14 @@ func BuildHarness(ctx context.Context, dir string) error {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("e2e: building the harness (GOOS=js GOARCH=wasm go build ./wasm/harness): %w\n%s", err, msg)
 	}
-	page, err := os.ReadFile(filepath.Join(root, "wasm", "harness", "index.html"))
-	if err != nil {
-		return fmt.Errorf("e2e: reading the harness page: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(out, "index.html"), page, 0o644); err != nil {
-		return fmt.Errorf("e2e: staging the harness page: %w", err)
+	for _, name := range []string{"index.html", "harness.js"} {
+		page, err := os.ReadFile(filepath.Join(root, "wasm", "harness", name))
+		if err != nil {
+			return fmt.Errorf("e2e: reading the harness page: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name), page, 0o644); err != nil {
+			return fmt.Errorf("e2e: staging the harness page: %w", err)
+		}
 	}
 	return nil
 }

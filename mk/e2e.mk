@@ -9,7 +9,9 @@
 #   make serve [ADDR=host:port]  stages bin/www and serves it with the
 #                                scenario server, for a person with a browser
 #   make www-harness             stages the harness into bin/www/harness/
-#   make test-e2e                the parity suite's tests (part of make test)
+#   make test-e2e                the parity suite's tests (part of make test),
+#                                with the strict-CSP, wss:// and dial-error
+#                                tests in Chromium
 #   make nodews                  installs the seed matrix's Node ws server
 #                                (npm ci in testserver/nodews)
 .PHONY: demo serve www www-harness test-e2e nodews
@@ -44,7 +46,7 @@ www: www-harness
 www-harness:
 	@mkdir -p bin/www/harness
 	GOOS=js GOARCH=wasm $(GO) build -o bin/www/harness/harness.wasm ./wasm/harness
-	cp wasm/harness/index.html bin/www/harness/index.html
+	cp wasm/harness/index.html wasm/harness/harness.js bin/www/harness/
 
 serve: www bin/testserver
 	@echo "serving bin/www at http://$(ADDR)/ (harness at http://$(ADDR)/harness/)"
@@ -55,4 +57,5 @@ test: test-e2e
 # -p 1: the seed matrix measures scheduling, so the packages do not run
 # in parallel with each other.
 test-e2e: chromium nodews
+	GOOS=js GOARCH=wasm $(GO) vet ./e2e/dialprobe
 	$(GO) test -race -count=1 -p 1 ./internal/browser/... ./scenarios/... ./e2e/...

@@ -42,7 +42,9 @@
 // npm ws package that serves /ws/echo, /ws/seed and /observed the same way.
 // Bad parameters are refused with 400 before the handshake. Other routes:
 // GET /wasm_exec.js serves the glue file of the Go that runs the server,
-// GET /observed?id=X, and the files of Options.StaticDir at / (no-store).
+// GET /observed?id=X, and the files of Options.StaticDir at / (no-store,
+// with Content-Security-Policy: ContentSecurityPolicy, which forbids
+// inline scripts and eval).
 //
 // The endpoints built on github.com/coder/websocket accept any origin and
 // never negotiate compression; dropfragment, noclose, badutf8 and

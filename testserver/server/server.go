@@ -13,9 +13,17 @@ import (
 	"sync"
 )
 
+// ContentSecurityPolicy is the policy sent with every file of
+// Options.StaticDir: scripts only from the server's own origin, and
+// WebAssembly compilation, but no eval, no Function constructor and no
+// inline scripts. Pages served from StaticDir must load their scripts from
+// files; the browser driver of dualws must work under it.
+const ContentSecurityPolicy = "script-src 'self' 'wasm-unsafe-eval'"
+
 // Options configures a Server.
 type Options struct {
-	// StaticDir, if set, is served at / (index.html at /).
+	// StaticDir, if set, is served at / (index.html at /), with
+	// Content-Security-Policy: ContentSecurityPolicy and no caching.
 	StaticDir string
 	// WasmExecDir is the directory holding wasm_exec.js, served at
 	// /wasm_exec.js. The default is $(go env GOROOT)/lib/wasm of the Go
@@ -101,7 +109,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/ws/seed", s.scenario(s.wsSeed))
 	s.redialRoutes()
 	if s.opts.StaticDir != "" {
-		s.mux.Handle("/", noStore(http.FileServer(http.Dir(s.opts.StaticDir))))
+		s.mux.Handle("/", strictCSP(noStore(http.FileServer(http.Dir(s.opts.StaticDir)))))
 	}
 }
 
@@ -207,6 +215,14 @@ func allowAnyOrigin(w http.ResponseWriter) {
 func noStore(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// strictCSP sends ContentSecurityPolicy with every response of h.
+func strictCSP(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 		h.ServeHTTP(w, r)
 	})
 }

@@ -742,6 +742,12 @@ func TestStatic(t *testing.T) {
 	status, body := e.get(t, "/")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "<h1>harness</h1>", string(body))
+	for _, path := range []string{"/", "/index.html", "/app.wasm", "/missing.html"} {
+		resp, err := e.ts.Client().Get(e.ts.URL + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, "script-src 'self' 'wasm-unsafe-eval'", resp.Header.Get("Content-Security-Policy"), "CSP of %s", path)
+	}
 
 	resp, err := e.ts.Client().Get(e.ts.URL + "/app.wasm")
 	require.NoError(t, err)
