@@ -35,11 +35,12 @@ func init() {
 var fastBackoff = dualws.Backoff{Initial: 40 * time.Millisecond, Min: 30 * time.Millisecond, Max: 200 * time.Millisecond, Factor: 2}
 
 // fastHeartbeat is the Heartbeat of the heartbeat scenarios: "ping" after
-// 100 ms of silence, dead after 150 ms more.
+// 100 ms of silence, dead after 600 ms more (generous: parallel tabs on a
+// loaded machine can take a while to answer).
 func fastHeartbeat() *dualws.Heartbeat {
 	return &dualws.Heartbeat{
 		Interval: 100 * time.Millisecond,
-		Timeout:  150 * time.Millisecond,
+		Timeout:  600 * time.Millisecond,
 		Message:  []byte("ping"),
 		IsReply:  func(typ dualws.MessageType, b []byte) bool { return typ == dualws.Text && string(b) == "pong" },
 	}
