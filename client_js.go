@@ -395,33 +395,41 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 			return err
 		}
 		d.sendMu.Unlock()
-		d.yieldTurns(1, 0)
+		d.yieldTurns(1, time.Millisecond) // timer turns: no busy wait while the browser drains
 		d.sendMu.Lock()
 	}
 }
 
-// binaryView copies p into the send buffer and returns a view of its
-// length. The buffer shrinks back after a large message, so one 16 MiB Send
-// does not hold 16 MiB for the connection's life.
+// binaryView copies p into a Uint8Array and returns a view of its length.
+// Messages up to 1 MiB reuse a send buffer that grows to fit; a larger one
+// gets a buffer of its own, which the browser's send copies and the
+// garbage collector then frees, so one 16 MiB Send does not hold 16 MiB
+// for the connection's life.
 func (d *jsConn) binaryView(p []byte) js.Value {
-	switch n := len(p); {
-	case n > d.sbufLen:
+	n := len(p)
+	if n > maxSendBuffer {
+		v := jsUint8Array.New(n)
+		js.CopyBytesToJS(v, p)
+		return v
+	}
+	if n > d.sbufLen {
 		size := d.sbufLen
 		for size < n {
 			size *= 2
 		}
 		d.sbuf, d.sbufLen, d.viewLen = jsUint8Array.New(size), size, -1
-	case d.sbufLen > 1<<20 && n <= 1<<16:
-		d.sbuf, d.sbufLen, d.viewLen = jsUint8Array.New(1<<16), 1<<16, -1
 	}
-	if len(p) != d.viewLen {
-		d.view, d.viewLen = d.sbuf.Call("subarray", 0, len(p)), len(p)
+	if n != d.viewLen {
+		d.view, d.viewLen = d.sbuf.Call("subarray", 0, n), n
 	}
-	if len(p) > 0 {
+	if n > 0 {
 		js.CopyBytesToJS(d.view, p)
 	}
 	return d.view
 }
+
+// maxSendBuffer is the largest send buffer a connection keeps.
+const maxSendBuffer = 1 << 20
 
 func (d *jsConn) sendClose(code StatusCode, reason string) {
 	if d.finished {
