@@ -1,3 +1,5 @@
+//go:build !js
+
 package faults
 
 import (
@@ -69,11 +71,11 @@ func TestHarnessCatchesLeaks(t *testing.T) {
 	c := &Case{
 		Name:   "leaky",
 		Server: upgradeThen(closeBytes(1000, "")),
-		Client: func(r *Run) {
+		Program: &Program{Name: "leaky", Client: func(r *Run) {
 			receiveAndWait(r)
 			go func() { <-release }()
 			leaked, _ = net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(r.URL, "ws://"), "/ws"))
-		},
+		}},
 		Want: Want{Trace: dropped, Messages: 0},
 	}
 	res := RunCase(c)
