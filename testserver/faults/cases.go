@@ -765,7 +765,21 @@ var Cases = []*Case{
 			}
 			return p
 		}},
-		Browser: Browser{NA: "the browser copies a message at once: a Send's context cannot interrupt it mid-message (README)"},
+		Browser: Browser{
+			Why:     "the browser copies a message at once, so the deadline cannot interrupt it mid-message (README); Send waits while more than 1 MiB is buffered, and its deadline ends that wait; the 32 MiB stay queued, so Close times out and abandons the socket",
+			Program: send32MiBDeadline, Abandons: true,
+			Want: &Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1006"}, Reason: "close timeout", Messages: 0, Within: 10 * time.Second,
+				Check: func(o *Observation) []string {
+					var p []string
+					if o.SendErr == nil || !o.SendErr.Deadline {
+						p = append(p, fmt.Sprintf("Send returned %v, want its context's DeadlineExceeded", o.SendErr))
+					}
+					if o.Note != "" {
+						p = append(p, o.Note)
+					}
+					return p
+				}},
+		},
 	},
 	{
 		Name: "rs-100MB-send-close-from-other-goroutine", Group: "resources",

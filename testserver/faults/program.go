@@ -325,6 +325,29 @@ var (
 		}
 		r.WaitClosed()
 	}})
+	// send32MiBDeadline sends 32 MiB with a 300 ms deadline to a server
+	// that does not read, then closes: in the browser the message is
+	// queued at once and Send waits while more than 1 MiB is buffered.
+	send32MiBDeadline = program(&Program{Name: "send-32MiB-deadline", Client: func(r *Run) {
+		big := make([]byte, 32<<20)
+		if !r.Dial() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.ctx, 300*time.Millisecond)
+		defer cancel()
+		sent := make(chan error, 1)
+		go func() { sent <- r.Client.Send(ctx, dualws.Binary, big) }()
+		select {
+		case r.SendErr = <-sent:
+			r.CloseErr = r.Client.Close(dualws.StatusNormalClosure, "")
+		case <-time.After(2 * time.Second):
+			// Close ends a stuck Send: the case ends, and says so.
+			r.CloseErr = r.Client.Close(dualws.StatusNormalClosure, "")
+			r.SendErr = <-sent
+			r.Note = fmt.Sprintf("Send with a 300 ms deadline had not returned after 2 s (the deadline did not end its wait); after Close it returned %v", r.SendErr)
+		}
+		r.WaitClosed()
+	}})
 	// send100MBClose sends 100 MB to a server that does not read and
 	// closes from another goroutine while the Send is stuck.
 	send100MBClose = program(&Program{Name: "send-100MB-close", Client: sendStuckThenClose(100 << 20)})
