@@ -17,6 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/heapprofiler"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/dualws/dualws/internal/browser"
 )
@@ -33,7 +36,7 @@ type BrowserRunner struct {
 	closeTab context.CancelFunc
 
 	mu      sync.Mutex
-	console []string // the page's console since the case's page loaded
+	console []string // the page's console since the case's page loaded; mu also guards tab
 }
 
 // browserPage loads the Go glue and the program; faultsRun is then ready.
@@ -74,6 +77,7 @@ func StartBrowser(ctx context.Context) (*BrowserRunner, error) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(browserPage))
 	})
+	mux.HandleFunc("/measure", b.measure)
 	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, filepath.Join(goroot, "lib", "wasm", "wasm_exec.js"))
@@ -94,6 +98,30 @@ func StartBrowser(ctx context.Context) (*BrowserRunner, error) {
 		return nil, fmt.Errorf("faults: %w", err)
 	}
 	return b, nil
+}
+
+// measure answers the page's GET /measure with the bytes of the tab's
+// array buffers after a full garbage collection.
+func (b *BrowserRunner) measure(w http.ResponseWriter, _ *http.Request) {
+	b.mu.Lock()
+	tab := b.tab
+	b.mu.Unlock()
+	if tab == nil {
+		http.Error(w, "no tab", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, heapprofiler.CollectGarbage, cdp.Empty{}); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	u, err := chromedp.Call(ctx, cdpruntime.GetHeapUsage, cdp.Empty{})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintf(w, "%d", int64(u.BackingStorageSize))
 }
 
 func goEnv(ctx context.Context, name string) (string, error) {
@@ -143,7 +171,10 @@ const pageTimeout = 30 * time.Second
 // program.
 func (b *BrowserRunner) load() error {
 	if b.tab == nil {
-		b.tab, b.closeTab = browser.NewTab(b.bctx)
+		tab, closeTab := browser.NewTab(b.bctx)
+		b.mu.Lock()
+		b.tab, b.closeTab = tab, closeTab
+		b.mu.Unlock()
 		// The first action opens the tab; it must not carry a deadline,
 		// which would bind the tab's life to it.
 		if err := chromedp.Do(b.tab); err != nil {
@@ -194,7 +225,9 @@ func (b *BrowserRunner) dropTab() {
 	if b.closeTab != nil {
 		b.closeTab()
 	}
+	b.mu.Lock()
 	b.tab, b.closeTab = nil, nil
+	b.mu.Unlock()
 }
 
 // observe runs program p in a fresh page against url and returns what it

@@ -837,6 +837,7 @@ var Cases = []*Case{
 		Name: "rs-send-buffer-released", Group: "resources", Defect: 7,
 		Promise: "issue 9: after one 16 MiB Send the client does not keep a 16 MiB buffer for the life of the connection",
 		Program: send16MiB,
+		Browser: Browser{Why: "the page's array buffers are measured too (CDP Runtime.getHeapUsage, backingStorageSize, after a full GC): right after the 16 MiB Send, and after a 1 KiB Send"},
 		Server: func(p *Peer) error {
 			if err := p.Upgrade(); err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -380,26 +381,54 @@ var (
 			r.CloseErr = r.Client.Close(dualws.StatusNormalClosure, "")
 			r.WaitClosed()
 		}})
-	// send16MiB sends one 16 MiB message, then checks that the heap does
-	// not keep it, and closes.
+	// send16MiB sends one 16 MiB message, checks that neither the Go heap
+	// nor (in the browser) the page's array buffers keep it, sends 1 KiB,
+	// checks again, and closes.
 	send16MiB = program(&Program{Name: "send-16MiB", Client: func(r *Run) {
 		if !r.Dial() {
 			return
 		}
+		big := make([]byte, 16<<20)
 		runtime.GC()
 		before := heapNow()
-		big := make([]byte, 16<<20)
+		jsBefore, jsErr := backingStore()
+		var notes []string
+		kept := func(when string) {
+			runtime.GC()
+			if kept := heapNow() - before; kept > 4<<20 {
+				notes = append(notes, fmt.Sprintf("%s: %.1f MiB of Go heap kept", when, float64(kept)/(1<<20)))
+			}
+			if jsNow, err := backingStore(); err != nil || jsErr != nil {
+				notes = append(notes, fmt.Sprintf("%s: measuring the page's array buffers: %v %v", when, jsErr, err))
+			} else if kept := jsNow - jsBefore; kept > 4<<20 {
+				notes = append(notes, fmt.Sprintf("%s: %.1f MiB of array buffers kept in the page", when, float64(kept)/(1<<20)))
+			}
+		}
 		r.SendErr = r.Client.Send(r.ctx, dualws.Binary, big)
 		runtime.KeepAlive(big)
 		big = nil
-		runtime.GC()
-		if kept := heapNow() - before; kept > 4<<20 {
-			r.Note = fmt.Sprintf("%.1f MiB kept after the Send", float64(kept)/(1<<20))
+		kept("after the 16 MiB Send")
+		if err := r.Client.Send(r.ctx, dualws.Binary, make([]byte, 1024)); err != nil && r.SendErr == nil {
+			r.SendErr = err
 		}
+		kept("after a 1 KiB Send that followed")
+		r.Note = strings.Join(notes, "; ")
 		r.CloseErr = r.Client.Close(dualws.StatusNormalClosure, "")
 		r.WaitClosed()
 	}})
 )
+
+// BackingStore, when set (by the browser program), returns the bytes of
+// the page's array buffers after a full garbage collection, as the
+// browser counts them (CDP Runtime.getHeapUsage's backingStorageSize).
+var BackingStore func() (int64, error)
+
+func backingStore() (int64, error) {
+	if BackingStore == nil {
+		return 0, nil
+	}
+	return BackingStore()
+}
 
 // receiveAndWait is the default client program.
 func receiveAndWait(r *Run) {

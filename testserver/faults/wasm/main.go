@@ -13,6 +13,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"syscall/js"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 )
 
 func main() {
+	faults.BackingStore = backingStore
 	js.Global().Set("faultsRun", js.FuncOf(run))
 	js.Global().Set("faultsReady", true)
 	select {}
@@ -54,4 +57,41 @@ func run(_ js.Value, args []js.Value) any {
 	p := js.Global().Get("Promise").New(executor)
 	executor.Release()
 	return p
+}
+
+// backingStore asks the page's server (faults.RunBrowser) for the page's
+// array-buffer bytes after a garbage collection: GET /measure, answered
+// with a number. It runs on a goroutine, never on the event loop.
+func backingStore() (int64, error) {
+	type result struct {
+		text string
+		err  error
+	}
+	ch := make(chan result, 1)
+	text := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if !args[0].Get("ok").Bool() {
+			ch <- result{err: errors.New("GET /measure: " + args[0].Get("statusText").String())}
+			return nil
+		}
+		return args[0].Call("text")
+	})
+	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if args[0].Type() == js.TypeString {
+			ch <- result{text: args[0].String()}
+		}
+		return nil
+	})
+	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{err: errors.New(args[0].Call("toString").String())}
+		return nil
+	})
+	defer text.Release()
+	defer then.Release()
+	defer fail.Release()
+	js.Global().Call("fetch", "/measure").Call("then", text).Call("then", then, fail)
+	r := <-ch
+	if r.err != nil {
+		return 0, r.err
+	}
+	return strconv.ParseInt(r.text, 10, 64)
 }
