@@ -18,6 +18,7 @@ import (
 func main() {
 	run := flag.String("run", "", "run only the cases whose name matches this regular expression")
 	native := flag.Bool("native-only", false, "do not run the browser column")
+	browserOnly := flag.Bool("browser-only", false, "run only the browser column (for diagnosis; fails)")
 	verbose := flag.Bool("v", false, "print each case's promise, and the browser's difference by nature")
 	flag.Parse()
 	var re *regexp.Regexp
@@ -42,7 +43,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	ok := faults.Report(os.Stdout, cases, b, *verbose)
+	ok := faults.Report(os.Stdout, cases, b, *browserOnly, *verbose)
 	if b != nil {
 		b.Close()
 	}
