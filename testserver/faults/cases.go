@@ -766,8 +766,8 @@ var Cases = []*Case{
 			return p
 		}},
 		Browser: Browser{
-			Why:     "the browser copies a message at once, so the deadline cannot interrupt it mid-message (README); Send waits while more than 1 MiB is buffered, and its deadline ends that wait; the 32 MiB stay queued, so Close times out and abandons the socket",
-			Program: send32MiBDeadline, Abandons: true,
+			Why:     "the browser copies a message at once, so the deadline cannot interrupt it mid-message (README); Send waits while more than 1 MiB is buffered, and its deadline ends that wait; the 16 MiB stay queued, so Close times out and abandons the socket",
+			Program: send16MiBDeadline, Abandons: true,
 			Want: &Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1006"}, Reason: "close timeout", Messages: 0, Within: 10 * time.Second,
 				Check: func(o *Observation) []string {
 					var p []string
@@ -792,11 +792,14 @@ var Cases = []*Case{
 				if o.SendErr == nil || !o.SendErr.Closed {
 					p = append(p, fmt.Sprintf("Send returned %v, want a *CloseError", o.SendErr))
 				}
+				if o.Note != "" {
+					p = append(p, o.Note)
+				}
 				return p
 			}},
 		Browser: Browser{
-			Program: send32MiBClose, Abandons: true,
-			Why: "the browser copies the whole message in send(), which blocks the page for seconds at 100 MB: 32 MiB, still far more than the socket absorbs; the socket is abandoned (scripts cannot abort it)",
+			Program: send16MiBClose, Abandons: true,
+			Why: "the browser copies the whole message in send(), which blocks the page for seconds at 100 MB: 16 MiB, still far more than the socket absorbs (about 4 MB); the socket is abandoned (scripts cannot abort it)",
 		},
 	},
 	{
