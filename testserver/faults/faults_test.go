@@ -1,7 +1,11 @@
+//go:build !js
+
 package faults
 
 import (
+	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,11 +73,11 @@ func TestHarnessCatchesLeaks(t *testing.T) {
 	c := &Case{
 		Name:   "leaky",
 		Server: upgradeThen(closeBytes(1000, "")),
-		Client: func(r *Run) {
+		Program: &Program{Name: "leaky", Client: func(r *Run) {
 			receiveAndWait(r)
 			go func() { <-release }()
 			leaked, _ = net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(r.URL, "ws://"), "/ws"))
-		},
+		}},
 		Want: Want{Trace: dropped, Messages: 0},
 	}
 	res := RunCase(c)
@@ -89,5 +93,45 @@ func TestHarnessCatchesLeaks(t *testing.T) {
 	}
 	if !gotGoroutine || !gotSocket || !gotTrace {
 		t.Errorf("problems %q: want a leaked goroutine, a socket left open and a wrong trace reported", res.Problems)
+	}
+}
+
+// TestBrowserCatchesWrongOutcome runs cases in Chromium with expectations
+// that the browser must contradict: a wrong transition, a wrong message
+// count, what a handshake failure says, and a program that hangs; the
+// browser column must report each.
+func TestBrowserCatchesWrongOutcome(t *testing.T) {
+	b, err := StartBrowser(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	byName := map[string]*Case{}
+	for _, c := range Cases {
+		byName[c.Name] = c
+	}
+	wrong := func(name string, edit func(w *Want)) *Case {
+		c := *byName[name]
+		w := c.Want
+		if c.Browser.Want != nil {
+			w = *c.Browser.Want
+		}
+		edit(&w)
+		c.Browser.Want = &w
+		return &c
+	}
+	for _, tc := range []struct {
+		c    *Case
+		want string
+	}{
+		{wrong("cl-normal", func(w *Want) { w.Trace = dropped }), "transitions"},
+		{wrong("rs-receive-queue-bytes", func(w *Want) { w.Messages = 13 }), "received 14 messages, want 13"},
+		{wrong("hs-401-keep-alive", func(w *Want) { w.DialReason, w.HTTPStatus = "handshake rejected", 401 }), "HTTPStatus 0, want 401"},
+		{wrong("lv-blackhole", func(w *Want) { w.Reason = "keepalive timeout" }), `close reason "heartbeat timeout"`},
+	} {
+		res := b.RunCase(tc.c)
+		if res == nil || !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
+			t.Errorf("%s with a wrong expectation: problems %q, want one saying %q", tc.c.Name, res.Problems, tc.want)
+		}
 	}
 }

@@ -1,24 +1,14 @@
-// Package faults is dualws's fault suite: a raw-TCP server that performs
-// the WebSocket upgrade by hand and then misbehaves on request, and a
-// table of cases, each stating what RFC 6455 or the README promises and
-// checking what the client did: its transitions and close status, the
-// errors from Dial, Send and Receive, that it reached CLOSED in bounded
-// time (a "did not hang" check, not a speed measurement), that no
-// goroutine and no socket outlived it, and its peak heap.
-//
-// The client is driven through dualws's public API only. `make faults`
-// runs the table (testserver/faults/cmd/faults); `go test` runs it too.
+//go:build !js
+
 package faults
 
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -35,14 +25,30 @@ type Case struct {
 	Defect int    // the defect of issue 9 this case reproduces, or 0
 	// Promise is what RFC 6455 or the README promises here.
 	Promise string
-	// Options adjusts the client's options (which start from Base).
-	Options func(*dualws.Options)
+	// Program is the client's side (program.go); nil: receiveProgram.
+	Program *Program
 	// Server handles each accepted connection.
 	Server func(p *Peer) error
-	// Client is the client program; nil: dial, then receive until the
-	// connection ends (Receive).
-	Client func(r *Run)
 	Want   Want
+	// Browser is the case in headless Chromium.
+	Browser Browser
+}
+
+// Browser says how a case runs in headless Chromium.
+type Browser struct {
+	// NA, when set, says why a script cannot observe the case: it does
+	// not run in the browser and is not counted.
+	NA string
+	// Program, if set, replaces the case's program in the browser.
+	Program *Program
+	// Want, if set, replaces the native Want in the browser, for a
+	// difference by nature that Why states.
+	Want *Want
+	Why  string
+	// Abandons: the client abandons its socket by design (scripts cannot
+	// abort a WebSocket; the browser ends it on its own time), so the
+	// server does not wait for the client to close it.
+	Abandons bool
 }
 
 // Want is the expected outcome.
@@ -69,111 +75,10 @@ type Want struct {
 	// a check that nothing hangs, generous on purpose. Default 5s.
 	Within time.Duration
 	// HeapMiB bounds the peak heap growth during the case. Default 64.
+	// Native only.
 	HeapMiB int
 	// Check, if set, adds checks; it returns the problems found.
-	Check func(r *Run) []string
-}
-
-// Base returns the options every case starts from: small timeouts, so the
-// suite runs in seconds.
-func Base() *dualws.Options {
-	return &dualws.Options{
-		Subprotocols:     []string{"v1"},
-		HandshakeTimeout: time.Second,
-		CloseTimeout:     500 * time.Millisecond,
-		PingInterval:     2 * time.Second,
-		PingTimeout:      time.Second,
-	}
-}
-
-// Run is one run of the client program.
-type Run struct {
-	URL    string
-	Opts   *dualws.Options
-	Client *dualws.Client // nil when Dial failed
-	// DialErr is Dial's error.
-	DialErr error
-	// Received are the messages Receive returned, in order.
-	Received [][]byte
-	// RecvErr is the error that ended the receive loop.
-	RecvErr error
-	// SendErr and CloseErr are what the program's own Send and Close
-	// returned, when it made them.
-	SendErr, CloseErr error
-	// Note collects facts the program wants printed.
-	Note string
-
-	ctx     context.Context // ends at the case's watchdog
-	start   time.Time
-	elapsed time.Duration // Dial to CLOSED, or to Dial's error
-	mu      sync.Mutex
-	trace   []string
-}
-
-// Dial dials with the case's options and records transitions.
-func (r *Run) Dial() bool {
-	r.Opts.OnStateChange = r.record
-	r.start = time.Now()
-	r.Client, r.DialErr = dualws.Dial(r.ctx, r.URL, r.Opts)
-	if r.DialErr != nil {
-		r.elapsed = time.Since(r.start)
-		return false
-	}
-	return true
-}
-
-// ReceiveAll receives until Receive fails.
-func (r *Run) ReceiveAll() {
-	for i := 0; i < 1_000_000; i++ {
-		_, b, err := r.Client.Receive(r.ctx)
-		if err != nil {
-			r.RecvErr = err
-			return
-		}
-		r.Received = append(r.Received, b)
-	}
-}
-
-// WaitClosed waits for CLOSED (at most until the watchdog) and records
-// the time since Dial.
-func (r *Run) WaitClosed() {
-	select {
-	case <-r.Client.Done():
-		r.elapsed = time.Since(r.start)
-	case <-r.ctx.Done():
-	}
-}
-
-func (r *Run) record(ev dualws.StateChange) {
-	s := ev.From.String() + ">" + ev.To.String()
-	if ev.To >= dualws.Closing {
-		s += fmt.Sprintf(" %d", int(ev.Status.Code))
-		if ev.Status.WasClean {
-			s += " clean"
-		}
-		if ev.Status.Remote {
-			s += " remote"
-		}
-	}
-	r.mu.Lock()
-	r.trace = append(r.trace, s)
-	r.mu.Unlock()
-}
-
-// Trace returns the transitions so far.
-func (r *Run) Trace() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.trace)
-}
-
-// receiveAndWait is the default client program.
-func receiveAndWait(r *Run) {
-	if !r.Dial() {
-		return
-	}
-	r.ReceiveAll()
-	r.WaitClosed()
+	Check func(o *Observation) []string
 }
 
 // Result is a case's outcome on one platform.
@@ -206,34 +111,34 @@ func RunCase(c *Case) *Result {
 		heap.stop()
 		return res
 	}
-	opts := Base()
-	if c.Options != nil {
-		c.Options(opts)
-	}
 	limit := max(watchdog, 2*c.Want.Within)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	r := &Run{URL: "ws://" + cs.ln.Addr().String() + "/ws", Opts: opts, ctx: ctx}
-	program := c.Client
-	if program == nil {
-		program = receiveAndWait
-	}
+	r := NewRun(ctx, c.Program, cs.url())
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		program(r)
+		r.Exec(c.Program)
 	}()
 	select {
 	case <-ended:
 	case <-ctx.Done():
 		res.Problems = append(res.Problems, fmt.Sprintf("hung: the client program had not ended after %v", limit))
 	}
-	close(cs.clientDone)
-	res.Problems = append(res.Problems, cs.finish(leakOpt)...)
 	<-ended
+	obs := Observe(r)
+	close(cs.clientDone)
+	res.Problems = append(res.Problems, cs.finish(&leakOpt, 3*time.Second, false)...)
 	cancel()
-	res.Elapsed = r.elapsed
+	res.Elapsed = obs.Elapsed
 	res.PeakHeap = heap.stop()
-	res.Problems = append(res.Problems, check(c, r, cs, res)...)
+	res.Problems = append(res.Problems, check(c.Want, obs, cs, res)...)
+	heapMiB := c.Want.HeapMiB
+	if heapMiB == 0 {
+		heapMiB = 64
+	}
+	if res.PeakHeap > int64(heapMiB)<<20 {
+		res.Problems = append(res.Problems, fmt.Sprintf("peak heap grew by %.1f MiB, more than %d MiB", float64(res.PeakHeap)/(1<<20), heapMiB))
+	}
 	if err := goleak.Find(leakOpt); err != nil {
 		res.Problems = append(res.Problems, "goroutines left: "+leakSummary(err))
 	}
@@ -243,26 +148,19 @@ func RunCase(c *Case) *Result {
 	return res
 }
 
-// check compares the run with the case's Want.
-func check(c *Case, r *Run, cs *caseServer, res *Result) []string {
-	w := c.Want
+// check compares an observation (native or from the browser) and what
+// the server saw with w. It sets res.Summary.
+func check(w Want, o *Observation, cs *caseServer, res *Result) []string {
 	var p []string
 	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	within := w.Within
 	if within == 0 {
 		within = 5 * time.Second
 	}
-	if r.elapsed == 0 {
+	if o.Elapsed == 0 {
 		bad("never reached CLOSED (or Dial's end)")
-	} else if r.elapsed > within {
-		bad("took %v to end, more than the %v bound", r.elapsed.Round(time.Millisecond), within)
-	}
-	heapMiB := w.HeapMiB
-	if heapMiB == 0 {
-		heapMiB = 64
-	}
-	if res.PeakHeap > int64(heapMiB)<<20 {
-		bad("peak heap grew by %.1f MiB, more than %d MiB", float64(res.PeakHeap)/(1<<20), heapMiB)
+	} else if o.Elapsed > within {
+		bad("took %v to end, more than the %v bound", o.Elapsed.Round(time.Millisecond), within)
 	}
 	if w.Requests != 0 && cs.requests() != w.Requests {
 		bad("the server saw %d HTTP requests (%s), want %d", cs.requests(), strings.Join(cs.paths(), " "), w.Requests)
@@ -278,47 +176,39 @@ func check(c *Case, r *Run, cs *caseServer, res *Result) []string {
 	}
 
 	if w.DialReason != "" {
-		var de *dualws.DialError
-		switch {
-		case r.DialErr == nil:
-			bad("Dial succeeded (trace %q), want a *DialError %q", r.Trace(), w.DialReason)
-			if r.Client != nil {
-				r.Client.Close(dualws.StatusNormalClosure, "")
-			}
-		case !errors.As(r.DialErr, &de):
-			bad("Dial returned %T %v, want a *DialError", r.DialErr, r.DialErr)
+		switch de := o.DialErr; {
+		case de == nil:
+			bad("Dial succeeded (trace %q), want a *DialError %q", o.Trace, w.DialReason)
+		case de.Dial == nil:
+			bad("Dial returned %v, want a *DialError", de)
 		default:
-			res.Summary = fmt.Sprintf("DialError %q", de.Reason)
-			if de.HTTPStatus != 0 {
-				res.Summary += fmt.Sprintf(" HTTP %d", de.HTTPStatus)
+			res.Summary = fmt.Sprintf("DialError %q", de.Dial.Reason)
+			if de.Dial.HTTPStatus != 0 {
+				res.Summary += fmt.Sprintf(" HTTP %d", de.Dial.HTTPStatus)
 			}
-			if de.Reason != w.DialReason {
-				bad("DialError reason %q, want %q (%v)", de.Reason, w.DialReason, de)
+			if de.Dial.Reason != w.DialReason {
+				bad("DialError reason %q, want %q (%v)", de.Dial.Reason, w.DialReason, de)
 			}
-			if de.HTTPStatus != w.HTTPStatus {
-				bad("DialError HTTPStatus %d, want %d", de.HTTPStatus, w.HTTPStatus)
+			if de.Dial.HTTPStatus != w.HTTPStatus {
+				bad("DialError HTTPStatus %d, want %d", de.Dial.HTTPStatus, w.HTTPStatus)
 			}
-			if w.DialCause != "" && (de.Err == nil || !strings.Contains(de.Err.Error(), w.DialCause)) {
-				bad("DialError cause %v does not say %q", de.Err, w.DialCause)
+			if w.DialCause != "" && !strings.Contains(de.Dial.Cause, w.DialCause) {
+				bad("DialError cause %q does not say %q", de.Dial.Cause, w.DialCause)
 			}
 		}
-		return append(p, checkExtra(w, r)...)
+		return append(p, checkExtra(w, o)...)
 	}
 
-	if r.DialErr != nil {
-		bad("Dial failed: %v", r.DialErr)
+	if o.DialErr != nil {
+		bad("Dial failed: %v", o.DialErr)
 		return p
 	}
-	c0 := r.Client
-	select {
-	case <-c0.Done():
-	default:
-		bad("the client is not CLOSED (state %v)", c0.State())
-		c0.Close(dualws.StatusNormalClosure, "")
+	if !o.Closed {
+		bad("the client is not CLOSED (state %v)", o.State)
 		return p
 	}
-	st, known := c0.CloseStatus()
-	trace := r.Trace()
+	st := o.Status
+	trace := o.Trace
 	if len(trace) > 0 && trace[0] == "CONNECTING>OPEN" {
 		trace = trace[1:]
 	} else {
@@ -334,51 +224,39 @@ func check(c *Case, r *Run, cs *caseServer, res *Result) []string {
 	if !slices.Equal(trace, w.Trace) {
 		bad("transitions %q, want %q", trace, w.Trace)
 	}
-	if !known {
+	if !o.StatusKnown {
 		bad("CloseStatus is not known after CLOSED")
 	}
 	if w.Reason != "*" && st.Reason != w.Reason {
 		bad("close reason %q, want %q", st.Reason, w.Reason)
 	}
-	if w.Messages >= 0 && len(r.Received) != w.Messages {
-		bad("received %d messages, want %d", len(r.Received), w.Messages)
+	if w.Messages >= 0 && len(o.Received) != w.Messages {
+		bad("received %d messages, want %d", len(o.Received), w.Messages)
 	}
 	// The README's promise for every program shape: after the close, Send
 	// sends nothing and returns a *CloseError with the final status, and
 	// Receive returns it once the queue is drained.
-	if err := c0.SendText(context.Background(), "after CLOSED"); !isCloseErrorWith(err, st) {
-		bad("Send after CLOSED returned %v, want a *CloseError with %+v", err, st)
+	if !isCloseErrorWith(o.SendAfter, st) {
+		bad("Send after CLOSED returned %v, want a *CloseError with %+v", o.SendAfter, st)
 	}
-	if r.RecvErr != nil && !isCloseError(r.RecvErr) {
-		bad("the receive loop ended with %T %v, want a *CloseError", r.RecvErr, r.RecvErr)
+	if o.RecvErr != nil && !o.RecvErr.Closed {
+		bad("the receive loop ended with %v, want a *CloseError", o.RecvErr)
 	}
-	for range 1_000_000 {
-		_, _, err := c0.Receive(context.Background())
-		if err != nil {
-			if !isCloseErrorWith(err, st) {
-				bad("Receive after CLOSED returned %v, want a *CloseError with %+v", err, st)
-			}
-			break
-		}
+	if !isCloseErrorWith(o.ReceiveAfter, st) {
+		bad("Receive after CLOSED returned %v, want a *CloseError with %+v", o.ReceiveAfter, st)
 	}
-	return append(p, checkExtra(w, r)...)
+	return append(p, checkExtra(w, o)...)
 }
 
-func checkExtra(w Want, r *Run) []string {
+func checkExtra(w Want, o *Observation) []string {
 	if w.Check == nil {
 		return nil
 	}
-	return w.Check(r)
+	return w.Check(o)
 }
 
-func isCloseError(err error) bool {
-	var ce *dualws.CloseError
-	return errors.As(err, &ce) && errors.Is(err, dualws.ErrClosed)
-}
-
-func isCloseErrorWith(err error, st dualws.CloseStatus) bool {
-	var ce *dualws.CloseError
-	return errors.As(err, &ce) && ce.Status == st
+func isCloseErrorWith(e *ErrInfo, st dualws.CloseStatus) bool {
+	return e != nil && e.Closed && e.CloseStatus != nil && *e.CloseStatus == st
 }
 
 // leakSummary names each leaked goroutine by what created it.
@@ -439,20 +317,25 @@ func (cs *caseServer) accept() {
 	}
 }
 
-// finish waits for the client to close every connection the server left
-// open, then closes everything. It returns the sockets the client left.
+// finish waits (at most wait) for the client to close every connection
+// the server left open, then closes everything. It returns the sockets
+// the client left, unless abandoned says the client leaves them by design.
 //
-// While a connection is still open, the goroutines behind it are listed
-// too: closing the server's side would end them before the final check.
-func (cs *caseServer) finish(leakOpt goleak.Option) []string {
+// With leakOpt, while a connection is still open, the goroutines behind
+// it are listed too: closing the server's side would end them before the
+// final check.
+func (cs *caseServer) finish(leakOpt *goleak.Option, wait time.Duration, abandoned bool) []string {
 	cs.ln.Close()
 	done := make(chan struct{})
 	go func() { cs.wg.Wait(); close(done) }()
 	var problems []string
 	select {
 	case <-done:
-	case <-time.After(3 * time.Second):
-		err := goleak.Find(leakOpt,
+	case <-time.After(wait):
+		if leakOpt == nil {
+			break
+		}
+		err := goleak.Find(*leakOpt,
 			goleak.IgnoreAnyFunction("github.com/dualws/dualws/testserver/faults.(*caseServer).accept.func1"),
 			goleak.IgnoreAnyFunction("github.com/dualws/dualws/testserver/faults.(*caseServer).finish.func1"),
 			goleak.IgnoreAnyFunction("github.com/dualws/dualws/testserver/faults.startHeapSampler.func1"))
@@ -467,7 +350,7 @@ func (cs *caseServer) finish(leakOpt goleak.Option) []string {
 		p.mu.Lock()
 		closed, by := p.closed, p.endedBy
 		p.mu.Unlock()
-		if !closed && by != "client" {
+		if !closed && by != "client" && !abandoned {
 			if by == "" {
 				by = "still open"
 			}
@@ -478,6 +361,8 @@ func (cs *caseServer) finish(leakOpt goleak.Option) []string {
 	<-done
 	return problems
 }
+
+func (cs *caseServer) url() string { return "ws://" + cs.ln.Addr().String() + "/ws" }
 
 func (cs *caseServer) countRequest(path string) {
 	cs.mu.Lock()
@@ -548,12 +433,6 @@ type heapSampler struct {
 	peak int64
 	quit chan struct{}
 	done chan struct{}
-}
-
-func heapNow() int64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return int64(s[0].Value.Uint64())
 }
 
 func startHeapSampler() *heapSampler {

@@ -1,3 +1,5 @@
+//go:build !js
+
 package faults
 
 import (
@@ -10,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -181,10 +185,18 @@ func (p *Peer) ReadRequest() error {
 }
 
 // Upgrade reads the request and answers a valid 101, with extra header
-// lines ("Name: value") appended.
+// lines ("Name: value") appended. Unless extra names a subprotocol, it
+// selects the first one offered, as browsers require (WHATWG WebSocket:
+// a handshake that offered subprotocols fails without the header).
 func (p *Peer) Upgrade(extra ...string) error {
 	if err := p.ReadRequest(); err != nil {
 		return err
+	}
+	if offered := p.Req.Header.Get("Sec-WebSocket-Protocol"); offered != "" && !slices.ContainsFunc(extra, func(h string) bool {
+		return strings.HasPrefix(strings.ToLower(h), "sec-websocket-protocol:")
+	}) {
+		first, _, _ := strings.Cut(offered, ",")
+		extra = append(extra, "Sec-WebSocket-Protocol: "+strings.TrimSpace(first))
 	}
 	return p.Answer101(acceptKey(p.Req.Header.Get("Sec-WebSocket-Key")), extra...)
 }
