@@ -169,15 +169,17 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	if !d.c.sendAllowed() {
 		return errTransportClosing
 	}
-	d.inFlight.Add(int64(len(p)))
-	defer d.inFlight.Add(-int64(len(p)))
 	if ctx.Done() == nil {
+		d.inFlight.Add(int64(len(p)))
+		defer d.inFlight.Add(-int64(len(p)))
 		return d.ws.Write(context.Background(), websocket.MessageType(typ), p)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, d.c.sendInterrupted)
+	d.inFlight.Add(int64(len(p)))
+	defer d.inFlight.Add(-int64(len(p)))
 	err := d.ws.Write(context.Background(), websocket.MessageType(typ), p)
 	if !stop() {
 		return ctx.Err()
