@@ -309,7 +309,7 @@ func (d *jsConn) yield() {
 	if closeCheckDue(time.Now().UnixNano(), d.lastQuiet.Load()) {
 		span := time.Duration(0)
 		if !d.settled {
-			span = openSettle - time.Since(d.openedAt)
+			span = max(0, openSettle-time.Since(d.openedAt))
 		}
 		if d.yieldTurns(quietTurns, span) {
 			d.settled = true
@@ -324,6 +324,7 @@ func (d *jsConn) yield() {
 // wake-up. Turns go on for at least span, as timer tasks, which cost no
 // CPU while waiting. It reports whether it ended on quiet turns.
 func (d *jsConn) yieldTurns(quiet int, span time.Duration) bool {
+	span = max(0, span)
 	d.yieldMu.Lock()
 	defer d.yieldMu.Unlock()
 	still := 0
