@@ -321,8 +321,8 @@ func (d *jsConn) yield() {
 // yieldTurns lets the event loop run turn after turn, each a fresh task of
 // its own, until quiet turns in a row delivered no socket event, at most
 // maxYieldTurns. A turn ends only when its own task ran, never on another
-// wake-up. Turns go on for at least span, as timer tasks, which cost no
-// CPU while waiting. It reports whether it ended on quiet turns.
+// wake-up. The turns span at least span: a timer task for what is left of
+// it, so the event loop idles meanwhile. It reports whether it ended on quiet turns.
 func (d *jsConn) yieldTurns(quiet int, span time.Duration) bool {
 	span = max(0, span)
 	d.yieldMu.Lock()
@@ -336,7 +336,11 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration) bool {
 		before := d.events.Load()
 		d.token++
 		d.waitToken.Store(d.token)
-		if time.Since(start) < span || (timerTurns && turn%2 == 1) {
+		if left := span - time.Since(start); left > 0 {
+			// One timer for what is left of the span: the event loop idles
+			// meanwhile, so whatever the browser has queued runs.
+			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), left.Milliseconds()+1)
+		} else if timerTurns && turn%2 == 1 {
 			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), 0)
 		} else {
 			d.port.Call("postMessage", d.token)
