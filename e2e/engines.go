@@ -203,7 +203,7 @@ func (b *Browser) run(ctx context.Context, name string) (scenarios.Trace, error)
 // send hands the page its next instruction: the page has a POST waiting
 // for it since its last report.
 func (b *Browser) send(ctx context.Context, r remoteReply) error {
-	t := time.NewTimer(10 * time.Second)
+	t := time.NewTimer(min(10*time.Second, b.RunTimeout))
 	defer t.Stop()
 	select {
 	case b.ask <- r:

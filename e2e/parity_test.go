@@ -169,21 +169,25 @@ func TestBrowserUnknownScenario(t *testing.T) {
 	}
 }
 
-// TestBrowserReportsAHungPage checks that Run gives up on a page that does
-// not answer: after the page was told to stop (Close), a Run fails within
-// its timeout instead of waiting forever, and names the engine.
+// TestBrowserReportsAHungPage checks that Run gives up on a page that no
+// longer asks for scenarios, as a hung or crashed page would, instead of
+// waiting forever: the error names the engine, and the Browser stays
+// broken.
 func TestBrowserReportsAHungPage(t *testing.T) {
 	n := engines[0]
 	b, err := env.Launch(t.Context(), n)
 	require.NoError(t, err)
-	// Take the page's pending request away: the page now waits for a
-	// reply that never comes, as a hung page would.
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
+	defer b.Close()
 	b.RunTimeout = 2 * time.Second
-	go func() { <-b.ask }() // swallow the next instruction: the page never gets it
+	// Answer the page's pending request with "done": it stops asking.
+	b.ask <- remoteReply{Done: true}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	_, err = b.Run(ctx, "echo")
 	require.Error(t, err)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "Run waited for its context, not its own timeout")
 	assert.Contains(t, err.Error(), string(n))
-	b.Close()
+	assert.Error(t, b.Err(), "the Browser is broken after a failed run")
+	_, err = b.Run(ctx, "echo")
+	assert.Error(t, err)
 }
