@@ -94,7 +94,11 @@ func run() int {
 		b, err := env.Launch(ctx, n)
 		if err == nil {
 			fmt.Fprintf(os.Stderr, "demo: %s: running %d scenarios...\n", n, len(names)**repeat)
-			versions = append(versions, fmt.Sprintf("%s: %s", n, b.Agent()))
+			v := engine.Version(n)
+			if v == "" {
+				v = b.Agent()
+			}
+			versions = append(versions, v)
 		}
 		for _, res := range results {
 			for range *repeat {
@@ -130,6 +134,7 @@ func run() int {
 	header := false
 	identical := 0
 	var diffs, notes []string
+	var natures []natureNote
 	seeds := map[string]*result{}
 	for _, res := range results {
 		if res.identical() {
@@ -140,7 +145,7 @@ func run() int {
 			if !res.identical() {
 				diffs = append(diffs, res.seedWhy())
 			}
-			notes = append(notes, res.natureNotes()...)
+			natures = append(natures, res.natureNotes()...)
 		} else {
 			if !header {
 				h := "scenario\tnative\tdetect"
@@ -154,7 +159,7 @@ func run() int {
 				diffs = append(diffs, res.why())
 			}
 			notes = append(notes, res.traceNotes()...)
-			notes = append(notes, res.natureNotes()...)
+			natures = append(natures, res.natureNotes()...)
 			line := fmt.Sprintf("%s\t%s\t%s", res.name, summary(res.native[0]), ms(res.native[0].CloseDetectMS))
 			for ei := range engines {
 				br := res.browser[ei][0]
@@ -176,6 +181,7 @@ func run() int {
 	if len(seeds) > 0 {
 		printSeedMatrix(seeds, engines, *repeat)
 	}
+	notes = append(notes, groupNatures(natures)...)
 	if len(notes) > 0 {
 		fmt.Println("\nnot compared (differs by nature between platforms):")
 		for _, n := range notes {
@@ -313,26 +319,56 @@ func (r *result) traceNotes() []string {
 	return []string{fmt.Sprintf("  %s: %s", r.name, strings.Join(parts, "; "))}
 }
 
-// natureNotes name the engines whose trace differed from native by nature
-// (e2e.Compare), with the number of repetitions where it did.
-func (r *result) natureNotes() []string {
-	var out []string
+// natureNote is one engine's by-nature difference in one scenario.
+type natureNote struct {
+	engine      engine.Name
+	scenario    string
+	count, runs int // repetitions where it showed, of runs
+	note        string
+}
+
+// natureNotes are the engines whose trace differed from native by nature
+// (e2e.Compare) in some repetition.
+func (r *result) natureNotes() []natureNote {
+	var out []natureNote
 	for ei, n := range r.engines {
-		count, note := 0, ""
+		nn := natureNote{engine: n, scenario: r.name, runs: len(r.native)}
 		for i := range r.native {
-			if _, nt, _ := r.sameIn(ei, i); nt != "" {
-				count++
-				note = nt
+			if _, note, _ := r.sameIn(ei, i); note != "" {
+				nn.count++
+				nn.note = note
 			}
 		}
-		if count == 0 {
-			continue
+		if nn.count > 0 {
+			out = append(out, nn)
 		}
-		times := ""
-		if len(r.native) > 1 {
-			times = fmt.Sprintf(" (%d of %d runs)", count, len(r.native))
+	}
+	return out
+}
+
+// groupNatures renders the notes one line per engine and difference, with
+// the scenarios where it showed.
+func groupNatures(ns []natureNote) []string {
+	type key struct {
+		engine engine.Name
+		note   string
+	}
+	var order []key
+	where := map[key][]string{}
+	for _, n := range ns {
+		k := key{n.engine, n.note}
+		if _, ok := where[k]; !ok {
+			order = append(order, k)
 		}
-		out = append(out, fmt.Sprintf("  %s: %s%s: %s", r.name, n, times, note))
+		s := n.scenario
+		if n.runs > 1 {
+			s += fmt.Sprintf(" (%d/%d runs)", n.count, n.runs)
+		}
+		where[k] = append(where[k], s)
+	}
+	var out []string
+	for _, k := range order {
+		out = append(out, fmt.Sprintf("  %s, in %s: %s", k.engine, strings.Join(where[k], ", "), k.note))
 	}
 	return out
 }
