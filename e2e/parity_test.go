@@ -153,7 +153,7 @@ func TestSeedMatrix(t *testing.T) {
 
 // TestBrowserUnknownScenario checks that the harness in each engine reports
 // a scenario it does not know instead of hanging or passing, and that the
-// browser stays usable afterwards.
+// browser stays usable afterwards, also after a Reload (a fresh page).
 func TestBrowserUnknownScenario(t *testing.T) {
 	for _, n := range engines {
 		t.Run(string(n), func(t *testing.T) {
@@ -165,6 +165,11 @@ func TestBrowserUnknownScenario(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, tr.Failure)
 			assert.Equal(t, "echo", tr.Scenario)
+			require.NoError(t, b.Reload(t.Context()))
+			tr, err = b.Run(t.Context(), "server-close")
+			require.NoError(t, err)
+			assert.Empty(t, tr.Failure)
+			assert.Equal(t, "server-close", tr.Scenario)
 		})
 	}
 }

@@ -57,7 +57,20 @@ serve: www bin/testserver
 test: test-e2e
 
 # -p 1: the seed matrix measures scheduling, so the packages do not run
-# in parallel with each other.
+# in parallel with each other. The parity suite runs once per engine of
+# ENGINES (one browser launch each): the first run has every test of ./e2e
+# (the Chromium-only ones too), the others only the tests that run in each
+# engine. Every engine runs even if one fails, and its time is printed.
+E2E_ENGINE_TESTS := ^(TestParity|TestSeedMatrix|TestBrowserUnknownScenario|TestBrowserReportsAHungPage)$$
 test-e2e: browsers nodews
 	GOOS=js GOARCH=wasm $(GO) vet ./e2e/dialprobe
-	ENGINES='$(ENGINES)' $(GO) test -race -count=1 -p 1 -timeout 20m ./internal/browser/... ./scenarios/... ./e2e/...
+	$(GO) test -race -count=1 -p 1 ./internal/browser/... ./scenarios/... ./e2e/demo/...
+	@failed=; run=; \
+	for e in $$(echo $(ENGINES) | tr , ' '); do \
+		echo "== parity suite in $$e"; start=$${EPOCHREALTIME/./}; \
+		if ENGINES=$$e $(GO) test -race -count=1 -timeout 15m $$run ./e2e; then r=ok; else r=FAILED; failed="$$failed $$e"; fi; \
+		ms=$$(( ($${EPOCHREALTIME/./} - start) / 1000 )); \
+		printf '== parity suite in %s: %s in %d.%ds\n' $$e $$r $$((ms / 1000)) $$((ms % 1000 / 100)); \
+		run="-run $(E2E_ENGINE_TESTS)"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "parity suite failed in:$$failed" >&2; exit 1; fi
