@@ -128,7 +128,11 @@ func (e *Env) forget(b *Browser) {
 }
 
 // Agent is the page's navigator.userAgent.
-func (b *Browser) Agent() string { return b.agent }
+func (b *Browser) Agent() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.agent
+}
 
 // Run runs scenario name in the page and returns its trace. It fails when
 // the page does not report within BrowserTimeout, or the browser exited;

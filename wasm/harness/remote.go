@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"syscall/js"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 //
 //	?post=PATH&token=T
 //
-// the harness POSTs to PATH (on the page's own origin) a JSON report
+// the harness POSTs to PATH (a path on the page's own origin; anything
+// else leaves remote mode off) a JSON report
 //
 //	{"token": T, "trace": <the previous trace, or null>, "agent": navigator.userAgent}
 //
@@ -60,7 +62,12 @@ func remoteParams() (post, token string, ok bool) {
 		return "", "", false
 	}
 	post, token = q.Get("post"), q.Get("token")
-	return post, token, post != "" && token != ""
+	// Only a path on the page's own origin: traces go back to whoever
+	// served the page, never elsewhere.
+	if !strings.HasPrefix(post, "/") || strings.HasPrefix(post, "//") || strings.Contains(post, "\\") {
+		return "", "", false
+	}
+	return post, token, token != ""
 }
 
 func trimQ(s string) string {
