@@ -138,8 +138,8 @@ func TestSeedMatrix(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) {
 					native, br := runIn(t, n, name)
-					assert.Empty(t, native.Failure, "native run failed")
-					assert.Empty(t, br.Failure, "%s run failed", n)
+					assert.Empty(t, native.Failure, "native run failed: %s; %s", native.Notes["sends_vs_server_end"], native.Notes["timeline"])
+					assert.Empty(t, br.Failure, "%s run failed: %s; %s", n, br.Notes["sends_vs_server_end"], br.Notes["timeline"])
 					assert.Empty(t, native.Violations(), "native: %s", native.Notes["sends_vs_server_end"])
 					assert.Empty(t, br.Violations(), "%s: %s; %s", n, br.Notes["sends_vs_server_end"], br.Notes["timeline"])
 					if same, _, diff := Compare(n, native, br); !same {

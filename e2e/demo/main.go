@@ -426,10 +426,10 @@ func (r *result) seedWhy() string {
 }
 
 func seedLine(t scenarios.Trace) string {
-	if t.Failure != "" {
-		return "FAILED: " + t.Failure
-	}
 	s := summary(t) + fmt.Sprintf("; accepted after the end: %d; judged sends refused with: %s", t.Counts[scenarios.AcceptedAfterClose], t.Facts["judged_sends_refused_with"])
+	if t.Failure != "" {
+		s = "FAILED: " + t.Failure
+	}
 	if d := t.Notes["sends_vs_server_end"]; d != "" {
 		s += "; sends vs the server's end: " + d
 	}
