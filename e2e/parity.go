@@ -46,6 +46,12 @@ type Env struct {
 
 	mu       sync.Mutex
 	browsers map[string]*Browser // by token
+
+	// bctx is a headless Chromium driven by chromedp (internal/browser),
+	// for the tests that inspect a page (CSP, wss://, dial errors); the
+	// e2e tests' TestMain starts it, Close stops it.
+	bctx     context.Context
+	stopBrow func()
 }
 
 // BrowserTimeout bounds one scenario in the browser (Browser.RunTimeout).
@@ -144,6 +150,9 @@ func Start(ctx context.Context) (*Env, error) {
 
 // Close stops the browsers and the servers and removes the bundle.
 func (e *Env) Close() {
+	if e.stopBrow != nil {
+		e.stopBrow()
+	}
 	e.mu.Lock()
 	var bs []*Browser
 	for _, b := range e.browsers {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dualws/dualws/internal/browser"
 	"github.com/dualws/dualws/internal/engine"
 	"github.com/dualws/dualws/scenarios"
 	"github.com/stretchr/testify/assert"
@@ -15,8 +16,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// env is shared by every test of the binary: one bundle, one server, and
-// at most one browser per engine (launched on first use).
+// env is shared by every test of the binary: one bundle, one server, one
+// chromedp Chromium, and at most one browser per engine (launched on first
+// use).
 var env *Env
 
 // engines are the engines under test: $ENGINES (comma-separated), else
@@ -38,6 +40,14 @@ func TestMain(m *testing.M) {
 	env, err = Start(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// The page-inspecting tests (csp, wss, dial errors) drive Chromium
+	// through chromedp.
+	env.bctx, env.stopBrow, err = browser.Start(context.Background())
+	if err != nil {
+		env.Close()
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
