@@ -1,13 +1,19 @@
 // Package e2e runs the parity scenarios (package scenarios) natively and in
-// headless Chromium and compares their traces. Its tests are the e2e
-// suite; e2e/demo is the `make demo` command. Both use Env.
+// headless browsers of three engines (Chromium, Firefox, WebKit) and
+// compares their traces. Its tests are the e2e suite; e2e/demo is the
+// `make demo` command. Both use Env.
+//
+// A browser is started without a driver (internal/engine) on the harness
+// page in remote mode (wasm/harness/remote.go): the page asks this process
+// for a scenario, runs it and posts the trace back, one scenario at a
+// time, so one launch per engine serves a whole run (Env.Launch, Browser).
 package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -16,15 +22,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chromedp/chromedp"
-	"github.com/dualws/dualws/internal/browser"
 	"github.com/dualws/dualws/scenarios"
 	"github.com/dualws/dualws/testserver/server"
 )
 
 // Env is a running parity environment: the harness bundle, the scenario
-// server serving it, the Node ws server of the seed matrix, and one
-// headless Chromium.
+// server serving it (and collecting the pages' traces), the Node ws server
+// of the seed matrix, and the browsers launched with Launch.
 type Env struct {
 	// BaseURL is the scenario server's ws:// base URL.
 	BaseURL string
@@ -35,15 +39,22 @@ type Env struct {
 	// RefusedURL is a ws:// URL where nothing listens.
 	RefusedURL string
 
-	dir      string
-	nodews   *NodeWS
-	srv      *server.Server
-	hs       *httptest.Server
+	dir    string
+	nodews *NodeWS
+	srv    *server.Server
+	hs     *httptest.Server
+
+	mu       sync.Mutex
+	browsers map[string]*Browser // by token
+
+	// bctx is a headless Chromium driven by chromedp (internal/browser),
+	// for the tests that inspect a page (CSP, wss://, dial errors); the
+	// e2e tests' TestMain starts it, Close stops it.
 	bctx     context.Context
 	stopBrow func()
 }
 
-// BrowserTimeout bounds one scenario in the browser, page load included.
+// BrowserTimeout bounds one scenario in the browser (Browser.RunTimeout).
 const BrowserTimeout = 60 * time.Second
 
 // ModuleRoot returns the directory of the dualws module's go.mod.
@@ -88,9 +99,9 @@ func BuildHarness(ctx context.Context, dir string) error {
 	return nil
 }
 
-// Start builds the harness into a temporary directory, starts the scenario
-// server and the Node ws server (StartNodeWS) on 127.0.0.1 and one headless
-// Chromium. Call Close when done.
+// Start builds the harness into a temporary directory and starts the
+// scenario server and the Node ws server (StartNodeWS) on 127.0.0.1; no
+// browser yet (Launch). Call Close when done.
 // With DUALWS_E2E_SERVERLOG set in the environment, the server logs one
 // line per connection to stderr.
 func Start(ctx context.Context) (*Env, error) {
@@ -116,7 +127,10 @@ func Start(ctx context.Context) (*Env, error) {
 		}
 	}
 	e.srv = server.New(opts)
-	e.hs = httptest.NewUnstartedServer(e.srv)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+reportPath, e.handleReport)
+	mux.Handle("/", e.srv)
+	e.hs = httptest.NewUnstartedServer(mux)
 	// httptest listens on 127.0.0.1 with a port of its own; make sure it
 	// is not the refused one.
 	e.hs.Start()
@@ -131,18 +145,22 @@ func Start(ctx context.Context) (*Env, error) {
 		return nil, err
 	}
 	e.NodeWSURL = e.nodews.BaseURL
-	e.bctx, e.stopBrow, err = browser.Start(context.Background())
-	if err != nil {
-		e.Close()
-		return nil, fmt.Errorf("e2e: %w", err)
-	}
 	return e, nil
 }
 
-// Close stops the browser and the servers and removes the bundle.
+// Close stops the browsers and the servers and removes the bundle.
 func (e *Env) Close() {
 	if e.stopBrow != nil {
 		e.stopBrow()
+	}
+	e.mu.Lock()
+	var bs []*Browser
+	for _, b := range e.browsers {
+		bs = append(bs, b)
+	}
+	e.mu.Unlock()
+	for _, b := range bs {
+		b.Close()
 	}
 	e.nodews.Stop()
 	if e.srv != nil {
@@ -162,67 +180,4 @@ func (e *Env) Config() scenarios.Config {
 // Native runs scenario name natively, in this process.
 func (e *Env) Native(ctx context.Context, name string) scenarios.Trace {
 	return scenarios.RunConfig(ctx, name, e.Config())
-}
-
-// Browser runs scenario name in a new tab of the browser and returns its
-// trace, and the page's console output (for diagnosis).
-func (e *Env) Browser(ctx context.Context, name string) (scenarios.Trace, []string, error) {
-	var tr scenarios.Trace
-	tab, closeTab := browser.NewTab(e.bctx)
-	defer closeTab()
-	// The first action opens the tab; it must not carry a deadline, which
-	// would bind the tab's life to it.
-	if err := chromedp.Do(tab); err != nil {
-		return tr, nil, fmt.Errorf("e2e: opening a tab: %w", err)
-	}
-	var (
-		consoleMu sync.Mutex
-		console   []string
-	)
-	lctx, stopListen := context.WithCancel(tab)
-	defer stopListen()
-	msgs := chromedp.Console(lctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			consoleMu.Lock()
-			console = append(console, fmt.Sprint(m))
-			consoleMu.Unlock()
-		}
-	}()
-	consoleLines := func() []string {
-		consoleMu.Lock()
-		defer consoleMu.Unlock()
-		return append([]string(nil), console...)
-	}
-	tctx, cancel := context.WithTimeout(tab, BrowserTimeout)
-	defer cancel()
-	go func() {
-		select {
-		case <-ctx.Done():
-			cancel()
-		case <-tctx.Done():
-		}
-	}()
-	if err := chromedp.Do(tctx, chromedp.Navigate(e.PageURL)); err != nil {
-		return tr, consoleLines(), fmt.Errorf("e2e: loading %s: %w", e.PageURL, err)
-	}
-	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`window.dualwsReady === true`, chromedp.WithPollingInterval(10*time.Millisecond))); err != nil {
-		return tr, consoleLines(), fmt.Errorf("e2e: waiting for the harness to load: %w", err)
-	}
-	args, err := json.Marshal([]string{name, e.BaseURL, e.RefusedURL, e.NodeWSURL})
-	if err != nil {
-		return tr, nil, fmt.Errorf("e2e: encoding the arguments: %w", err)
-	}
-	expr := "dualwsRun(..." + string(args) + ")"
-	raw, err := chromedp.Run(tctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		return tr, consoleLines(), fmt.Errorf("e2e: running %s in the browser: %w", name, err)
-	}
-	if err := json.Unmarshal([]byte(raw), &tr); err != nil {
-		return tr, consoleLines(), fmt.Errorf("e2e: decoding the browser's trace: %w", err)
-	}
-	return tr, consoleLines(), nil
 }

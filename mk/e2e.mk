@@ -1,7 +1,8 @@
 # Parity suite (scenarios/, wasm/harness/, e2e/, internal/browser/).
-#   make demo [RUN=name[,name]] [REPEAT=n]
-#                                runs every scenario natively and in headless
-#                                Chromium, prints the side-by-side table and
+#   make demo [RUN=name[,name]] [REPEAT=n] [ENGINES=chromium,firefox,webkit]
+#                                runs every scenario natively and in each
+#                                engine of ENGINES (default all three, one
+#                                launch each), prints the side-by-side table and
 #                                the seed matrix, and fails unless all are
 #                                identical. RUN takes names, globs (seed-go-*)
 #                                or prefixes (seed); REPEAT runs each n times
@@ -9,9 +10,10 @@
 #   make serve [ADDR=host:port]  stages bin/www and serves it with the
 #                                scenario server, for a person with a browser
 #   make www-harness             stages the harness into bin/www/harness/
-#   make test-e2e                the parity suite's tests (part of make test),
-#                                with the strict-CSP, wss:// and dial-error
-#                                tests in Chromium
+#   make test-e2e                the parity suite's tests in every engine of
+#                                ENGINES (part of make test), with the
+#                                strict-CSP, wss:// and dial-error tests in
+#                                Chromium
 #   make nodews                  installs the seed matrix's Node ws server
 #                                (npm ci in testserver/nodews)
 .PHONY: demo serve www www-harness test-e2e nodews
@@ -20,8 +22,8 @@ ADDR ?= 127.0.0.1:8080
 RUN ?=
 REPEAT ?=
 
-demo: chromium nodews
-	$(GO) run ./e2e/demo $(if $(RUN),-run '$(RUN)') $(if $(REPEAT),-repeat $(REPEAT))
+demo: browsers nodews
+	$(GO) run ./e2e/demo -engines '$(ENGINES)' $(if $(RUN),-run '$(RUN)') $(if $(REPEAT),-repeat $(REPEAT))
 
 # The seed matrix also runs against a server on the npm ws package: its
 # node_modules are installed from package-lock.json with npm ci when
@@ -55,7 +57,20 @@ serve: www bin/testserver
 test: test-e2e
 
 # -p 1: the seed matrix measures scheduling, so the packages do not run
-# in parallel with each other.
-test-e2e: chromium nodews
+# in parallel with each other. The parity suite runs once per engine of
+# ENGINES (one browser launch each): the first run has every test of ./e2e
+# (the Chromium-only ones too), the others only the tests that run in each
+# engine. Every engine runs even if one fails, and its time is printed.
+E2E_ENGINE_TESTS := ^(TestParity|TestSeedMatrix|TestBrowserUnknownScenario|TestBrowserReportsAHungPage)$$
+test-e2e: browsers nodews
 	GOOS=js GOARCH=wasm $(GO) vet ./e2e/dialprobe
-	$(GO) test -race -count=1 -p 1 ./internal/browser/... ./scenarios/... ./e2e/...
+	$(GO) test -race -count=1 -p 1 ./internal/browser/... ./scenarios/... ./e2e/demo/...
+	@failed=; run=; \
+	for e in $$(echo $(ENGINES) | tr , ' '); do \
+		echo "== parity suite in $$e"; start=$${EPOCHREALTIME/./}; \
+		if ENGINES=$$e $(GO) test -race -count=1 -timeout 15m $$run ./e2e; then r=ok; else r=FAILED; failed="$$failed $$e"; fi; \
+		ms=$$(( ($${EPOCHREALTIME/./} - start) / 1000 )); \
+		printf '== parity suite in %s: %s in %d.%ds\n' $$e $$r $$((ms / 1000)) $$((ms % 1000 / 100)); \
+		run="-run $(E2E_ENGINE_TESTS)"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "parity suite failed in:$$failed" >&2; exit 1; fi

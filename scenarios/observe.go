@@ -39,21 +39,23 @@ func (r *run) observedAt(ctx context.Context, base string) (observation, error) 
 	return o, nil
 }
 
-// observedUntil polls the server's observation until ok accepts it or ctx
-// ends (the server may record a close frame just after the client has
-// already reported CLOSED). It returns the last observation.
+// observedUntil polls the server's observation until ok accepts it or wait
+// has passed (the server may record a close frame just after the client
+// has already reported CLOSED). It returns the last observation; an error
+// only when a poll failed or ctx ended. The wait bounds the polling, not a
+// poll in flight: a poll that the end of the wait would cut short (a slow
+// fetch in the browser) would turn "not seen" into a failure.
 func (r *run) observedUntil(ctx context.Context, base string, wait time.Duration, ok func(observation) bool) (observation, error) {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	deadline := time.Now().Add(wait)
 	for {
 		o, err := r.observedAt(ctx, base)
-		if err != nil || ok(o) {
+		if err != nil || ok(o) || !time.Now().Before(deadline) {
 			return o, err
 		}
 		select {
 		case <-ctx.Done():
-			return o, nil
-		case <-time.After(20 * time.Millisecond):
+			return o, ctx.Err()
+		case <-time.After(min(20*time.Millisecond, time.Until(deadline))):
 		}
 	}
 }

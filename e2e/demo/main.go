@@ -1,16 +1,21 @@
 // Command demo is `make demo`: it builds the browser harness, starts the
-// scenario servers and headless Chromium, runs every parity scenario
-// natively and in the browser, and prints a table of the outcomes with
-// each platform's close-detection time, then the seed matrix (one line per
-// server and client shape, each cell's accepted-after counts per platform).
-// It ends with the line "parity: N/M scenarios identical", where each seed
-// cell counts as a scenario, and exits with status 1 unless every scenario
-// behaved the same on both platforms in every repetition and broke no
-// promise (Trace.Violations).
+// scenario servers, runs every parity scenario natively and then in each
+// browser engine (Chromium, Firefox, WebKit; one launch each, one scenario
+// at a time), and prints a table of the outcomes with each platform's
+// close-detection time, then the seed matrix (one line per server and
+// client shape, each cell's accepted-after counts per platform). It ends
+// with the line "parity: N/M scenarios identical (native, chromium, ...)",
+// where each seed cell counts as a scenario and a scenario is identical
+// only when every engine matches native (or differs in a known way by
+// nature, printed as a note: e2e.Compare), and exits with status 1 unless
+// every scenario was identical in every repetition and broke no promise
+// (Trace.Violations).
 //
 // Usage:
 //
-//	go run ./e2e/demo [-run NAME|GLOB|PREFIX[,...]] [-repeat N] [-v]
+//	go run ./e2e/demo [-engines chromium,firefox,webkit] [-run NAME|GLOB|PREFIX[,...]] [-repeat N] [-v]
+//
+// -engines defaults to $ENGINES, else all three.
 package main
 
 import (
@@ -28,6 +33,7 @@ import (
 	"time"
 
 	"github.com/dualws/dualws/e2e"
+	"github.com/dualws/dualws/internal/engine"
 	"github.com/dualws/dualws/scenarios"
 )
 
@@ -37,14 +43,19 @@ func main() {
 
 func run() int {
 	only := flag.String("run", "", "run only these scenarios: comma-separated names, globs (seed-go-*) or name prefixes (seed)")
-	verbose := flag.Bool("v", false, "print both traces of every scenario")
+	engs := flag.String("engines", os.Getenv("ENGINES"), "browser engines, comma-separated: chromium, firefox, webkit (default $ENGINES, else all three)")
+	verbose := flag.Bool("v", false, "print every trace of every scenario")
 	repeat := flag.Int("repeat", 1, "run every scenario this many times; a scenario is identical only if every repetition is")
 	flag.Parse()
 	if *repeat < 1 || *repeat > 100 {
 		fmt.Fprintln(os.Stderr, "demo: -repeat must be between 1 and 100")
 		return 2
 	}
-
+	engines, err := e2e.ParseEngines(*engs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		return 2
+	}
 	names, err := selectNames(scenarios.Names(), *only)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -53,7 +64,7 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	fmt.Fprintln(os.Stderr, "demo: building the harness and starting the scenario servers and Chromium...")
+	fmt.Fprintln(os.Stderr, "demo: building the harness and starting the scenario servers...")
 	env, err := e2e.Start(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -61,49 +72,116 @@ func run() int {
 	}
 	defer env.Close()
 
+	results := make([]*result, len(names))
+	for i, name := range names {
+		results[i] = &result{name: name, engines: engines, browser: make([][]scenarios.Trace, len(engines))}
+	}
+	start := time.Now()
+	for _, res := range results {
+		for range *repeat {
+			res.native = append(res.native, env.Native(ctx, res.name))
+		}
+		if ctx.Err() != nil {
+			return 1
+		}
+	}
+	var timing []string
+	timing = append(timing, fmt.Sprintf("native %.1fs", time.Since(start).Seconds()))
+	var versions []string
+	for ei, n := range engines {
+		start := time.Now()
+		fmt.Fprintf(os.Stderr, "demo: %s: launching...\n", n)
+		b, err := env.Launch(ctx, n)
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "demo: %s: running %d scenarios...\n", n, len(names)**repeat)
+			v := engine.Version(n)
+			if v == "" {
+				v = b.Agent()
+			}
+			versions = append(versions, v)
+		}
+		for _, res := range results {
+			for range *repeat {
+				var tr scenarios.Trace
+				if err == nil && b.Err() != nil {
+					// The page stopped answering: start another.
+					fmt.Fprintf(os.Stderr, "demo: %s: %v\ndemo: %s: launching again...\n", n, b.Err(), n)
+					b.Close()
+					b, err = env.Launch(ctx, n)
+				}
+				if err == nil {
+					tr, err = b.Run(ctx, res.name)
+					if err != nil {
+						tr = scenarios.Trace{Scenario: res.name, Failure: err.Error(), CloseDetectMS: -1}
+						err = nil // the next Run launches again
+					}
+				} else {
+					tr = scenarios.Trace{Scenario: res.name, Failure: err.Error(), CloseDetectMS: -1}
+				}
+				res.browser[ei] = append(res.browser[ei], tr)
+			}
+			if ctx.Err() != nil {
+				return 1
+			}
+		}
+		if b != nil {
+			b.Close()
+		}
+		timing = append(timing, fmt.Sprintf("%s %.1fs", n, time.Since(start).Seconds()))
+	}
+
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	header := false
 	identical := 0
 	var diffs, notes []string
-	seeds := map[string]result{}
-	for _, name := range names {
-		res := runRepeated(ctx, env, name, *repeat)
+	var natures []natureNote
+	seeds := map[string]*result{}
+	for _, res := range results {
 		if res.identical() {
 			identical++
 		}
-		native, br := res.native[0], res.browser[0]
-		if _, ok := scenarios.ParseSeedCell(name); ok {
-			seeds[name] = res
+		if _, ok := scenarios.ParseSeedCell(res.name); ok {
+			seeds[res.name] = res
 			if !res.identical() {
 				diffs = append(diffs, res.seedWhy())
 			}
+			natures = append(natures, res.natureNotes()...)
 		} else {
 			if !header {
-				fmt.Fprintln(tw, "scenario\tnative\tdetect\tbrowser\tdetect\tsame?")
+				h := "scenario\tnative\tdetect"
+				for _, n := range engines {
+					h += "\t" + string(n) + "\tdetect"
+				}
+				fmt.Fprintln(tw, h+"\tsame?")
 				header = true
 			}
 			if !res.identical() {
 				diffs = append(diffs, res.why())
 			}
-			if len(native.Notes)+len(br.Notes) > 0 {
-				notes = append(notes, fmt.Sprintf("  %s: native %s; browser %s", name, noteString(native.Notes), noteString(br.Notes)))
+			notes = append(notes, res.traceNotes()...)
+			natures = append(natures, res.natureNotes()...)
+			line := fmt.Sprintf("%s\t%s\t%s", res.name, summary(res.native[0]), ms(res.native[0].CloseDetectMS))
+			for ei := range engines {
+				br := res.browser[ei][0]
+				line += fmt.Sprintf("\t%s\t%s", summary(br), ms(br.CloseDetectMS))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, summary(native), ms(native.CloseDetectMS), summary(br), ms(br.CloseDetectMS), res.mark())
+			fmt.Fprintln(tw, line+"\t"+res.mark())
 		}
 		if *verbose {
 			tw.Flush()
 			for i := range res.native {
-				fmt.Printf("  %s run %d\n  native:  %s\n  browser: %s\n", name, i+1, strings.Join(res.native[i].Lines(), "\n           "), strings.Join(res.browser[i].Lines(), "\n           "))
+				fmt.Printf("  %s run %d\n  %-9s %s\n", res.name, i+1, "native:", strings.Join(res.native[i].Lines(), "\n            "))
+				for ei, n := range engines {
+					fmt.Printf("  %-9s %s\n", string(n)+":", strings.Join(res.browser[ei][i].Lines(), "\n            "))
+				}
 			}
-		}
-		if ctx.Err() != nil {
-			break
 		}
 	}
 	tw.Flush()
 	if len(seeds) > 0 {
-		printSeedMatrix(seeds, *repeat)
+		printSeedMatrix(seeds, engines, *repeat)
 	}
+	notes = append(notes, groupNatures(natures)...)
 	if len(notes) > 0 {
 		fmt.Println("\nnot compared (differs by nature between platforms):")
 		for _, n := range notes {
@@ -113,11 +191,16 @@ func run() int {
 	for _, d := range diffs {
 		fmt.Printf("\n%s", d)
 	}
+	fmt.Printf("\nengines: %s\ntime: %s\n", strings.Join(versions, "; "), strings.Join(timing, ", "))
 	times := ""
 	if *repeat > 1 {
-		times = fmt.Sprintf(" (each run %d times)", *repeat)
+		times = fmt.Sprintf(", each run %d times", *repeat)
 	}
-	fmt.Printf("\nparity: %d/%d scenarios identical%s\n", identical, len(names), times)
+	platforms := []string{"native"}
+	for _, n := range engines {
+		platforms = append(platforms, string(n))
+	}
+	fmt.Printf("parity: %d/%d scenarios identical (%s%s)\n", identical, len(names), strings.Join(platforms, ", "), times)
 	if identical != len(names) {
 		return 1
 	}
@@ -162,40 +245,40 @@ func selectNames(all []string, only string) ([]string, error) {
 	return names, nil
 }
 
-// result holds the traces of every repetition of one scenario.
+// result holds the traces of every repetition of one scenario: native,
+// and per engine (browser[i] for engines[i]).
 type result struct {
-	name            string
-	native, browser []scenarios.Trace
+	name    string
+	engines []engine.Name
+	native  []scenarios.Trace
+	browser [][]scenarios.Trace
 }
 
-func runRepeated(ctx context.Context, env *e2e.Env, name string, n int) result {
-	res := result{name: name}
-	for range n {
-		native := env.Native(ctx, name)
-		br, console, err := env.Browser(ctx, name)
-		if err != nil {
-			br = scenarios.Trace{Scenario: name, Failure: err.Error(), CloseDetectMS: -1}
-			if len(console) > 0 {
-				br.Failure += "; console: " + strings.Join(console, " | ")
-			}
-		}
-		res.native = append(res.native, native)
-		res.browser = append(res.browser, br)
-		if ctx.Err() != nil {
-			break
+// sameIn reports whether repetition i in engine ei matches native (exactly
+// or by a known difference of nature), both ran without failure, and
+// neither broke a promise; note is the difference of nature, if any.
+func (r *result) sameIn(ei, i int) (ok bool, note, diff string) {
+	a := r.native[i]
+	if i >= len(r.browser[ei]) {
+		return false, "", "(did not run)\n"
+	}
+	b := r.browser[ei][i]
+	same, note, diff := e2e.Compare(r.engines[ei], a, b)
+	ok = same && a.Failure == "" && b.Failure == "" && len(a.Violations()) == 0 && len(b.Violations()) == 0
+	return ok, note, diff
+}
+
+// same reports whether repetition i is identical in every engine.
+func (r *result) same(i int) bool {
+	for ei := range r.engines {
+		if ok, _, _ := r.sameIn(ei, i); !ok {
+			return false
 		}
 	}
-	return res
+	return true
 }
 
-// same reports whether repetition i is identical on both platforms, ran
-// without failure and broke no promise.
-func (r result) same(i int) bool {
-	a, b := r.native[i], r.browser[i]
-	return scenarios.Equal(a, b) && a.Failure == "" && b.Failure == "" && len(a.Violations()) == 0 && len(b.Violations()) == 0
-}
-
-func (r result) sameCount() int {
+func (r *result) sameCount() int {
 	n := 0
 	for i := range r.native {
 		if r.same(i) {
@@ -205,9 +288,9 @@ func (r result) sameCount() int {
 	return n
 }
 
-func (r result) identical() bool { return r.sameCount() == len(r.native) }
+func (r *result) identical() bool { return r.sameCount() == len(r.native) }
 
-func (r result) mark() string {
+func (r *result) mark() string {
 	switch n := r.sameCount(); {
 	case n == len(r.native):
 		return "yes"
@@ -218,64 +301,135 @@ func (r result) mark() string {
 	}
 }
 
-// firstBad returns the first repetition that is not identical.
-func (r result) firstBad() int {
-	for i := range r.native {
-		if !r.same(i) {
-			return i
+// traceNotes are the notes the traces carry (Trace.Notes), of the first
+// repetition.
+func (r *result) traceNotes() []string {
+	parts := []string{"native " + noteString(r.native[0].Notes)}
+	has := len(r.native[0].Notes) > 0
+	for ei, n := range r.engines {
+		if len(r.browser[ei]) == 0 {
+			continue
 		}
+		parts = append(parts, string(n)+" "+noteString(r.browser[ei][0].Notes))
+		has = has || len(r.browser[ei][0].Notes) > 0
 	}
-	return 0
+	if !has {
+		return nil
+	}
+	return []string{fmt.Sprintf("  %s: %s", r.name, strings.Join(parts, "; "))}
 }
 
-// why shows the first differing repetition side by side, with the broken
-// promises.
-func (r result) why() string {
-	i := r.firstBad()
-	a, b := r.native[i], r.browser[i]
-	head := r.name
-	if len(r.native) > 1 {
-		head += fmt.Sprintf(" run %d", i+1)
+// natureNote is one engine's by-nature difference in one scenario.
+type natureNote struct {
+	engine      engine.Name
+	scenario    string
+	count, runs int // repetitions where it showed, of runs
+	note        string
+}
+
+// natureNotes are the engines whose trace differed from native by nature
+// (e2e.Compare) in some repetition.
+func (r *result) natureNotes() []natureNote {
+	var out []natureNote
+	for ei, n := range r.engines {
+		nn := natureNote{engine: n, scenario: r.name, runs: len(r.native)}
+		for i := range r.native {
+			if _, note, _ := r.sameIn(ei, i); note != "" {
+				nn.count++
+				nn.note = note
+			}
+		}
+		if nn.count > 0 {
+			out = append(out, nn)
+		}
 	}
-	s := fmt.Sprintf("%s (native | browser):\n%s", head, sideBySide(a, b))
-	for _, v := range a.Violations() {
-		s += "  native broke a promise: " + v + "\n"
+	return out
+}
+
+// groupNatures renders the notes one line per engine and difference, with
+// the scenarios where it showed.
+func groupNatures(ns []natureNote) []string {
+	type key struct {
+		engine engine.Name
+		note   string
 	}
-	for _, v := range b.Violations() {
-		s += "  browser broke a promise: " + v + "\n"
+	var order []key
+	where := map[key][]string{}
+	for _, n := range ns {
+		k := key{n.engine, n.note}
+		if _, ok := where[k]; !ok {
+			order = append(order, k)
+		}
+		s := n.scenario
+		if n.runs > 1 {
+			s += fmt.Sprintf(" (%d/%d runs)", n.count, n.runs)
+		}
+		where[k] = append(where[k], s)
+	}
+	var out []string
+	for _, k := range order {
+		out = append(out, fmt.Sprintf("  %s, in %s: %s", k.engine, strings.Join(where[k], ", "), k.note))
+	}
+	return out
+}
+
+// why shows, for each engine that differs, its first differing repetition
+// side by side with native, with the broken promises.
+func (r *result) why() string {
+	s := ""
+	for ei, n := range r.engines {
+		for i := range r.native {
+			ok, _, diff := r.sameIn(ei, i)
+			if ok {
+				continue
+			}
+			head := r.name
+			if len(r.native) > 1 {
+				head += fmt.Sprintf(" run %d", i+1)
+			}
+			a, b := r.native[i], r.browser[ei][i]
+			if diff == "" {
+				diff = "  native:  " + strings.Join(a.Lines(), "; ") + "\n  " + string(n) + ": " + strings.Join(b.Lines(), "; ") + "\n"
+			}
+			s += fmt.Sprintf("%s (native | %s):\n%s", head, n, diff)
+			for _, v := range a.Violations() {
+				s += "  native broke a promise: " + v + "\n"
+			}
+			for _, v := range b.Violations() {
+				s += "  " + string(n) + " broke a promise: " + v + "\n"
+			}
+			break
+		}
 	}
 	return s
 }
 
 // seedWhy shows what each platform did in the first repetition that is not
-// identical, and in the first one where the native client broke the
-// promise, if that is another.
-func (r result) seedWhy() string {
-	reps := []int{r.firstBad()}
-	for i, t := range r.native {
-		if len(t.Violations()) > 0 || t.Failure != "" {
-			if i != reps[0] {
-				reps = append(reps, i)
-			}
-			break
-		}
-	}
+// identical.
+func (r *result) seedWhy() string {
 	s := ""
-	for _, i := range reps {
+	for i := range r.native {
+		if r.same(i) {
+			continue
+		}
 		head := r.name
 		if len(r.native) > 1 {
 			head += fmt.Sprintf(" run %d", i+1)
 		}
-		s += fmt.Sprintf("%s:\n  native:  %s\n  browser: %s\n", head, seedLine(r.native[i]), seedLine(r.browser[i]))
+		s += fmt.Sprintf("%s:\n  %-9s %s\n", head, "native:", seedLine(r.native[i]))
+		for ei, n := range r.engines {
+			s += fmt.Sprintf("  %-9s %s\n", string(n)+":", seedLine(r.browser[ei][i]))
+		}
+		break
 	}
 	return s
 }
 
 func seedLine(t scenarios.Trace) string {
-	if t.Failure != "" {
-		return "FAILED: " + t.Failure
-	}
 	s := summary(t) + fmt.Sprintf("; accepted after the end: %d; judged sends refused with: %s", t.Counts[scenarios.AcceptedAfterClose], t.Facts["judged_sends_refused_with"])
+	if t.Failure != "" {
+		s = "FAILED: " + t.Failure
+	}
 	if d := t.Notes["sends_vs_server_end"]; d != "" {
 		s += "; sends vs the server's end: " + d
 	}
@@ -287,8 +441,8 @@ func seedLine(t scenarios.Trace) string {
 
 // printSeedMatrix prints one line per server and client shape: for each
 // server behaviour, the cells of each computation time as
-// native/browser accepted-after counts summed over the repetitions.
-func printSeedMatrix(seeds map[string]result, repeat int) {
+// native/engine/... accepted-after counts summed over the repetitions.
+func printSeedMatrix(seeds map[string]*result, engines []engine.Name, repeat int) {
 	runs := "1 run"
 	if repeat > 1 {
 		runs = fmt.Sprintf("%d runs", repeat)
@@ -297,10 +451,14 @@ func printSeedMatrix(seeds map[string]result, repeat int) {
 	for _, d := range scenarios.SeedComputes() {
 		cms = append(cms, strconv.Itoa(int(d/time.Millisecond)))
 	}
-	fmt.Printf("\nseed matrix: sends accepted %v or more after the server's close or drop, native/chromium,\n"+
+	platforms := "native"
+	for _, n := range engines {
+		platforms += "/" + string(n)
+	}
+	fmt.Printf("\nseed matrix: sends accepted %v or more after the server's close or drop, %s,\n"+
 		"summed over %s of %d sends; each column holds the cells of %s ms of computation;\n"+
 		"! = not identical or a promise broken, x = could not run (see below)\n",
-		scenarios.SeedMargin, runs, scenarios.SeedSends, strings.Join(cms, ", "))
+		scenarios.SeedMargin, platforms, runs, scenarios.SeedSends, strings.Join(cms, ", "))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "server\tshape")
 	for _, sv := range scenarios.SeedServers() {
@@ -333,9 +491,10 @@ func printSeedMatrix(seeds map[string]result, repeat int) {
 	tw.Flush()
 }
 
-// seedCell renders a cell: native/browser accepted-after counts summed over
-// the repetitions, then "x" when a run failed, "!" when not identical.
-func (r result) seedCell() string {
+// seedCell renders a cell: the accepted-after counts of native and each
+// engine summed over the repetitions, then "x" when a run failed, "!" when
+// not identical.
+func (r *result) seedCell() string {
 	count := func(ts []scenarios.Trace) (string, bool) {
 		n, failed := 0, false
 		for _, t := range ts {
@@ -344,25 +503,19 @@ func (r result) seedCell() string {
 		}
 		return strconv.Itoa(n), failed
 	}
-	a, fa := count(r.native)
-	b, fb := count(r.browser)
-	s := a + "/" + b
+	s, failed := count(r.native)
+	for ei := range r.engines {
+		c, f := count(r.browser[ei])
+		s += "/" + c
+		failed = failed || f
+	}
 	switch {
-	case fa || fb:
+	case failed:
 		s += "x"
 	case !r.identical():
 		s += "!"
 	}
 	return s
-}
-
-// sideBySide is scenarios.Diff, or both traces when they only differ in a
-// failure.
-func sideBySide(a, b scenarios.Trace) string {
-	if d := scenarios.Diff(a, b); d != "" {
-		return d
-	}
-	return "  native:  " + strings.Join(a.Lines(), "; ") + "\n  browser: " + strings.Join(b.Lines(), "; ") + "\n"
 }
 
 // summary is how the run ended: the failure, or the last transition's

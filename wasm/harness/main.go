@@ -7,7 +7,10 @@
 //	dualwsRun(name, baseURL[, refusedURL[, nodeWSURL]])
 //	                                       → Promise of the trace as JSON
 //
-// and sets window.dualwsReady = true once both are installed.
+// and sets window.dualwsReady = true once both are installed. Loaded with
+// ?post=PATH&token=T it also runs the scenarios that the serving process
+// hands out, one at a time, and posts their traces back (remote.go): that
+// is how browsers without a driver (engine.Launch) run the parity suite.
 package main
 
 import (
@@ -23,6 +26,9 @@ func main() {
 	g.Set("dualwsNames", js.FuncOf(names))
 	g.Set("dualwsRun", js.FuncOf(runScenario))
 	g.Set("dualwsReady", true)
+	if post, token, ok := remoteParams(); ok {
+		go remoteLoop(post, token)
+	}
 	select {}
 }
 
