@@ -34,9 +34,10 @@ var (
 	jsSetTimeout     = jsGlobal.Get("setTimeout")
 )
 
-// timerTurns: in Firefox a posted message runs before socket events queued
-// earlier (its first turn is already quiet), so there every other turn is
-// a timer task, which runs after them.
+// timerTurns: in Firefox a posted message or a zero timer runs before
+// socket events queued earlier (its first turn is already quiet), so there
+// a yield starts with a 1 ms timer, during which the event loop idles and
+// runs them.
 var timerTurns = func() bool {
 	nav := jsGlobal.Get("navigator")
 	if nav.Type() != js.TypeObject {
@@ -340,8 +341,10 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration) bool {
 			// One timer for what is left of the span: the event loop idles
 			// meanwhile, so whatever the browser has queued runs.
 			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), left.Milliseconds()+1)
-		} else if timerTurns && turn%2 == 1 {
-			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), 0)
+		} else if timerTurns && turn == 0 {
+			// Firefox runs posted messages and zero timers before socket
+			// events queued earlier: an idle millisecond lets them run.
+			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), 1)
 		} else {
 			d.port.Call("postMessage", d.token)
 		}
