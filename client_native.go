@@ -28,7 +28,8 @@ type nativeConn struct {
 
 	inFlight   atomic.Int64
 	writeLock  chan struct{} // one Send at a time, taken with the Send's context
-	lastCheck  int64         // when a Send last checked on the reader (UnixNano); under writeLock
+	epoch      time.Time     // the monotonic origin of lastCheck
+	lastCheck  int64         // when a Send last checked on the reader (ns since epoch); under writeLock
 	sinceCheck int           // Sends since; under writeLock
 
 	mu          sync.Mutex
@@ -49,7 +50,7 @@ func dialTransport(parent context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	d := &nativeConn{c: c, ws: ws, raw: raw, writeLock: make(chan struct{}, 1)}
+	d := &nativeConn{c: c, ws: ws, raw: raw, writeLock: make(chan struct{}, 1), epoch: time.Now(), lastCheck: -int64(closeCheckEvery)}
 	if c.cfg.readLimit < 0 {
 		ws.SetReadLimit(-1)
 	} else {
@@ -162,9 +163,9 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return ctx.Err()
 	}
 	defer func() { <-d.writeLock }()
-	if d.sinceCheck++; d.sinceCheck >= closeCheckSends || closeCheckDue(time.Now().UnixNano(), d.lastCheck) {
+	if d.sinceCheck++; d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck) {
 		d.awaitReader()
-		d.lastCheck, d.sinceCheck = time.Now().UnixNano(), 0
+		d.lastCheck, d.sinceCheck = int64(time.Since(d.epoch)), 0
 	}
 	if !d.c.sendAllowed() {
 		return errTransportClosing
