@@ -6,7 +6,7 @@ WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 NODE_OPTIONS_WS := --experimental-websocket
 export CHROMIUM ?= /usr/bin/chromium
 # Packages built for the browser; vetted with GOOS=js.
-JS_PKGS := . ./scenarios ./wasm/harness ./demo/page ./e2e/dialprobe ./testserver/faults/wasm
+JS_PKGS := . ./scenarios ./wasm/harness ./demo/page ./e2e/dialprobe ./testserver/faults/wasm ./internal/jsfetch
 # (bench/ is a module of its own: mk/bench.mk vets it.)
 
 .PHONY: test vet test-native test-js test-js-node test-wasmbrowser chromium browsers bench demo serve build screenshot

@@ -5,60 +5,15 @@ package scenarios
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"syscall/js"
+
+	"github.com/dualws/dualws/internal/jsfetch"
 )
 
-// httpGet fetches rawURL with the browser's fetch. The callbacks only hand
-// results to a channel; they never block.
+// httpGet fetches rawURL with the browser's fetch.
 func httpGet(ctx context.Context, rawURL string) ([]byte, error) {
-	type result struct {
-		body []byte
-		err  error
-	}
-	ch := make(chan result, 1)
-	var onBody, onResp, onErr js.Func
-	onErr = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		msg := "fetch failed"
-		if len(args) > 0 {
-			msg = args[0].Call("toString").String()
-		}
-		ch <- result{err: errors.New(msg)}
-		return nil
-	})
-	onBody = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		arr := js.Global().Get("Uint8Array").New(args[0])
-		b := make([]byte, arr.Length())
-		js.CopyBytesToGo(b, arr)
-		ch <- result{body: b}
-		return nil
-	})
-	onResp = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		resp := args[0]
-		if !resp.Get("ok").Bool() {
-			ch <- result{err: fmt.Errorf("GET %s: HTTP %d", rawURL, resp.Get("status").Int())}
-			return nil
-		}
-		resp.Call("arrayBuffer").Call("then", onBody, onErr)
-		return nil
-	})
-	defer onErr.Release()
-	defer onBody.Release()
-	defer onResp.Release()
-	js.Global().Call("fetch", rawURL, map[string]any{"cache": "no-store"}).Call("then", onResp, onErr)
-	select {
-	case res := <-ch:
-		return res.body, res.err
-	case <-ctx.Done():
-		// The callbacks are released on return; wait for the fetch so that
-		// they are not called afterwards.
-		res := <-ch
-		if res.err != nil {
-			return nil, res.err
-		}
-		return nil, ctx.Err()
-	}
+	return jsfetch.Get(ctx, rawURL)
 }
 
 // RefusedURL is not available in the browser, which cannot open a port.

@@ -4,14 +4,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
 	"sync"
-	"syscall/js"
 	"time"
 
 	"github.com/dualws/dualws"
+	"github.com/dualws/dualws/internal/jsfetch"
 )
 
 // restartDown is how long "Server restarts" keeps the listener closed.
@@ -180,44 +178,8 @@ func secs(d time.Duration) string {
 }
 
 // fetchText GETs url with the browser's fetch and returns the body of a
-// 200 response. The callbacks only hand the result to a channel.
+// 2xx response.
 func fetchText(ctx context.Context, url string) (string, error) {
-	type result struct {
-		body string
-		err  error
-	}
-	ch := make(chan result, 1)
-	var onResp, onText, onErr js.Func
-	onErr = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		msg := "fetch failed"
-		if len(args) > 0 {
-			msg = args[0].Call("toString").String()
-		}
-		ch <- result{err: errors.New(msg)}
-		return nil
-	})
-	onText = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{body: args[0].String()}
-		return nil
-	})
-	onResp = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		resp := args[0]
-		if !resp.Get("ok").Bool() {
-			ch <- result{err: fmt.Errorf("GET %s: HTTP %d", url, resp.Get("status").Int())}
-			return nil
-		}
-		resp.Call("text").Call("then", onText, onErr)
-		return nil
-	})
-	defer onErr.Release()
-	defer onText.Release()
-	defer onResp.Release()
-	js.Global().Call("fetch", url, map[string]any{"cache": "no-store"}).Call("then", onResp, onErr)
-	select {
-	case res := <-ch:
-		return res.body, res.err
-	case <-ctx.Done():
-		<-ch // the callbacks must not run after their release
-		return "", ctx.Err()
-	}
+	b, err := jsfetch.Get(ctx, url)
+	return string(b), err
 }
