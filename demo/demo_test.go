@@ -320,8 +320,10 @@ func TestDemo(t *testing.T) {
 
 	// "Server restarts": the page reconnects with Redial, and the badge
 	// says when it tries again (the screenshot shows it).
+	// The first restartable connection is OPEN only for the moment before
+	// the server goes down, too short to poll for; the badge shows while
+	// the server is down, and a later connection opens once it is back.
 	click("scenario-restart")
-	wait("the restartable connection to open", badgeIsJS("OPEN")+` && document.getElementById("badge").textContent.includes("connection #3")`)
 	wait("the reconnecting badge", redialShownJS)
 	if got := p.text("#redial"); !redialText.MatchString(got) {
 		t.Errorf("reconnecting badge = %q, want %s", got, redialText)
@@ -337,6 +339,7 @@ func TestDemo(t *testing.T) {
 		}
 		t.Logf("wrote %s", *screenshot)
 	}
+	wait("a connection after the restart to open", badgeIsJS("OPEN")+` && !document.getElementById("badge").textContent.includes("connection #3")`)
 }
 
 // redialShownJS is true while the reconnecting badge is shown.
