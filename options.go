@@ -29,7 +29,7 @@ type Options struct {
 	// CloseTimeout is how long Close, and Send after the browser reports
 	// CLOSING, wait for the close handshake. Default 5s. Natively,
 	// coder/websocket gives up waiting after 5s on its own, so values
-	// above 5s act as 5s there.
+	// above 5s act as 5s there; the status still says "close timeout".
 	CloseTimeout time.Duration
 	// ReadLimit is the largest message accepted, in bytes. A larger one
 	// closes the connection with 1009. Default 1 MiB; negative: no limit.
@@ -39,7 +39,8 @@ type Options struct {
 	// Natively, when it is full the client stops reading from the socket
 	// (TCP backpressure), so a peer's close is only seen once the
 	// application receives. The browser cannot stop reading: there the
-	// queue grows past this size instead. Natively a pong is not read
+	// queue grows past this size, bounded by ReceiveQueueBytes instead.
+	// Natively a pong is not read
 	// either while the queue is full, so an application that stops
 	// receiving for longer than PingInterval plus PingTimeout is
 	// disconnected with "keepalive timeout" (as in python websockets).
@@ -62,24 +63,36 @@ type Options struct {
 	// from it deadlocks.
 	OnStateChange func(StateChange)
 	// ReceiveQueueBytes bounds the bytes of the messages waiting for
-	// Receive. Default 16 MiB. Past it the client closes with 1008
-	// "receive queue overflow", decided locally; what was queued stays
-	// readable.
+	// Receive. Default 16 MiB. Natively reading pauses when they reach it,
+	// as it does at ReceiveQueue. The browser cannot pause: past it the
+	// client closes with 1008 "receive queue overflow" (4008 on the wire,
+	// since scripts may not send 1008), decided locally; what was queued
+	// stays readable, then Receive returns the *CloseError.
 	ReceiveQueueBytes int
-	// Backoff sets the delays between Redial's attempts; nil: the defaults.
+	// Backoff sets the delays between Redial's attempts; nil: the
+	// defaults (see Backoff).
 	Backoff *Backoff
-	// Retry, if set, decides whether Redial dials again after an outcome:
-	// the status of a client that ended, or the error of a failed Dial.
+	// Retry, if set, decides instead of Redial's rule whether to dial
+	// again: it gets the final status of a client that ended (with a nil
+	// error) or the error of a failed Dial (with a zero status).
 	Retry func(CloseStatus, error) bool
-	// OnRedial is called by Redial before each delay.
+	// OnRedial is called by Redial before each delay, on the goroutine
+	// ranging over it, with the number of the Dial that follows (2 for the
+	// first retry; counting starts over after a connection that stayed
+	// OPEN at least Backoff.Max), the delay, and the last outcome: the
+	// failed Dial's error or a *CloseError with the client's final status.
 	OnRedial func(attempt int, delay time.Duration, last error)
 	// Heartbeat, if set, sends an application message when nothing was
 	// received for a while and closes a connection whose peer stays
 	// silent. It works in the browser too, where scripts cannot ping.
 	Heartbeat *Heartbeat
 	// HTTPClient, natively, is the client that performs the handshake
-	// (proxy, custom dialer, TLS). In the browser it must be nil: Dial
-	// returns a *UsageError otherwise.
+	// (proxy, custom dialer, TLS). A Transport that is nil or an
+	// *http.Transport is cloned with keep-alives and HTTP/2 off; any other
+	// RoundTripper is used as it is and must return a writable body for a
+	// 101. Redirects are refused, and its Timeout is ignored
+	// (HandshakeTimeout bounds the handshake). In the browser it must be
+	// nil: Dial returns a *UsageError otherwise.
 	HTTPClient httpClientOption
 	// TLSConfig, natively, configures wss:// connections (a private CA,
 	// client certificates). In the browser it must be nil.
@@ -89,7 +102,12 @@ type Options struct {
 	Logger Logger
 }
 
-// Backoff sets Redial's delays.
+// Backoff sets Redial's delays. A zero field takes its default; a
+// negative duration means 0 and a Factor below 1 means 1. The first delay
+// is uniform in [0, Initial] (jitter, so that clients dropped together do
+// not come back together), the second is Min, then each grows by Factor;
+// none exceeds Max. After a connection that stayed OPEN for at least Max,
+// the delays start again from Initial.
 type Backoff struct {
 	Initial time.Duration // the first delay is uniform in [0, Initial]; default 1s
 	Min     time.Duration // the second delay; default 1s
@@ -97,7 +115,14 @@ type Backoff struct {
 	Factor  float64       // default 1.618
 }
 
-// Heartbeat is an application-level liveness check.
+// Heartbeat is an application-level liveness check, on both platforms.
+// When nothing was received for Interval, Message is sent as text; when
+// nothing is received for Timeout after it, the client reports CLOSED 1006
+// "heartbeat timeout", decided locally (natively the socket is aborted; in
+// the browser it is closed with 4000 and abandoned). Any message, and
+// natively any pong, proves the peer alive, so a heartbeat is sent
+// between Interval and twice Interval after the last message. Replies for
+// which IsReply is true are consumed, not queued for Receive.
 type Heartbeat struct {
 	Interval time.Duration                  // send Message when nothing was received for Interval; default 20s
 	Timeout  time.Duration                  // nothing received for Timeout after a heartbeat: the peer is dead; default Interval
