@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,7 +38,7 @@ type Browser struct {
 
 	env     *Env
 	token   string
-	log     *tailBuffer
+	log     *engine.TailBuffer
 	stop    func()
 	exited  chan struct{}     // closed when the browser process ended before stop
 	exitErr error             // why, set before exited is closed
@@ -81,7 +80,7 @@ func (e *Env) Launch(ctx context.Context, n engine.Name) (*Browser, error) {
 		RunTimeout: BrowserTimeout,
 		env:        e,
 		token:      hex.EncodeToString(tok),
-		log:        &tailBuffer{max: 16 << 10},
+		log:        engine.NewTailBuffer(16 << 10),
 		exited:     make(chan struct{}),
 		ask:        make(chan remoteReply),
 		reports:    make(chan remoteReport),
@@ -296,33 +295,6 @@ func writeReply(w http.ResponseWriter, r remoteReply) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(r)
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = t.b[len(t.b)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := string(bytes.TrimSpace(t.b))
-	if s == "" {
-		return "(nothing)"
-	}
-	return s
 }
 
 // errNoEngines is returned by ParseEngines for an empty selection.

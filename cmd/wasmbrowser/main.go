@@ -41,7 +41,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"embed"
@@ -243,7 +242,7 @@ func (r *runner) run() (int, error) {
 
 	url := "http://" + ln.Addr().String() + prefix
 	r.logf("serving %s at %s, launching %s", r.wasm, url, r.engine)
-	blog := &tailBuffer{max: 8 << 10}
+	blog := engine.NewTailBuffer(8 << 10)
 	var logw io.Writer = blog
 	if r.verbose {
 		logw = io.MultiWriter(blog, lockedWriter{&r.outMu, r.stderr})
@@ -410,33 +409,6 @@ func testTimeout(args []string) time.Duration {
 		}
 	}
 	return 0
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = t.b[len(t.b)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := string(bytes.TrimSpace(t.b))
-	if s == "" {
-		return "(nothing)"
-	}
-	return s
 }
 
 type lockedWriter struct {
