@@ -167,7 +167,7 @@ func (r *socketRecorder) wrap(t *http.Transport) {
 
 func (r *socketRecorder) record(c net.Conn, err error) (net.Conn, error) {
 	if err == nil {
-		c = &countingConn{Conn: c}
+		c = newCountingConn(c)
 		r.mu.Lock()
 		r.conn = c
 		r.mu.Unlock()

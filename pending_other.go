@@ -2,8 +2,8 @@
 
 package dualws
 
-import "net"
+import "syscall"
 
 // socketPending is 0 where dualws does not ask the kernel: a Send then
 // only waits for a reader that is busy, not for bytes it has not read.
-func socketPending(net.Conn) int { return 0 }
+func socketPending(syscall.RawConn) int { return 0 }

@@ -5,6 +5,7 @@ package dualws
 import (
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -18,7 +19,16 @@ import (
 // countingConn counts the bytes read from the socket.
 type countingConn struct {
 	net.Conn
+	raw  syscall.RawConn // for socketPending; nil when the conn has none
 	read atomic.Int64
+}
+
+func newCountingConn(c net.Conn) *countingConn {
+	cc := &countingConn{Conn: c}
+	if sc, ok := c.(syscall.Conn); ok {
+		cc.raw, _ = sc.SyscallConn()
+	}
+	return cc
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
@@ -34,7 +44,7 @@ func (d *nativeConn) awaitReader() {
 	sock, _ := d.raw.socket.(*countingConn)
 	var target int64
 	if sock != nil {
-		target = sock.read.Load() + int64(socketPending(sock.Conn))
+		target = sock.read.Load() + int64(socketPending(sock.raw))
 	}
 	caughtUp := func() bool {
 		return d.raw.inRead.Load() && (sock == nil || sock.read.Load() >= target)
