@@ -158,11 +158,15 @@ func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 // client decides that status itself before the teardown.
 func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error {
 	select {
-	case d.writeLock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	case d.writeLock <- struct{}{}: // the common case: no Send in progress
+	default:
+		select {
+		case d.writeLock <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	defer func() { <-d.writeLock }()
+	defer d.unlockWrite()
 	if d.sinceCheck++; d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck) {
 		d.awaitReader()
 		d.lastCheck, d.sinceCheck = int64(time.Since(d.epoch)), 0
@@ -187,6 +191,8 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	}
 	return err
 }
+
+func (d *nativeConn) unlockWrite() { <-d.writeLock }
 
 // sendClose runs coder/websocket's close handshake in a goroutine; the
 // reader waits for it in its teardown.
