@@ -131,7 +131,6 @@ type machine struct {
 
 	failed    bool // decided by a failure: no CLOSING, the outcome is fixed
 	timedOut  bool // the close handshake timed out
-	closeSent bool // the client started the closing handshake
 	closeRecv bool // the peer's close frame arrived
 
 	queue  []message
@@ -288,7 +287,6 @@ func (m *machine) closeWith(st CloseStatus) {
 	}
 	m.decide(st)
 	m.transition(Closing, st)
-	m.closeSent = true
 	m.out.sendClose = true
 	m.out.frame = closeFrame{Code: st.Code, Reason: st.Reason}
 	if m.cfg.scriptCodes {

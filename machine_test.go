@@ -73,13 +73,13 @@ type model struct {
 // snapshot is a comparable picture of the machine and the model, so that
 // the walk visits each (snapshot, depth) once.
 type snapshot struct {
-	state                                                         State
-	status, final                                                 CloseStatus
-	decided, failed, timedOut, closeSent, closeRecv, paused, beat bool
-	heard                                                         bool
-	queue                                                         string
-	bytes                                                         int
-	mdl                                                           model
+	state                                              State
+	status, final                                      CloseStatus
+	decided, failed, timedOut, closeRecv, paused, beat bool
+	heard                                              bool
+	queue                                              string
+	bytes                                              int
+	mdl                                                model
 }
 
 func snap(m *machine, mdl model) snapshot {
@@ -87,7 +87,7 @@ func snap(m *machine, mdl model) snapshot {
 	for _, msg := range m.queue[m.head:] {
 		q.WriteByte(msg.data[0])
 	}
-	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeSent, m.closeRecv, m.paused, m.beatSent, m.heard, q.String(), m.bytes, mdl}
+	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, q.String(), m.bytes, mdl}
 }
 
 func cloneMachine(m *machine) machine {
