@@ -25,7 +25,7 @@ PY
 }
 mutate "states only move forward, CLOSED once" $'func (m *machine) transportGone(clean bool) {\n\tif m.state == Closed {\n\t\treturn\n\t}' 'func (m *machine) transportGone(clean bool) {'
 mutate "Done only with CLOSED" $'\tm.out.armClose = true\n}\n\n// tooBig' $'\tm.out.armClose = true\n\tm.out.final = true\n}\n\n// tooBig'
-mutate "CLOSING iff a close frame" $'\tm.closeSent = true\n\tm.out.sendClose = true' $'\tm.closeSent = true'
+mutate "CLOSING iff a close frame" $'\tm.transition(Closing, st)\n\tm.out.sendClose = true' $'\tm.transition(Closing, st)'
 mutate "Send refused once decided" 'func (m *machine) sendAllowed() bool { return m.state == Open && !m.decided }' 'func (m *machine) sendAllowed() bool { return m.state == Open }'
 mutate "nothing queued once decided" $'\tif m.state != Open || m.decided {\n\t\treturn\n\t}\n\tm.heard = true' $'\tif m.state != Open {\n\t\treturn\n\t}\n\tm.heard = true'
 mutate "the status never changes once decided" $'\tcase m.timedOut:\n\t\tst = statusCloseTimeout' $'\tcase m.timedOut:\n\t\tst = statusCloseTimeout\n\t\tm.status = st'
