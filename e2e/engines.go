@@ -40,33 +40,19 @@ type Browser struct {
 	token   string
 	log     *engine.TailBuffer
 	stop    func()
-	exited  chan struct{}     // closed when the browser process ended before stop
-	exitErr error             // why, set before exited is closed
-	ask     chan remoteReply  // the next instruction, taken by the waiting POST
-	reports chan remoteReport // what the page posted
-	closed  chan struct{}     // closed by Close
-	agent   string            // the page's navigator.userAgent
-	mu      sync.Mutex        // one Run at a time
-	broken  error             // set when the page stopped answering
+	exited  chan struct{}               // closed when the browser process ended before stop
+	exitErr error                       // why, set before exited is closed
+	ask     chan scenarios.RemoteReply  // the next instruction, taken by the waiting POST
+	reports chan scenarios.RemoteReport // what the page posted
+	closed  chan struct{}               // closed by Close
+	agent   string                      // the page's navigator.userAgent
+	mu      sync.Mutex                  // one Run at a time
+	broken  error                       // set when the page stopped answering
 	closeMu sync.Once
 
 	launchTime time.Duration // from Launch to the page's first report
 	runs       int           // successful Runs
 	runTime    time.Duration // their total time
-}
-
-// remoteReport and remoteReply are the JSON of wasm/harness/remote.go.
-type remoteReport struct {
-	Token string           `json:"token"`
-	Trace *scenarios.Trace `json:"trace"`
-	Agent string           `json:"agent,omitempty"`
-}
-
-type remoteReply struct {
-	Run    string           `json:"run,omitempty"`
-	Config scenarios.Config `json:"config"`
-	Reload bool             `json:"reload,omitempty"`
-	Done   bool             `json:"done,omitempty"`
 }
 
 // Launch starts engine n on the harness page in remote mode and waits for
@@ -82,8 +68,8 @@ func (e *Env) Launch(ctx context.Context, n engine.Name) (*Browser, error) {
 		token:      hex.EncodeToString(tok),
 		log:        engine.NewTailBuffer(16 << 10),
 		exited:     make(chan struct{}),
-		ask:        make(chan remoteReply),
-		reports:    make(chan remoteReport),
+		ask:        make(chan scenarios.RemoteReply),
+		reports:    make(chan scenarios.RemoteReport),
 		closed:     make(chan struct{}),
 	}
 	e.mu.Lock()
@@ -178,7 +164,7 @@ func (b *Browser) Reload(ctx context.Context) error {
 	if b.broken != nil {
 		return b.broken
 	}
-	if err := b.send(ctx, remoteReply{Reload: true}); err != nil {
+	if err := b.send(ctx, scenarios.RemoteReply{Reload: true}); err != nil {
 		b.broken = err
 		return err
 	}
@@ -190,7 +176,7 @@ func (b *Browser) Reload(ctx context.Context) error {
 }
 
 func (b *Browser) run(ctx context.Context, name string) (scenarios.Trace, error) {
-	if err := b.send(ctx, remoteReply{Run: name, Config: b.env.Config()}); err != nil {
+	if err := b.send(ctx, scenarios.RemoteReply{Run: name, Config: b.env.Config()}); err != nil {
 		return scenarios.Trace{}, err
 	}
 	rep, err := b.await(ctx, b.RunTimeout, "to run "+name)
@@ -205,7 +191,7 @@ func (b *Browser) run(ctx context.Context, name string) (scenarios.Trace, error)
 
 // send hands the page its next instruction: the page has a POST waiting
 // for it since its last report.
-func (b *Browser) send(ctx context.Context, r remoteReply) error {
+func (b *Browser) send(ctx context.Context, r scenarios.RemoteReply) error {
 	t := time.NewTimer(min(10*time.Second, b.RunTimeout))
 	defer t.Stop()
 	select {
@@ -221,7 +207,7 @@ func (b *Browser) send(ctx context.Context, r remoteReply) error {
 }
 
 // await waits for the page's next report.
-func (b *Browser) await(ctx context.Context, d time.Duration, what string) (remoteReport, error) {
+func (b *Browser) await(ctx context.Context, d time.Duration, what string) (scenarios.RemoteReport, error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -231,11 +217,11 @@ func (b *Browser) await(ctx context.Context, d time.Duration, what string) (remo
 		}
 		return r, nil
 	case <-b.exited:
-		return remoteReport{}, fmt.Errorf("e2e: %s exited (%v); its log ends:\n%s", b.Engine, b.exitErr, b.log)
+		return scenarios.RemoteReport{}, fmt.Errorf("e2e: %s exited (%v); its log ends:\n%s", b.Engine, b.exitErr, b.log)
 	case <-t.C:
-		return remoteReport{}, fmt.Errorf("e2e: %s took more than %v %s; its log ends:\n%s", b.Engine, d, what, b.log)
+		return scenarios.RemoteReport{}, fmt.Errorf("e2e: %s took more than %v %s; its log ends:\n%s", b.Engine, d, what, b.log)
 	case <-ctx.Done():
-		return remoteReport{}, ctx.Err()
+		return scenarios.RemoteReport{}, ctx.Err()
 	}
 }
 
@@ -247,7 +233,7 @@ func (b *Browser) Log() string { return b.log.String() }
 func (b *Browser) Close() {
 	b.closeMu.Do(func() {
 		select {
-		case b.ask <- remoteReply{Done: true}:
+		case b.ask <- scenarios.RemoteReply{Done: true}:
 		case <-time.After(100 * time.Millisecond):
 		}
 		close(b.closed)
@@ -262,7 +248,7 @@ func (b *Browser) Close() {
 // Browser it belongs to, then holds the request until the Browser has the
 // page's next instruction.
 func (e *Env) handleReport(w http.ResponseWriter, r *http.Request) {
-	var rep remoteReport
+	var rep scenarios.RemoteReport
 	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&rep); err != nil {
 		http.Error(w, "bad report: "+err.Error(), http.StatusBadRequest)
 		return
@@ -277,7 +263,7 @@ func (e *Env) handleReport(w http.ResponseWriter, r *http.Request) {
 	select {
 	case b.reports <- rep:
 	case <-b.closed:
-		writeReply(w, remoteReply{Done: true})
+		writeReply(w, scenarios.RemoteReply{Done: true})
 		return
 	case <-r.Context().Done():
 		return
@@ -286,12 +272,12 @@ func (e *Env) handleReport(w http.ResponseWriter, r *http.Request) {
 	case next := <-b.ask:
 		writeReply(w, next)
 	case <-b.closed:
-		writeReply(w, remoteReply{Done: true})
+		writeReply(w, scenarios.RemoteReply{Done: true})
 	case <-r.Context().Done():
 	}
 }
 
-func writeReply(w http.ResponseWriter, r remoteReply) {
+func writeReply(w http.ResponseWriter, r scenarios.RemoteReply) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(r)

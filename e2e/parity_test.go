@@ -242,7 +242,7 @@ func TestBrowserReportsAHungPage(t *testing.T) {
 	defer b.Close()
 	b.RunTimeout = 2 * time.Second
 	// Answer the page's pending request with "done": it stops asking.
-	b.ask <- remoteReply{Done: true}
+	b.ask <- scenarios.RemoteReply{Done: true}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	_, err = b.Run(ctx, "echo")

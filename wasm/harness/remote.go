@@ -34,21 +34,6 @@ import (
 // order, and sees at once which scenario a page that stops answering was
 // running. Scenarios run one after another, never in parallel.
 
-// remoteReport is what the page posts.
-type remoteReport struct {
-	Token string           `json:"token"`
-	Trace *scenarios.Trace `json:"trace"`
-	Agent string           `json:"agent,omitempty"`
-}
-
-// remoteReply is the server's answer.
-type remoteReply struct {
-	Run    string           `json:"run,omitempty"`
-	Config scenarios.Config `json:"config"`
-	Reload bool             `json:"reload,omitempty"`
-	Done   bool             `json:"done,omitempty"`
-}
-
 // remotePostTimeout bounds one POST; the server holds a POST open while it
 // has no scenario to hand out yet (for example while the native run of the
 // same scenario is in progress), so it is long.
@@ -84,7 +69,7 @@ func remoteLoop(post, token string) {
 	agent := js.Global().Get("navigator").Get("userAgent").String()
 	var last *scenarios.Trace
 	for {
-		raw, err := json.Marshal(remoteReport{Token: token, Trace: last, Agent: agent})
+		raw, err := json.Marshal(scenarios.RemoteReport{Token: token, Trace: last, Agent: agent})
 		if err != nil {
 			// A Trace always encodes; keep the report going regardless.
 			raw = []byte(`{"token":` + quote(token) + `,"trace":{"scenario":"?","failure":"encoding the trace failed","close_detect_ms":-1}}`)
@@ -101,7 +86,7 @@ func remoteLoop(post, token string) {
 			js.Global().Get("console").Call("error", "dualws harness: posting to "+post+": "+err.Error())
 			return
 		}
-		var rep remoteReply
+		var rep scenarios.RemoteReply
 		if err := json.Unmarshal(body, &rep); err != nil {
 			js.Global().Get("console").Call("error", "dualws harness: bad reply: "+err.Error())
 			return
