@@ -5,18 +5,13 @@ package dualws
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +24,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dualws/dualws/internal/testca"
 )
 
 // serverFrame builds an unmasked frame (or a masked one when masked).
@@ -217,52 +214,16 @@ func TestCheckHandshakeResponse(t *testing.T) {
 	}
 }
 
-// testCA is a certificate authority made for one test, and a server
-// certificate for 127.0.0.1 that it signed.
-type testCA struct {
-	pool   *x509.CertPool
-	server tls.Certificate
-}
-
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t *testing.T) *testca.CA {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testca.New("dualws test CA")
 	require.NoError(t, err)
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "dualws test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return &testCA{pool: pool, server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+	return ca
 }
 
 // serveTLS starts a wss:// echo server with the CA's certificate, offering
 // HTTP/2 too (the client must still get HTTP/1.1), and returns its URL.
-func serveTLS(t *testing.T, ca *testCA) string {
+func serveTLS(t *testing.T, ca *testca.CA) string {
 	t.Helper()
 	testCtx, stop := context.WithCancel(context.Background())
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -276,7 +237,7 @@ func serveTLS(t *testing.T, ca *testCA) string {
 		echo(ctx, c)
 	}))
 	srv.EnableHTTP2 = true
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.server}}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server}}
 	srv.StartTLS()
 	t.Cleanup(func() { stop(); srv.Close() })
 	return "wss" + strings.TrimPrefix(srv.URL, "https")
@@ -388,7 +349,7 @@ func echoOverNative(t *testing.T, wsURL string, nopts nativeOptions) {
 func TestDialTLSConfig(t *testing.T) {
 	ca := newTestCA(t)
 	wsURL := serveTLS(t, ca)
-	echoOverNative(t, wsURL, nativeOptions{tlsConfig: &tls.Config{RootCAs: ca.pool}})
+	echoOverNative(t, wsURL, nativeOptions{tlsConfig: &tls.Config{RootCAs: ca.Pool}})
 
 	// The same server without the CA: a *DialError with the x509 cause.
 	cfg := (&Options{HandshakeTimeout: 5 * time.Second}).settings()
@@ -411,14 +372,14 @@ func TestDialHTTPClientProxy(t *testing.T) {
 
 	tr := &http.Transport{
 		Proxy:           func(*http.Request) (*url.URL, error) { return url.Parse(proxyURL) },
-		TLSClientConfig: &tls.Config{RootCAs: ca.pool, NextProtos: []string{"h2", "http/1.1"}},
+		TLSClientConfig: &tls.Config{RootCAs: ca.Pool, NextProtos: []string{"h2", "http/1.1"}},
 	}
 	echoOverNative(t, wsURL, nativeOptions{httpClient: &http.Client{Transport: tr}})
 	assert.Equal(t, []string{target}, proxy.seen(), "the handshake went through the proxy")
 
 	// TLSConfig replaces the client's TLS settings.
 	tr2 := &http.Transport{Proxy: tr.Proxy}
-	echoOverNative(t, wsURL, nativeOptions{httpClient: &http.Client{Transport: tr2}, tlsConfig: &tls.Config{RootCAs: ca.pool}})
+	echoOverNative(t, wsURL, nativeOptions{httpClient: &http.Client{Transport: tr2}, tlsConfig: &tls.Config{RootCAs: ca.Pool}})
 	assert.Equal(t, []string{target, target}, proxy.seen())
 	// The caller's Transport is not given the TLSConfig (net/http itself
 	// may fill in its NextProtos).
@@ -478,10 +439,10 @@ func TestDialOptionsTLSAndHTTPClient(t *testing.T) {
 	proxy := newConnectProxy(t)
 	proxyURL := "http://" + proxy.ln.Addr().String()
 	for _, opts := range []*Options{
-		{TLSConfig: &tls.Config{RootCAs: ca.pool}},
+		{TLSConfig: &tls.Config{RootCAs: ca.Pool}},
 		{HTTPClient: &http.Client{Transport: &http.Transport{
 			Proxy:           func(*http.Request) (*url.URL, error) { return url.Parse(proxyURL) },
-			TLSClientConfig: &tls.Config{RootCAs: ca.pool},
+			TLSClientConfig: &tls.Config{RootCAs: ca.Pool},
 		}}},
 	} {
 		opts.HandshakeTimeout = 5 * time.Second
