@@ -144,38 +144,24 @@ func TestSeedMatrix(t *testing.T) {
 	for _, n := range engines {
 		t.Run(string(n), func(t *testing.T) {
 			for _, name := range scenarios.Names() {
-				cell, ok := scenarios.ParseSeedCell(name)
+				_, ok := scenarios.ParseSeedCell(name)
 				if !ok {
 					continue
 				}
 				t.Run(name, func(t *testing.T) {
-					// Firefox hands a close to the page several milliseconds
-					// after it reached the browser, even while the page
-					// yields (README, engine notes): there only the 200 ms
-					// cells are asserted; the others run and are logged.
-					// DUALWS_SEED_FIREFOX=1 asserts them all.
-					lenient := n == "firefox" && cell.Compute < 200*time.Millisecond && os.Getenv("DUALWS_SEED_FIREFOX") == ""
 					// A cell is run up to seedAttempts times and fails when
 					// every attempt broke a promise: the matrix is timing
 					// work on a shared 2-core machine, and a systematic break
 					// (no yield, no reader check) fails every attempt. Each
 					// failed attempt is logged.
-					attempts := seedAttempts
-					if lenient {
-						attempts = 1
-					}
 					var problems []string
-					for attempt := 1; attempt <= attempts; attempt++ {
+					for attempt := 1; attempt <= seedAttempts; attempt++ {
 						native, br := runIn(t, n, name)
 						problems = seedProblems(n, native, br)
 						if len(problems) == 0 {
 							return
 						}
-						t.Logf("attempt %d of %d:\n%s", attempt, attempts, strings.Join(problems, "\n"))
-					}
-					if lenient {
-						t.Logf("Firefox, not asserted: every attempt failed")
-						return
+						t.Logf("attempt %d of %d:\n%s", attempt, seedAttempts, strings.Join(problems, "\n"))
 					}
 					t.Errorf("every attempt failed; the last:\n%s", strings.Join(problems, "\n"))
 				})
