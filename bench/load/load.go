@@ -215,8 +215,9 @@ func Echo(ctx context.Context, cfg EchoConfig) (EchoResult, error) {
 	}
 	res.DialSeconds = time.Since(t0).Seconds()
 
-	// Every connection starts within one interval of start and stops
-	// sending at end; only round trips that start in [record, end) count.
+	// Every connection's first slot is within one interval of start; it
+	// sends in its slots before end, and only the slots in [record, end)
+	// count: each is either a recorded round trip or skipped.
 	start := time.Now().Add(50 * time.Millisecond)
 	record := start.Add(cfg.Warmup)
 	end := record.Add(cfg.Duration)
@@ -244,7 +245,7 @@ func Echo(ctx context.Context, cfg EchoConfig) (EchoResult, error) {
 				if !next.Before(end) {
 					break
 				}
-				ts := time.Now()
+				slot, ts := next, time.Now()
 				if err := c.Send(ctx, msg); err != nil {
 					errs <- fmt.Errorf("connection %d: send: %w", i, err)
 					return
@@ -259,7 +260,7 @@ func Echo(ctx context.Context, cfg EchoConfig) (EchoResult, error) {
 					errs <- fmt.Errorf("connection %d: echo of %d bytes, want %d", i, len(p), cfg.Size)
 					return
 				}
-				if !ts.Before(record) {
+				if !slot.Before(record) {
 					lat = append(lat, float32(rtt.Seconds()*1e6))
 				}
 				next = next.Add(cfg.Interval)

@@ -64,15 +64,16 @@ func TestEchoEveryLibrary(t *testing.T) {
 	url := server(t)
 	for _, lib := range clients.Names {
 		t.Run(lib, func(t *testing.T) {
-			cfg := EchoConfig{Lib: lib, URL: url + "/echo", Conns: 8, Size: 128, Interval: 20 * time.Millisecond, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond}
+			cfg := EchoConfig{Lib: lib, URL: url + "/echo", Conns: 8, Size: 128, Interval: 20 * time.Millisecond, Warmup: 100 * time.Millisecond, Duration: 100 * time.Millisecond}
 			r, err := Echo(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Each connection has 5 slots in the recorded stretch; a slot
-			// is either a recorded round trip or counted as skipped.
-			if got := len(r.RTTMicros) + r.Skipped; got < 8*4 || got > 8*6 {
-				t.Errorf("%d round trips + %d skipped, want about 40", len(r.RTTMicros), r.Skipped)
+			// Each connection has 5 slots in the warm-up and 5 in the
+			// recorded stretch; a recorded slot is either a round trip or
+			// counted as skipped, a warm-up slot neither.
+			if got := len(r.RTTMicros) + r.Skipped; got != 8*5 {
+				t.Errorf("%d round trips + %d skipped, want 40", len(r.RTTMicros), r.Skipped)
 			}
 			if r.CPUSeconds <= 0 {
 				t.Errorf("CPU time %v s over the recorded stretch", r.CPUSeconds)
