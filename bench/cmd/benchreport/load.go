@@ -234,7 +234,7 @@ func (r *Report) loadMarkdown(p func(string, ...any)) {
 	p("")
 	p("One server process (`benchreport memserver`: bench/internal/wsserver's /echo, so that the server shares no Go runtime, scheduler or garbage collector with the client under test) and one client process per library and turn (`benchreport loadclient`), one library at a time; the libraries take turns %d times, in an order rotated each turn. Client and server compete for the machine's %d cores: the figures include the server's share and any other load on the machine. Keepalive pings are off in every library.", sz.Turns, runtime.NumCPU())
 	p("")
-	p("- Echo load: %s connections per library, each sending %d B (binary) every %s, its send times spread evenly over the interval, and reading the echo before its next; %s recorded per library (split over the turns) after %s of warm-up in each turn. A round trip is timed from just before Send to Receive's return; a send slot that passes while the previous round trip still runs is skipped and counted, not sent late. Percentiles by nearest rank over every recorded round trip of every turn.", commas(sz.Conns), sz.Size, sz.Interval, sz.Duration, sz.Warmup)
+	p("- Echo load: %s connections per library, each sending %d B (binary) every %s, its send times spread evenly over the interval, and reading the echo before its next; %s recorded per library (split over the turns) after %s of warm-up in each turn. A round trip is timed from just before Send to Receive's return; a send slot that passes while the previous round trip still runs is skipped and counted, not sent late. Percentiles by nearest rank over every recorded round trip of every turn.", commas(sz.Conns), sz.Size, human(sz.Interval), human(sz.Duration), human(sz.Warmup))
 	p("- Churn: %d workers at once, each doing %d cycles in a row (split over the turns) of dial, send one %d B message, close with 1000 and wait for the closing handshake: %s connections per library. Connections per second = connections / the turns' summed wall time.", sz.Workers, sz.Cycles, sz.Size, commas(sz.Workers*sz.Cycles))
 	p("- Client CPU: the client process's user + system time (getrusage) over the recorded stretch (echo) or the whole run (churn), divided by the round trips or connections.")
 	p("")
@@ -272,6 +272,12 @@ func (r *Report) loadMarkdown(p func(string, ...any)) {
 		}
 		return fmt.Sprintf(" (%s–%s)", fnum(slices.Min(v)), fnum(slices.Max(v)))
 	}
+	for _, lib := range libs {
+		if st, ok := l.Echo[lib]; ok && st.Skipped*100 > st.Samples+st.Skipped {
+			p("**Overloaded:** %s skipped %.1f%% of its send slots, so the machine did not keep up with the load for it; its round-trip tail measures queueing behind the CPU, not the library alone.", lib, 100*float64(st.Skipped)/float64(st.Samples+st.Skipped))
+			p("")
+		}
+	}
 	row("echo RTT p50 µs", echo(func(s EchoStats) string { return fnum(s.P50) }))
 	row("echo RTT p99 µs (turns' range)", echo(func(s EchoStats) string { return fnum(s.P99) + span(s.TurnP99) }))
 	row("echo RTT p99.9 µs", echo(func(s EchoStats) string { return fnum(s.P999) }))
@@ -290,4 +296,15 @@ func perUnit(seconds float64, n int) string {
 		return "–"
 	}
 	return fnum(seconds / float64(n) * 1e6)
+}
+
+// human writes d as "100 ms" or "30 s".
+func human(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%d s", d/time.Second)
+	}
+	if d%time.Millisecond == 0 {
+		return fmt.Sprintf("%d ms", d/time.Millisecond)
+	}
+	return d.String()
 }

@@ -75,6 +75,7 @@ type Report struct {
 	Browser   *BrowserResults
 	Load      *LoadResults
 	Errors    []string
+	PartTimes []string // "part: duration", in run order
 }
 
 func report(args []string) error {
@@ -117,7 +118,15 @@ func report(args []string) error {
 		logf("%s: %v", part, err)
 		r.Errors = append(r.Errors, part+": "+err.Error())
 	}
+	var partStart time.Time
+	begin := func() { partStart = time.Now() }
+	end := func(part string) {
+		d := time.Since(partStart).Round(time.Second)
+		r.PartTimes = append(r.PartTimes, fmt.Sprintf("%s %s", part, d))
+		logf("%s: done in %s", part, d)
+	}
 	if want["native"] {
+		begin()
 		cmd := []string{"go", "test", "-run=NONE", "-bench=.", "-benchmem", "-benchtime=" + *benchtime, "-count=" + strconv.Itoa(*count), "./native"}
 		r.Commands = append(r.Commands, strings.Join(cmd, " "))
 		logf("native: %s", strings.Join(cmd, " "))
@@ -129,8 +138,10 @@ func report(args []string) error {
 			fail("native", fmt.Errorf("%w\n%s", err, b))
 		}
 		r.Native, r.Spread = parseBenchSpread(string(b))
+		end("native")
 	}
 	if want["size"] {
+		begin()
 		r.Commands = append(r.Commands, `GOOS=js GOARCH=wasm go build -ldflags="-s -w" ./size/{dualws,coder,floor} (in bench/); gzip -9; brotli -q 11`)
 		logf("size: building the bundle-size programs")
 		res, brotli, err := runSizes()
@@ -138,8 +149,10 @@ func report(args []string) error {
 		if err != nil {
 			fail("size", err)
 		}
+		end("size")
 	}
 	if want["mem"] {
+		begin()
 		r.Commands = append(r.Commands, fmt.Sprintf("benchreport memserver + benchreport memclient -lib {dualws,coder} -n %d (one process each)", *memN))
 		logf("mem: %d idle connections per library", *memN)
 		res, err := runMem(ctx, *memN)
@@ -147,19 +160,21 @@ func report(args []string) error {
 		if err != nil {
 			fail("mem", err)
 		}
+		end("mem")
 	}
 	if want["load"] {
-		r.Commands = append(r.Commands, fmt.Sprintf("benchreport memserver + benchreport loadclient -lib {dualws,coder,gorilla} (one process per library and turn): echo %d conns × %d B every %s, %s recorded per library in %d turns after %s warm-up each; churn %d workers × %d cycles of dial, send %d B, close 1000", loadSizes.Conns, loadSizes.Size, loadSizes.Interval, loadSizes.Duration, loadSizes.Turns, loadSizes.Warmup, loadSizes.Workers, loadSizes.Cycles, loadSizes.Size))
+		r.Commands = append(r.Commands, fmt.Sprintf("benchreport memserver + benchreport loadclient -lib {dualws,coder,gorilla} (one process per library and turn): echo %d conns × %d B every %s, %s recorded per library in %d turns after %s warm-up each; churn %d workers × %d cycles of dial, send %d B, close 1000", loadSizes.Conns, loadSizes.Size, human(loadSizes.Interval), human(loadSizes.Duration), loadSizes.Turns, human(loadSizes.Warmup), loadSizes.Workers, loadSizes.Cycles, loadSizes.Size))
 		logf("load: %d connections per library, then churn %d × %d", loadSizes.Conns, loadSizes.Workers, loadSizes.Cycles)
-		t0 := time.Now()
+		begin()
 		res, err := runLoad(ctx, loadSizes, logf)
 		r.Load = res
 		if err != nil {
 			fail("load", err)
 		}
-		logf("load: done in %s", time.Since(t0).Round(time.Second))
+		end("load")
 	}
 	if want["browser"] {
+		begin()
 		r.Commands = append(r.Commands, fmt.Sprintf("headless Chromium (internal/browser), one tab per implementation: %d × 32 B, %d × 64 KiB, implementations taking turns %d times (medians), %d close runs per mode", sizes.Small, sizes.Large, sizes.Reps, sizes.Closes))
 		logf("browser: starting Chromium")
 		res, err := runBrowser(ctx, sizes, logf)
@@ -167,6 +182,7 @@ func report(args []string) error {
 		if err != nil {
 			fail("browser", err)
 		}
+		end("browser")
 	}
 	r.Elapsed = time.Since(r.Start)
 	md := r.markdown()

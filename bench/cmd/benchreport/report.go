@@ -243,7 +243,7 @@ func (r *Report) targets() []target {
 func (r *Report) loadTargets() []target {
 	conns, per := "2,000", "100 ms"
 	if l := r.Load; l != nil {
-		conns, per = commas(l.Sizes.Conns), fmt.Sprintf("%d ms", l.Sizes.Interval.Milliseconds())
+		conns, per = commas(l.Sizes.Conns), human(l.Sizes.Interval)
 	}
 	p99 := target{issue: "12", name: fmt.Sprintf("%s connections × 128 B every %s, echo RTT p99: dualws / coder", conns, per), want: "≤ 1.10×"}
 	churn := target{issue: "12", name: "connection churn (dial, send, close 1000), connections/s: dualws / coder", want: "≥ 1.00×"}
@@ -335,6 +335,9 @@ func (r *Report) markdown() string {
 	p("- Go: %s", r.GoVersion)
 	if r.Browser != nil {
 		p("- Browser: %s, headless", r.Browser.Chromium)
+	}
+	if len(r.PartTimes) > 0 {
+		p("- Time per part: %s", strings.Join(r.PartTimes, ", "))
 	}
 	p("- Commands:")
 	for _, c := range r.Commands {

@@ -277,9 +277,32 @@ func TestTurnsAndSplit(t *testing.T) {
 	if total != 200 || split(200, 3, 0) != 67 || split(200, 3, 2) != 66 {
 		t.Errorf("split(200, 3) = %d %d %d", split(200, 3, 0), split(200, 3, 1), split(200, 3, 2))
 	}
+	for d, want := range map[time.Duration]string{100 * time.Millisecond: "100 ms", 30 * time.Second: "30 s", 1500 * time.Microsecond: "1.5ms"} {
+		if got := human(d); got != want {
+			t.Errorf("human(%v) = %q, want %q", d, got, want)
+		}
+	}
 	for n, want := range map[int]string{2000: "2,000", 100000: "100,000", 999: "999", 1234567: "1,234,567"} {
 		if got := commas(n); got != want {
 			t.Errorf("commas(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestOverloadNote(t *testing.T) {
+	r := fullReport()
+	if md := r.markdown(); strings.Contains(md, "**Overloaded:**") {
+		t.Error("overload note without skipped slots")
+	}
+	st := r.Load.Echo["coder"]
+	st.Samples, st.Skipped = 980, 20 // 2% of the slots
+	r.Load.Echo["coder"] = st
+	if md := r.markdown(); !strings.Contains(md, "**Overloaded:** coder skipped 2.0% of its send slots") {
+		t.Errorf("no overload note for 2%% skipped:\n%s", md)
+	}
+	st.Samples, st.Skipped = 1000, 10 // 1%: within what the note lets pass
+	r.Load.Echo["coder"] = st
+	if md := r.markdown(); strings.Contains(md, "**Overloaded:**") {
+		t.Error("overload note for 1% skipped")
 	}
 }
