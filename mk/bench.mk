@@ -1,8 +1,9 @@
 # Benchmarks (bench/, BENCHMARKS.md).
 #   make bench       measures dualws against coder/websocket, gorilla/websocket
 #                    and the browser's WebSocket in one run and writes
-#                    BENCHMARKS.md (about 8 minutes on 2 cores, of which the
-#                    load part, 2,000 connections and churn, about 2.5)
+#                    BENCHMARKS.md (about 8 minutes on an otherwise idle
+#                    2-core machine, of which the load part, 2,000
+#                    connections for 30 s per library and churn, about 3)
 #   make test-bench  vets and tests the bench module, runs every benchmark once
 #                    with tiny sizes, plus a quick browser and memory smoke run
 #                    (part of make test)
