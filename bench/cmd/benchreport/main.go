@@ -163,7 +163,7 @@ func report(args []string) error {
 		end("mem")
 	}
 	if want["load"] {
-		r.Commands = append(r.Commands, fmt.Sprintf("benchreport memserver + benchreport loadclient -lib {dualws,coder,gorilla} (one process per library and turn): echo %d conns × %d B every %s, %s recorded per library in %d turns after %s warm-up each; churn %d workers × %d cycles of dial, send %d B, close 1000", loadSizes.Conns, loadSizes.Size, human(loadSizes.Interval), human(loadSizes.Duration), loadSizes.Turns, human(loadSizes.Warmup), loadSizes.Workers, loadSizes.Cycles, loadSizes.Size))
+		r.Commands = append(r.Commands, fmt.Sprintf("benchreport memserver + benchreport loadclient -lib {dualws,coder,gorilla} (one process per library and turn): echo %d conns × %d B every %s, %s recorded per library over %d round(s), each after %s of warm-up; churn %d workers × %d cycles of dial, send %d B, close 1000", loadSizes.Conns, loadSizes.Size, human(loadSizes.Interval), human(loadSizes.Duration), loadSizes.Turns, human(loadSizes.Warmup), loadSizes.Workers, loadSizes.Cycles, loadSizes.Size))
 		logf("load: %d connections per library, then churn %d × %d", loadSizes.Conns, loadSizes.Workers, loadSizes.Cycles)
 		begin()
 		res, err := runLoad(ctx, loadSizes, logf)
