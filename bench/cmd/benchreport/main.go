@@ -39,6 +39,8 @@ func main() {
 			err = memServer(os.Args[2:])
 		case "memclient":
 			err = memClient(os.Args[2:])
+		case "loadclient":
+			err = loadClient(os.Args[2:])
 		default:
 			err = report(os.Args[1:])
 		}
@@ -71,17 +73,24 @@ type Report struct {
 	Mem       []MemResult
 	MemN      int
 	Browser   *BrowserResults
+	Load      *LoadResults
 	Errors    []string
+	PartTimes []string // "part: duration", in run order
 }
 
 func report(args []string) error {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
 	out := fs.String("out", "BENCHMARKS.md", "write the report here ('-' for stdout)")
 	quick := fs.Bool("quick", false, "tiny sizes: a smoke run, not a measurement")
-	parts := fs.String("parts", "native,size,mem,browser", "comma-separated parts to run")
+	parts := fs.String("parts", "native,size,mem,load,browser", "comma-separated parts to run (native, size, mem, load, browser)")
 	count := fs.Int("count", 5, "native: runs of each benchmark (the report shows medians)")
 	benchtime := fs.String("benchtime", "1s", "native: -benchtime")
 	memN := fs.Int("mem-conns", 10000, "memory: idle connections per library")
+	loadConns := fs.Int("load-conns", 2000, "load: echo connections per library")
+	loadDur := fs.Duration("load-duration", 30*time.Second, "load: recorded echo time per library, split over -load-turns")
+	churnWorkers := fs.Int("churn-workers", 500, "load: churn connections in progress at once")
+	churnCycles := fs.Int("churn-cycles", 200, "load: churn cycles per worker, split over -load-turns")
+	loadTurns := fs.Int("load-turns", 2, "load: the libraries take turns this many times")
 	profile := fs.String("browser-profile", "", "browser: print the DevTools CPU profile of one case, e.g. dualws/recv64k (cases: recv32 recv64k send32 send64k)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,6 +104,12 @@ func report(args []string) error {
 	if *quick {
 		*count, *benchtime, *memN = 1, "1x", 100
 		sizes = BrowserSizes{Small: 200, Large: 10, Reps: 1, Closes: 1}
+		*loadConns, *loadDur, *churnWorkers, *churnCycles, *loadTurns = 20, time.Second, 10, 5, 1
+	}
+	loadSizes := LoadSizes{Conns: *loadConns, Size: 128, Interval: 100 * time.Millisecond, Warmup: 2 * time.Second, Duration: *loadDur,
+		Workers: *churnWorkers, Cycles: *churnCycles, Turns: *loadTurns}
+	if *quick {
+		loadSizes.Warmup = 200 * time.Millisecond
 	}
 	sizes.Profile = *profile
 	r := &Report{Start: time.Now(), Machine: machine(), GoVersion: runtime.Version(), Quick: *quick, MemN: *memN}
@@ -103,7 +118,15 @@ func report(args []string) error {
 		logf("%s: %v", part, err)
 		r.Errors = append(r.Errors, part+": "+err.Error())
 	}
+	var partStart time.Time
+	begin := func() { partStart = time.Now() }
+	end := func(part string) {
+		d := time.Since(partStart).Round(time.Second)
+		r.PartTimes = append(r.PartTimes, fmt.Sprintf("%s %s", part, d))
+		logf("%s: done in %s", part, d)
+	}
 	if want["native"] {
+		begin()
 		cmd := []string{"go", "test", "-run=NONE", "-bench=.", "-benchmem", "-benchtime=" + *benchtime, "-count=" + strconv.Itoa(*count), "./native"}
 		r.Commands = append(r.Commands, strings.Join(cmd, " "))
 		logf("native: %s", strings.Join(cmd, " "))
@@ -115,8 +138,10 @@ func report(args []string) error {
 			fail("native", fmt.Errorf("%w\n%s", err, b))
 		}
 		r.Native, r.Spread = parseBenchSpread(string(b))
+		end("native")
 	}
 	if want["size"] {
+		begin()
 		r.Commands = append(r.Commands, `GOOS=js GOARCH=wasm go build -ldflags="-s -w" ./size/{dualws,coder,floor} (in bench/); gzip -9; brotli -q 11`)
 		logf("size: building the bundle-size programs")
 		res, brotli, err := runSizes()
@@ -124,8 +149,10 @@ func report(args []string) error {
 		if err != nil {
 			fail("size", err)
 		}
+		end("size")
 	}
 	if want["mem"] {
+		begin()
 		r.Commands = append(r.Commands, fmt.Sprintf("benchreport memserver + benchreport memclient -lib {dualws,coder} -n %d (one process each)", *memN))
 		logf("mem: %d idle connections per library", *memN)
 		res, err := runMem(ctx, *memN)
@@ -133,8 +160,21 @@ func report(args []string) error {
 		if err != nil {
 			fail("mem", err)
 		}
+		end("mem")
+	}
+	if want["load"] {
+		r.Commands = append(r.Commands, fmt.Sprintf("benchreport memserver + benchreport loadclient -lib {dualws,coder,gorilla} (one process per library and turn): echo %d conns × %d B every %s, %s recorded per library over %d round(s), each after %s of warm-up; churn %d workers × %d cycles of dial, send %d B, close 1000", loadSizes.Conns, loadSizes.Size, human(loadSizes.Interval), human(loadSizes.Duration), loadSizes.Turns, human(loadSizes.Warmup), loadSizes.Workers, loadSizes.Cycles, loadSizes.Size))
+		logf("load: %d connections per library, then churn %d × %d", loadSizes.Conns, loadSizes.Workers, loadSizes.Cycles)
+		begin()
+		res, err := runLoad(ctx, loadSizes, logf)
+		r.Load = res
+		if err != nil {
+			fail("load", err)
+		}
+		end("load")
 	}
 	if want["browser"] {
+		begin()
 		r.Commands = append(r.Commands, fmt.Sprintf("headless Chromium (internal/browser), one tab per implementation: %d × 32 B, %d × 64 KiB, implementations taking turns %d times (medians), %d close runs per mode", sizes.Small, sizes.Large, sizes.Reps, sizes.Closes))
 		logf("browser: starting Chromium")
 		res, err := runBrowser(ctx, sizes, logf)
@@ -142,6 +182,7 @@ func report(args []string) error {
 		if err != nil {
 			fail("browser", err)
 		}
+		end("browser")
 	}
 	r.Elapsed = time.Since(r.Start)
 	md := r.markdown()

@@ -88,8 +88,10 @@ func settle() {
 	debug.FreeOSMemory()
 }
 
-// memServer is the memserver subcommand: a /hold server in its own
-// process, so the clients' RSS is measured alone.
+// memServer is the memserver subcommand: bench/internal/wsserver in its
+// own process, so that the memory benchmark measures the clients' RSS
+// alone and the load benchmark's server does not share a Go runtime (its
+// scheduler and garbage collector) with the client under test.
 func memServer(args []string) error {
 	fs := flag.NewFlagSet("memserver", flag.ContinueOnError)
 	addrFile := fs.String("addrfile", "", "write the bound address here")
@@ -197,46 +199,65 @@ func memClient(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
+// startServer starts a memserver process (bench/internal/wsserver with
+// the open-files limit raised to fds) and returns its address and a
+// function that stops it.
+func startServer(ctx context.Context, fds int) (addr string, stop func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "benchsrv")
+	if err != nil {
+		return "", nil, err
+	}
+	addrFile := filepath.Join(dir, "addr")
+	srv := exec.CommandContext(ctx, self, "memserver", "-addrfile", addrFile, "-fds", strconv.Itoa(fds))
+	srv.Stderr = os.Stderr
+	stdin, err := srv.StdinPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	if err := srv.Start(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	stop = func() {
+		stdin.Close()
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+		os.RemoveAll(dir)
+	}
+	var b []byte
+	for range 100 {
+		if b, _ = os.ReadFile(addrFile); len(b) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(b) == 0 {
+		stop()
+		return "", nil, errors.New("memserver did not start")
+	}
+	return string(b), stop, nil
+}
+
 // runMem starts a memserver and one memclient per library.
 func runMem(ctx context.Context, n int) ([]MemResult, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "benchmem")
+	addr, stop, err := startServer(ctx, n+500)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	addrFile := filepath.Join(dir, "addr")
-	srv := exec.CommandContext(ctx, self, "memserver", "-addrfile", addrFile, "-fds", strconv.Itoa(n+500))
-	srv.Stderr = os.Stderr
-	stdin, err := srv.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := srv.Start(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		stdin.Close()
-		_ = srv.Process.Kill()
-		_ = srv.Wait()
-	}()
-	var addr []byte
-	for range 100 {
-		if addr, _ = os.ReadFile(addrFile); len(addr) > 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if len(addr) == 0 {
-		return nil, errors.New("memserver did not start")
-	}
+	defer stop()
 	var out []MemResult
 	for _, lib := range []string{"dualws", "coder"} {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		cmd := exec.CommandContext(cctx, self, "memclient", "-lib", lib, "-n", strconv.Itoa(n), "-url", "ws://"+string(addr)+"/hold")
+		cmd := exec.CommandContext(cctx, self, "memclient", "-lib", lib, "-n", strconv.Itoa(n), "-url", "ws://"+addr+"/hold")
 		cmd.Stderr = os.Stderr
 		b, err := cmd.Output()
 		cancel()
@@ -248,7 +269,7 @@ func runMem(ctx context.Context, n int) ([]MemResult, error) {
 			return nil, fmt.Errorf("memclient %s output %q: %w", lib, b, err)
 		}
 		out = append(out, r)
-		resp, err := http.Get("http://" + string(addr) + "/release")
+		resp, err := http.Get("http://" + addr + "/release")
 		if err != nil {
 			return nil, fmt.Errorf("releasing the held connections: %w", err)
 		}
