@@ -1,7 +1,8 @@
 # Benchmarks (bench/, BENCHMARKS.md).
 #   make bench       measures dualws against coder/websocket, gorilla/websocket
 #                    and the browser's WebSocket in one run and writes
-#                    BENCHMARKS.md (about 6 minutes on 2 cores)
+#                    BENCHMARKS.md (about 6 minutes on 2 cores); the browser
+#                    part runs in each engine of ENGINES
 #   make test-bench  vets and tests the bench module, runs every benchmark once
 #                    with tiny sizes, plus a quick browser and memory smoke run
 #                    (part of make test)
@@ -10,8 +11,8 @@
 # `go test ./...` skip it, and every command here runs inside bench/.
 .PHONY: bench bench-brotli test-bench
 
-bench: chromium bench-brotli
-	cd bench && $(GO) run ./cmd/benchreport -out $(CURDIR)/BENCHMARKS.md
+bench: browsers bench-brotli
+	cd bench && $(GO) run ./cmd/benchreport -engines $(ENGINES) -out $(CURDIR)/BENCHMARKS.md
 
 # The size table's brotli column needs the brotli command: installed from
 # Debian's package when missing and running as root, else left out with a
@@ -30,10 +31,10 @@ bench-brotli:
 
 test: test-bench
 
-test-bench: chromium
+test-bench: browsers
 	cd bench && $(GO) vet ./...
 	cd bench && GOOS=js GOARCH=wasm $(GO) vet ./browser/... ./size/...
 	cd bench && $(GO) test -count=1 ./...
 	cd bench && $(GO) test -count=1 -run=NONE -bench=. -benchtime=1x ./...
 	@mkdir -p bin
-	cd bench && $(GO) run ./cmd/benchreport -quick -parts browser,mem -out $(CURDIR)/bin/BENCHMARKS-smoke.md
+	cd bench && $(GO) run ./cmd/benchreport -quick -parts browser,mem -engines $(ENGINES) -out $(CURDIR)/bin/BENCHMARKS-smoke.md

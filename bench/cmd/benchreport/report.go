@@ -84,25 +84,12 @@ func (r *Report) targets() []target {
 		}
 		ts = append(ts, t)
 	}
-	if br := r.Browser; br != nil {
-		for _, c := range []struct{ key, label string }{{"recv32", "receive 32 B"}, {"recv64k", "receive 64 KiB"}, {"send32", "send 32 B"}, {"send64k", "send 64 KiB"}} {
-			a, okA := br.Rate["dualws"][c.key]
-			b, okB := br.Rate["js"][c.key]
-			ratio("browser "+c.label+": dualws / plain JS msg/s", a, b, okA, okB, 0.9)
-		}
-	}
 	a, okA := r.nat("CloseDetect/dualws/idle", "closed-µs")
 	b, okB := r.nat("CloseDetect/coder/idle", "closed-µs")
 	atMost("native close → CLOSED, idle client: dualws / coder reader", a, b, okA, okB, 1.1, "µs")
 	a, okA = r.nat("CloseDetect/dualws/busy", "closefail-µs")
 	b, okB = r.nat("CloseDetect/coder/busy", "closefail-µs")
 	atMost("native server's close → first failing Send, client sending: dualws / coder", a, b, okA, okB, 1.1, "µs")
-	if br := r.Browser; br != nil {
-		d, okD := br.Close["dualws"]
-		j, okJ := br.Close["js"]
-		atMost("browser close → CLOSED, idle client: dualws / plain JS onclose", d.IdleClosedMs*1000, j.IdleClosedMs*1000, okD, okJ, 1.1, "µs")
-		atMost("browser close → first refused send: dualws / plain JS readyState", d.SendFailMs*1000, j.SendFailMs*1000, okD, okJ, 1.1, "µs")
-	}
 	seed := func(name string, v float64, ok bool) {
 		t := target{name: name, want: "0", known: ok}
 		if ok {
@@ -114,18 +101,7 @@ func (r *Report) targets() []target {
 	seed("native dualws seeds (max over runs, sending back to back)", v, ok)
 	v, ok = r.nat("CloseDetect/dualws/idle", "seeds-max")
 	seed("native dualws sends accepted after CLOSED", v, ok)
-	if br := r.Browser; br != nil {
-		d, okD := br.Close["dualws"]
-		seed("browser dualws seeds (max over runs, sending back to back)", float64(d.SeedsMax), okD)
-		seed("browser dualws sends accepted after CLOSED", float64(d.IdleSeedsMax), okD)
-		j, okJ := br.Rate["js"]
-		t := target{name: "browser 1 ms yield rule: cost on plain-JS send 32 B", want: "≤ 5%", known: okJ && j["send32"] > 0 && j["sendYield32"] > 0}
-		if t.known {
-			cost := 1 - j["sendYield32"]/j["send32"]
-			t.got, t.ok = fmt.Sprintf("%.1f%% (%s vs %s msg/s)", 100*cost, fnum(j["sendYield32"]), fnum(j["send32"])), cost <= 0.05
-		}
-		ts = append(ts, t)
-	}
+	ts = append(ts, r.Browser.targets()...) // a row per engine for each browser target (browser.go)
 	size := map[string]SizeResult{}
 	for _, s := range r.Sizes {
 		size[s.Name] = s
@@ -168,7 +144,7 @@ func (r *Report) markdown() string {
 	p("- Machine: %s", r.Machine)
 	p("- Go: %s", r.GoVersion)
 	if r.Browser != nil {
-		p("- Browser: %s, headless", r.Browser.Chromium)
+		p("- Browsers: %s; headless", r.Browser.versions())
 	}
 	p("- Commands:")
 	for _, c := range r.Commands {
@@ -275,48 +251,7 @@ func (r *Report) markdown() string {
 	}
 
 	if br := r.Browser; br != nil {
-		p("")
-		p("## Browser throughput (headless Chromium)")
-		p("")
-		p("One tab per implementation, against the same server in the driver process: plain JS on the browser's WebSocket, dualws compiled to wasm, coder/websocket compiled to wasm. Binary messages; receive is timed from the request to the last message, send from the first send to the server's acknowledgement of the last.")
-		p("")
-		p("| implementation | receive 32 B msg/s | receive 64 KiB msg/s | send 32 B msg/s | send 64 KiB msg/s |")
-		p("|---|---|---|---|---|")
-		names := map[string]string{"js": "plain JS WebSocket", "dualws": "dualws (wasm)", "coder": "coder/websocket (wasm)"}
-		for _, impl := range Impls {
-			rt := br.Rate[impl]
-			row := []string{}
-			for _, k := range []string{"recv32", "recv64k", "send32", "send64k"} {
-				cell := fnum(rt[k])
-				if impl != "js" && br.Rate["js"][k] > 0 {
-					cell += fmt.Sprintf(" (%.2f×)", rt[k]/br.Rate["js"][k])
-				}
-				row = append(row, cell)
-			}
-			p("| %s | %s |", names[impl], strings.Join(row, " | "))
-		}
-		if v := br.Rate["js"]["sendYield32"]; v > 0 {
-			p("")
-			p("The 1 ms yield rule: plain JS sending 32 B with dualws's rule (one event-loop turn whenever 1 ms has passed since the last) reached %s msg/s against %s without it. During dualws's send 32 B run its shim scheduled %.0f event-loop turns for %d messages (counted by wrapping MessageChannel.postMessage in the page; this counts yields plus event batches).", fnum(v), fnum(br.Rate["js"]["send32"]), br.Posts, br.PostsN)
-		}
-		p("")
-		p("## Browser close detection")
-		p("")
-		p("As natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame (wall clocks of the same machine; Chromium coarsens performance.now to 100 µs). The browser's close event is timed by a listener the page adds to every WebSocket before any library's handler.")
-		p("")
-		p("| implementation | idle: request → CLOSED ms | of which request → browser's close event / close event → CLOSED ms | busy: request → CLOSED ms | busy: request → first refused send ms | seeds p50 / max | late max | sends accepted after CLOSED | echo RTT ms | runs |")
-		p("|---|---|---|---|---|---|---|---|---|---|")
-		for _, impl := range []string{"js", "dualws"} {
-			st, ok := br.Close[impl]
-			if !ok {
-				continue
-			}
-			split := fmt.Sprintf("%.2f / %.2f", st.EventMs, st.EventToClosed)
-			if st.NoEvent > 0 {
-				split += fmt.Sprintf(" (%d runs reported CLOSED before the close event, left out)", st.NoEvent)
-			}
-			p("| %s | %.2f | %s | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", names[impl], st.IdleClosedMs, split, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
-		}
+		br.markdown(p) // a section per engine (browser.go)
 	}
 
 	if len(r.Sizes) > 0 {
