@@ -2,8 +2,8 @@
 // libraries a user would pick instead, on this machine in one run, and
 // writes BENCHMARKS.md: native throughput, latency and allocations (go
 // test -bench in bench/native), browser throughput and close detection in
-// headless Chromium, Firefox and WebKit (-engines), js/wasm bundle sizes, and memory at 10,000 idle
-// connections.
+// headless Chromium, Firefox and WebKit (-engines), js/wasm bundle sizes,
+// and memory at 10,000 idle connections.
 //
 // bench/ is its own module (bench/go.mod, with a replace back to the root
 // module), so run it from the bench directory (make bench does):
@@ -84,7 +84,7 @@ func report(args []string) error {
 	count := fs.Int("count", 5, "native: runs of each benchmark (the report shows medians)")
 	benchtime := fs.String("benchtime", "1s", "native: -benchtime")
 	memN := fs.Int("mem-conns", 10000, "memory: idle connections per library")
-	profile := fs.String("browser-profile", "", "browser: print Chromium's DevTools CPU profile of one case, e.g. dualws/recv64k (cases: recv32 recv64k send32 send64k)")
+	profile := fs.String("browser-profile", "", "browser: print Chromium's DevTools CPU profile of one case, e.g. dualws/recv64k (cases: recv32 recv64k send32 send64k); Chromium then runs under DevTools, whose Network domain slows every WebSocket figure of that run")
 	enginesFlag := fs.String("engines", "", "browser: comma-separated engines (chromium, firefox, webkit; default all three)")
 	if err := fs.Parse(args); err != nil {
 		return err
