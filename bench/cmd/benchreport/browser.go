@@ -65,6 +65,7 @@ type CloseStats struct {
 	IdleClosedMs  float64 // median, request → CLOSED / onclose, client idle
 	EventMs       float64 // median, request → the browser's close event, client idle
 	EventToClosed float64 // median, close event → CLOSED seen by the application, client idle
+	ServerClosed  float64 // median, the server's close write → CLOSED, client idle (server's and page's clocks)
 	BusyClosedMs  float64 // median, request → CLOSED / onclose, client sending
 	SendFailMs    float64 // median, request → first refused send
 	SeedsP50      int
@@ -344,7 +345,7 @@ type closeRun struct {
 // server wrote its close frame.
 func closeStats(runs []closeRun) CloseStats {
 	var st CloseStats
-	var idle, busy, fail, rtts, evToClosed, toEvent []float64
+	var idle, busy, fail, rtts, evToClosed, toEvent, serverClosed []float64
 	var seeds []int
 	for _, c := range runs {
 		r := c.R
@@ -361,6 +362,9 @@ func closeStats(runs []closeRun) CloseStats {
 				toEvent = append(toEvent, c.CloseEvent-r.ReqWall)
 			}
 			idle = append(idle, r.ClosedMs)
+			if c.Info.CloseSentUnixNano > 0 && r.ClosedWall > 0 {
+				serverClosed = append(serverClosed, r.ClosedWall-float64(c.Info.CloseSentUnixNano)/1e6)
+			}
 			st.IdleSeedsMax = max(st.IdleSeedsMax, len(r.Accepted))
 			continue
 		}
@@ -377,7 +381,7 @@ func closeStats(runs []closeRun) CloseStats {
 		st.LateMax = max(st.LateMax, c.Info.Late)
 	}
 	st.IdleClosedMs, st.BusyClosedMs, st.SendFailMs, st.RTTMs = median(idle), median(busy), median(fail), median(rtts)
-	st.EventMs, st.EventToClosed = median(toEvent), median(evToClosed)
+	st.EventMs, st.EventToClosed, st.ServerClosed = median(toEvent), median(evToClosed), median(serverClosed)
 	if len(seeds) > 0 {
 		slices.Sort(seeds)
 		st.SeedsP50, st.SeedsMax = seeds[len(seeds)/2], seeds[len(seeds)-1]
@@ -556,7 +560,7 @@ func (br *BrowserResults) markdown(p func(string, ...any)) {
 	p("")
 	p("Each engine in turn (Chromium, Firefox ESR and WebKitGTK's MiniBrowser under Xvfb), headless, each against the same server in the driver process, on one page that drives itself and posts each result back (so all engines run the same code): plain JS on the browser's WebSocket, dualws compiled to wasm, coder/websocket compiled to wasm. Throughput: binary messages; receive is timed from the request to the last message, send from the first send to the server's acknowledgement of the last; the implementations take turns, each on a freshly loaded page; medians.")
 	p("")
-	p("Close detection, as natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame (wall clocks of the same machine). The browser's close event is timed by a listener the page adds to every WebSocket before any library's handler. The page is served cross-origin isolated (COOP/COEP), so that its clock is fine-grained in every engine; each engine's clock step is given.")
+	p("Close detection, as natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame (wall clocks of the same machine). The browser's close event is timed by a listener the page adds to every WebSocket before any library's handler. The request is taken before the page's send of \"close\", so request → CLOSED includes any wait of that send (dualws's Send may yield to the event loop first); server's close → CLOSED starts at the server's close write instead (the server's clock against the page's, on one machine). The page is served cross-origin isolated (COOP/COEP), so that its clock is fine-grained in every engine; each engine's clock step is given.")
 	for _, e := range br.Engines {
 		e.markdown(p)
 	}
@@ -606,8 +610,8 @@ func (e *EngineResults) markdown(p func(string, ...any)) {
 	}
 	if len(e.Close) > 0 {
 		p("")
-		p("| implementation | idle: request → CLOSED ms | of which request → browser's close event / close event → CLOSED ms | busy: request → CLOSED ms | busy: request → first refused send ms | seeds p50 / max | late max | sends accepted after CLOSED | echo RTT ms | runs |")
-		p("|---|---|---|---|---|---|---|---|---|---|")
+		p("| implementation | idle: request → CLOSED ms | of which request → browser's close event / close event → CLOSED ms | idle: server's close → CLOSED ms | busy: request → CLOSED ms | busy: request → first refused send ms | seeds p50 / max | late max | sends accepted after CLOSED | echo RTT ms | runs |")
+		p("|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, impl := range []string{"js", "dualws"} {
 			st, ok := e.Close[impl]
 			if !ok {
@@ -617,7 +621,7 @@ func (e *EngineResults) markdown(p func(string, ...any)) {
 			if st.NoEvent > 0 {
 				split += fmt.Sprintf(" (%d runs without a close event seen, left out)", st.NoEvent)
 			}
-			p("| %s | %.2f | %s | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", implNames[impl], st.IdleClosedMs, split, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
+			p("| %s | %.2f | %s | %.2f | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", implNames[impl], st.IdleClosedMs, split, st.ServerClosed, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
 		}
 	}
 }

@@ -103,7 +103,7 @@ func TestBrowserMarkdownPerEngine(t *testing.T) {
 		"| browser Firefox receive 32 B: dualws / plain JS msg/s | ≥ 0.95× | – | not measured |",
 		"### Chromium\n",
 		"| dualws (wasm) | 960 (0.96×) | 940 (0.94×) | 1000 (1.00×) | 2000 (2.00×) |",
-		"| dualws (wasm) | 1.19 |",
+		"| dualws (wasm) | 1.19 | 0.00 / 0.00 | 0.00 | 0.00 | 2.30 |",
 		"### Firefox\n",
 		"**Stopped early:** firefox exited",
 	} {
@@ -126,7 +126,9 @@ func TestCloseStats(t *testing.T) {
 		return closeRun{Busy: true, R: r, Info: wsserver.CloseInfo{CloseSentUnixNano: closeSent, Late: int(rtt)}}
 	}
 	idle := func(ev float64, closed float64) closeRun {
-		return closeRun{R: jsResult{ClosedMs: closed, ReqWall: 1e12, ClosedWall: 1e12 + closed}, CloseEvent: ev}
+		// The server wrote its close 0.1 ms after the request.
+		return closeRun{R: jsResult{ClosedMs: closed, ReqWall: 1e12, ClosedWall: 1e12 + closed}, CloseEvent: ev,
+			Info: wsserver.CloseInfo{CloseSentUnixNano: closeSent + 100_000}}
 	}
 	st := closeStats([]closeRun{
 		busy(1, 0.5, 0.9, 1.5, 2, 3), // 3 started more than 1 ms (the RTT) after the close was written
@@ -147,6 +149,9 @@ func TestCloseStats(t *testing.T) {
 	}
 	if d := st.EventMs - 0.5; d > 1e-6 || d < -1e-6 {
 		t.Errorf("request → close event median = %v, want 0.5", st.EventMs)
+	}
+	if d := st.ServerClosed - 0.6; d > 1e-3 || d < -1e-3 {
+		t.Errorf("server's close → CLOSED median = %v, want 0.6", st.ServerClosed)
 	}
 }
 
