@@ -183,6 +183,23 @@ function clockStep() {
 	return step === Infinity ? 0 : step;
 }
 
+// clockOffset estimates the driver's clock minus the page's clock
+// (performance.timeOrigin + performance.now(), which the results use), in
+// ms: the server's time from the quickest of a few round trips to
+// /bench/clock, against the midpoint of that round trip. Close detection
+// compares the server's close write with the page's send times.
+async function clockOffset() {
+	let best = Infinity, offset = 0;
+	for (let i = 0; i < 20; i++) {
+		const t0 = wallMs();
+		const r = await fetch("/bench/clock", { cache: "no-store" });
+		const server = Number(await r.text());
+		const t1 = wallMs();
+		if (t1 - t0 < best) { best = t1 - t0; offset = server - (t0 + t1) / 2; }
+	}
+	return { offset, rtt: best };
+}
+
 async function post(report) {
 	const r = await fetch("/bench/next", {
 		method: "POST", body: JSON.stringify(report), cache: "no-store",
@@ -234,8 +251,10 @@ async function drive(token, impl, first) {
 		}
 		window.benchReady = impl;
 		status.textContent = "ready: " + impl;
+		const clock = await clockOffset();
 		report = { token, impl, ready: true, agent: navigator.userAgent,
-			isolated: !!window.crossOriginIsolated, clockStepMs: clockStep() };
+			isolated: !!window.crossOriginIsolated, clockStepMs: clockStep(),
+			clockOffsetMs: clock.offset, clockRttMs: clock.rtt };
 	} catch (e) {
 		window.benchReady = "error: " + e;
 		status.textContent = "error: " + e;

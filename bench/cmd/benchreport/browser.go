@@ -85,6 +85,7 @@ type EngineResults struct {
 	Agent       string                        // the page's navigator.userAgent
 	Isolated    bool                          // the page was cross-origin isolated (fine-grained clock)
 	ClockStepMs float64                       // the page clock's smallest step
+	ClockOffset []float64                     // each close page's clock offset estimate (driver − page, ms)
 	Rate        map[string]map[string]float64 // impl → case (recv32, recv64k, send32, send64k, sendYield32) → msg/s
 	Close       map[string]CloseStats         // impl → stats (js, dualws)
 	Posts       float64                       // dualws: event-loop turns its shim scheduled during send 32 B
@@ -185,6 +186,7 @@ func runBrowser(ctx context.Context, sizes BrowserSizes, engines []engine.Name, 
 		http.ServeFile(w, r, filepath.Join(goroot, "lib", "wasm", "wasm_exec.js"))
 	})
 	static.Handle(nextPath, hub)
+	static.HandleFunc(clockPath, serveClock)
 	static.Handle("/", http.FileServer(http.Dir(dir)))
 	srv := wsserver.New(isolate(static))
 	defer srv.Close()
@@ -305,6 +307,7 @@ func runEngine(ctx context.Context, hub *pageHub, srv *wsserver.Server, n engine
 		if err := p.use(ctx, impl); err != nil {
 			return err
 		}
+		er.ClockOffset = append(er.ClockOffset, p.ready.ClockOffsetMs)
 		var runs []closeRun
 		for _, op := range []string{"closeIdle", "closeBusy"} {
 			for range sizes.Closes {
@@ -317,7 +320,7 @@ func runEngine(ctx context.Context, hub *pageHub, srv *wsserver.Server, n engine
 				if err != nil {
 					return err
 				}
-				runs = append(runs, closeRun{Busy: op == "closeBusy", R: r, CloseEvent: prep.CloseEvent, Info: info})
+				runs = append(runs, closeRun{Busy: op == "closeBusy", R: r, CloseEvent: prep.CloseEvent, Info: info, Offset: p.ready.ClockOffsetMs})
 			}
 		}
 		st := closeStats(runs)
@@ -338,6 +341,13 @@ type closeRun struct {
 	R          jsResult
 	CloseEvent float64 // wall ms of the browser's close event, 0 if none
 	Info       wsserver.CloseInfo
+	Offset     float64 // the driver's clock minus the page's, ms
+}
+
+// closeSentMs is when the server wrote its close frame, on the page's
+// clock.
+func (c closeRun) closeSentMs() float64 {
+	return float64(c.Info.CloseSentUnixNano)/1e6 - c.Offset
 }
 
 // closeStats summarises close-detection runs. A busy run's seeds are the
@@ -363,12 +373,12 @@ func closeStats(runs []closeRun) CloseStats {
 			}
 			idle = append(idle, r.ClosedMs)
 			if c.Info.CloseSentUnixNano > 0 && r.ClosedWall > 0 {
-				serverClosed = append(serverClosed, r.ClosedWall-float64(c.Info.CloseSentUnixNano)/1e6)
+				serverClosed = append(serverClosed, r.ClosedWall-c.closeSentMs())
 			}
 			st.IdleSeedsMax = max(st.IdleSeedsMax, len(r.Accepted))
 			continue
 		}
-		arrived := float64(c.Info.CloseSentUnixNano)/1e6 + r.RTTMs
+		arrived := c.closeSentMs() + r.RTTMs
 		n := 0
 		for _, t := range r.Accepted {
 			if t > arrived {
@@ -560,7 +570,7 @@ func (br *BrowserResults) markdown(p func(string, ...any)) {
 	p("")
 	p("Each engine in turn (Chromium, Firefox ESR and WebKitGTK's MiniBrowser under Xvfb), headless, each against the same server in the driver process, on one page that drives itself and posts each result back (so all engines run the same code): plain JS on the browser's WebSocket, dualws compiled to wasm, coder/websocket compiled to wasm. Throughput: binary messages; receive is timed from the request to the last message, send from the first send to the server's acknowledgement of the last; the implementations take turns, each on a freshly loaded page; medians.")
 	p("")
-	p("Close detection, as natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame (wall clocks of the same machine). The browser's close event is timed by a listener the page adds to every WebSocket before any library's handler. The request is taken before the page's send of \"close\", so request → CLOSED includes any wait of that send (dualws's Send may yield to the event loop first); server's close → CLOSED starts at the server's close write instead (the server's clock against the page's, on one machine). The page is served cross-origin isolated (COOP/COEP), so that its clock is fine-grained in every engine; each engine's clock step is given.")
+	p("Close detection, as natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame. The browser's close event is timed by a listener the page adds to every WebSocket before any library's handler. The request is taken before the page's send of \"close\", so request → CLOSED includes any wait of that send (dualws's Send may yield to the event loop first); server's close → CLOSED starts at the server's close write instead (the server's clock against the page's: each page estimates their offset from the quickest of 20 round trips to the server, and the server's times are corrected by it, for seeds too). The page is served cross-origin isolated (COOP/COEP), so that its clock is fine-grained in every engine; each engine's clock step is given.")
 	for _, e := range br.Engines {
 		e.markdown(p)
 	}
@@ -576,6 +586,13 @@ func (e *EngineResults) markdown(p func(string, ...any)) {
 		v = "version unknown"
 	}
 	clock := fmt.Sprintf("page clock step %.3f ms", e.ClockStepMs)
+	if len(e.ClockOffset) > 0 {
+		var offs []string
+		for _, o := range e.ClockOffset {
+			offs = append(offs, fmt.Sprintf("%+.2f", o))
+		}
+		clock += fmt.Sprintf(", driver's clock − page's clock %s ms on the close pages (corrected for)", strings.Join(offs, " / "))
+	}
 	if !e.Isolated {
 		clock += " (the page was not cross-origin isolated)"
 	}

@@ -155,6 +155,25 @@ func TestCloseStats(t *testing.T) {
 	}
 }
 
+func TestCloseStatsClockOffset(t *testing.T) {
+	// The server wrote its close at Unix ms 1e12 on its clock; the page's
+	// clock runs 2 ms behind (offset +2), so on the page's clock the close
+	// went out at 1e12-2 and, with a 1 ms round trip, was in the browser
+	// from 1e12-1: sends the page timed at 1e12-0.5 and later are seeds.
+	r := jsResult{RTTMs: 1, ClosedWall: 1e12 + 1}
+	for _, a := range []float64{-1.5, -0.5, 0, 3} {
+		r.Accepted = append(r.Accepted, 1e12+a)
+	}
+	info := wsserver.CloseInfo{CloseSentUnixNano: 1e12 * 1e6}
+	st := closeStats([]closeRun{{Busy: true, R: r, Info: info, Offset: 2}, {R: r, Info: info, Offset: 2}})
+	if st.SeedsMax != 3 {
+		t.Errorf("seeds = %d, want 3", st.SeedsMax)
+	}
+	if d := st.ServerClosed - 3; d > 1e-3 || d < -1e-3 {
+		t.Errorf("server's close → CLOSED = %v, want 3 ms", st.ServerClosed)
+	}
+}
+
 // fakePage plays the benchmark page of bench.js against a hub: it posts
 // the report it is given and returns the reply.
 type fakePage struct {

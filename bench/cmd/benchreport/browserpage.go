@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,6 +26,15 @@ import (
 // chromedp (internal/browser) instead only for -browser-profile, to reach
 // its DevTools profiler.
 const nextPath = "/bench/next"
+
+// clockPath answers the driver's clock, Unix ms, for the page to estimate
+// how far its own clock is off.
+const clockPath = "/bench/clock"
+
+func serveClock(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Write([]byte(strconv.FormatFloat(float64(time.Now().UnixNano())/1e6, 'f', 4, 64)))
+}
 
 // Bounds on the page: its start-up (launch to the first report, wasm
 // compiled) and one run.
@@ -42,6 +52,10 @@ type pageReport struct {
 	Agent       string  `json:"agent"`
 	Isolated    bool    `json:"isolated"`    // window.crossOriginIsolated
 	ClockStepMs float64 `json:"clockStepMs"` // smallest step of performance.now() seen
+	// ClockOffsetMs is the driver's clock minus the page's, estimated from
+	// the quickest of 20 round trips to clockPath (ClockRttMs).
+	ClockOffsetMs float64 `json:"clockOffsetMs"`
+	ClockRttMs    float64 `json:"clockRttMs"`
 	// Result is the previous run's result JSON (jsResult).
 	Result string `json:"result"`
 	// Posts is the MessageChannel postMessage calls during the run.
