@@ -557,7 +557,11 @@ func (s BrowserSizes) command(engines []engine.Name) string {
 	for _, n := range engines {
 		names = append(names, string(n))
 	}
-	return fmt.Sprintf("headless %s (internal/engine; the page drives itself and posts results back), one page load per implementation and repetition: %d × 32 B, %d × 64 KiB, implementations taking turns %d times (medians), %d close runs per mode", strings.Join(names, ", "), s.Small, s.Large, s.Reps, s.Closes)
+	warm := ""
+	if s.Warm > 0 {
+		warm = fmt.Sprintf(", each load first runs every case at 1/%d of its size", s.Warm)
+	}
+	return fmt.Sprintf("headless %s (internal/engine; the page drives itself and posts results back), one page load per implementation and repetition%s: %d × 32 B, %d × 64 KiB, implementations taking turns %d times (medians), %d close runs per mode", strings.Join(names, ", "), warm, s.Small, s.Large, s.Reps, s.Closes)
 }
 
 var implNames = map[string]string{"js": "plain JS WebSocket", "dualws": "dualws (wasm)", "coder": "coder/websocket (wasm)"}
