@@ -1,9 +1,10 @@
 # Benchmarks (bench/, BENCHMARKS.md).
 #   make bench       measures dualws against coder/websocket, gorilla/websocket
 #                    and the browser's WebSocket in one run and writes
-#                    BENCHMARKS.md (about 8 minutes on an otherwise idle
-#                    2-core machine, of which the load part, 2,000
-#                    connections for 30 s per library and churn, about 3)
+#                    BENCHMARKS.md (about 10 minutes on an otherwise idle
+#                    2-core machine: the load part, 2,000 connections for
+#                    30 s per library and churn, about 3; the browser part,
+#                    in each engine of ENGINES, about 3)
 #   make test-bench  vets and tests the bench module, runs every benchmark once
 #                    with tiny sizes, plus a quick browser and memory smoke run
 #                    (part of make test)
@@ -12,8 +13,8 @@
 # `go test ./...` skip it, and every command here runs inside bench/.
 .PHONY: bench bench-brotli test-bench
 
-bench: chromium bench-brotli
-	cd bench && $(GO) run ./cmd/benchreport -out $(CURDIR)/BENCHMARKS.md
+bench: browsers bench-brotli
+	cd bench && $(GO) run ./cmd/benchreport -engines $(ENGINES) -out $(CURDIR)/BENCHMARKS.md
 
 # The size table's brotli column needs the brotli command: installed from
 # Debian's package when missing and running as root, else left out with a
@@ -32,10 +33,10 @@ bench-brotli:
 
 test: test-bench
 
-test-bench: chromium
+test-bench: browsers
 	cd bench && $(GO) vet ./...
 	cd bench && GOOS=js GOARCH=wasm $(GO) vet ./browser/... ./size/...
 	cd bench && $(GO) test -count=1 ./...
 	cd bench && $(GO) test -count=1 -run=NONE -bench=. -benchtime=1x ./...
 	@mkdir -p bin
-	cd bench && $(GO) run ./cmd/benchreport -quick -parts browser,mem,load -out $(CURDIR)/bin/BENCHMARKS-smoke.md
+	cd bench && $(GO) run ./cmd/benchreport -quick -parts browser,mem,load -engines $(ENGINES) -out $(CURDIR)/bin/BENCHMARKS-smoke.md

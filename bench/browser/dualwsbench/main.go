@@ -30,7 +30,11 @@ func (c conn) Close() error { return c.c.Close(dualws.StatusNormalClosure, "") }
 
 func main() {
 	wasmbench.Serve(func(ctx context.Context, url string) (wasmbench.Conn, error) {
-		c, err := dualws.Dial(ctx, url, &dualws.Options{ReadLimit: -1})
+		// The receive runs push up to 2000 × 64 KiB faster than Firefox and
+		// WebKit let the page take them: with the default 16 MiB bound the
+		// client would close with 1008. Plain JS and coder/websocket queue
+		// without a bound, so dualws does here too.
+		c, err := dualws.Dial(ctx, url, &dualws.Options{ReadLimit: -1, ReceiveQueueBytes: 1 << 30})
 		if err != nil {
 			return nil, err
 		}

@@ -1,7 +1,22 @@
 // Browser benchmark page. ?impl=js runs the plain-JS WebSocket benchmark
 // below; ?impl=NAME loads /NAME.wasm, a Go program built on
-// bench/browser/wasmbench that registers goBench. Either way the driver
-// calls window.bench(specJSON) and gets a Promise of the result JSON.
+// bench/browser/wasmbench that registers goBench. Either way
+// window.bench(specJSON) returns a Promise of the result JSON.
+//
+// The page drives itself, so that every engine runs it the same way
+// without a DevTools or WebDriver connection: loaded with ?token=T it
+// POSTs to /bench/next a report
+//
+//	{"token": T, "impl": ..., "ready": true, ...}        once loaded
+//	{"token": T, "impl": ..., "result": "<result JSON>",  after each run
+//	 "posts": N, "closeEvent": wall ms or 0}
+//	{"token": T, "impl": ..., "error": "..."}            when loading failed
+//
+// and the reply (held by the server until it has one) says what to do:
+//
+//	{"spec": {...}}        run it
+//	{"navigate": "IMPL"}   load this page with ?impl=IMPL (a fresh page)
+//	{"done": true}         stop
 "use strict";
 
 // Count the event-loop turns that dualws's shim schedules (its yields and
@@ -17,7 +32,6 @@ let posts = 0;
 		}
 	};
 }
-window.benchPosts = () => posts;
 
 // Record when the browser fires each WebSocket's close event (before any
 // handler of the page or of a library runs), to split close detection into
@@ -32,12 +46,6 @@ const closeEvents = new Map(); // WebSocket URL → wall-clock ms of its close e
 		}
 	};
 }
-// benchCloseEvent returns when the close event of the WebSocket whose URL
-// ends with suffix fired, or 0 if it has not.
-window.benchCloseEvent = (suffix) => {
-	for (const [url, t] of closeEvents) if (url.endsWith(suffix)) return t;
-	return 0;
-};
 
 const wallMs = () => performance.timeOrigin + performance.now();
 const macrotask = (() => {
@@ -161,9 +169,76 @@ async function jsBench(spec) {
 	return JSON.stringify(res);
 }
 
+// clockStep returns the smallest step of performance.now() seen in a
+// short loop: the page clock's resolution in this engine (browsers coarsen
+// it unless the page is cross-origin isolated).
+function clockStep() {
+	let step = Infinity, last = performance.now();
+	const end = last + 20;
+	for (let i = 0; i < 1e6; i++) {
+		const t = performance.now();
+		if (t !== last) { step = Math.min(step, t - last); last = t; }
+		if (t > end) break;
+	}
+	return step === Infinity ? 0 : step;
+}
+
+// clockOffset estimates the driver's clock minus the page's clock
+// (performance.timeOrigin + performance.now(), which the results use), in
+// ms: the server's time from the quickest of a few round trips to
+// /bench/clock, against the midpoint of that round trip. Close detection
+// compares the server's close write with the page's send times.
+async function clockOffset() {
+	let best = Infinity, offset = 0;
+	for (let i = 0; i < 20; i++) {
+		const t0 = wallMs();
+		const r = await fetch("/bench/clock", { cache: "no-store" });
+		const server = Number(await r.text());
+		const t1 = wallMs();
+		if (t1 - t0 < best) { best = t1 - t0; offset = server - (t0 + t1) / 2; }
+	}
+	return { offset, rtt: best };
+}
+
+async function post(report) {
+	const r = await fetch("/bench/next", {
+		method: "POST", body: JSON.stringify(report), cache: "no-store",
+		headers: { "Content-Type": "application/json" },
+	});
+	if (!r.ok) throw new Error("POST /bench/next: HTTP " + r.status);
+	return r.json();
+}
+
+// drive reports first, then runs what the server hands out until it says
+// done or navigate.
+async function drive(token, impl, first) {
+	let report = first;
+	for (;;) {
+		const next = await post(report);
+		if (next.done) return;
+		if (next.navigate) {
+			location.replace("/index.html?" + new URLSearchParams({ impl: next.navigate, token }));
+			return;
+		}
+		const p0 = posts;
+		let result;
+		try {
+			result = await window.bench(JSON.stringify(next.spec));
+		} catch (e) {
+			result = JSON.stringify({ msgs: 0, ms: 0, error: String(e) });
+		}
+		let closeEvent = 0;
+		for (const [url, t] of closeEvents) if (url === next.spec.url) closeEvent = t;
+		report = { token, impl, result, posts: posts - p0, closeEvent };
+	}
+}
+
 (async () => {
-	const impl = new URLSearchParams(location.search).get("impl") || "js";
+	const params = new URLSearchParams(location.search);
+	const impl = params.get("impl") || "js";
+	const token = params.get("token");
 	const status = document.getElementById("status");
+	let report = { token, impl };
 	try {
 		if (impl === "js") {
 			window.bench = (spec) => jsBench(JSON.parse(spec));
@@ -176,8 +251,21 @@ async function jsBench(spec) {
 		}
 		window.benchReady = impl;
 		status.textContent = "ready: " + impl;
+		const clock = await clockOffset();
+		report = { token, impl, ready: true, agent: navigator.userAgent,
+			isolated: !!window.crossOriginIsolated, clockStepMs: clockStep(),
+			clockOffsetMs: clock.offset, clockRttMs: clock.rtt };
 	} catch (e) {
 		window.benchReady = "error: " + e;
 		status.textContent = "error: " + e;
+		report = { token, impl, error: String(e) };
+	}
+	if (token) {
+		try {
+			await drive(token, impl, report);
+		} catch (e) {
+			status.textContent = "driver: " + e;
+			console.error("benchmark page: " + e);
+		}
 	}
 })();

@@ -2,8 +2,8 @@
 // libraries a user would pick instead, on this machine in one run, and
 // writes BENCHMARKS.md: native throughput, latency and allocations (go
 // test -bench in bench/native), browser throughput and close detection in
-// headless Chromium, js/wasm bundle sizes, and memory at 10,000 idle
-// connections.
+// headless Chromium, Firefox and WebKit (-engines), js/wasm bundle sizes,
+// and memory at 10,000 idle connections.
 //
 // bench/ is its own module (bench/go.mod, with a replace back to the root
 // module), so run it from the bench directory (make bench does):
@@ -29,6 +29,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dualws/dualws/internal/engine"
 )
 
 func main() {
@@ -91,7 +93,8 @@ func report(args []string) error {
 	churnWorkers := fs.Int("churn-workers", 500, "load: churn connections in progress at once")
 	churnCycles := fs.Int("churn-cycles", 200, "load: churn cycles per worker, split over -load-turns")
 	loadTurns := fs.Int("load-turns", 2, "load: the libraries take turns this many times")
-	profile := fs.String("browser-profile", "", "browser: print the DevTools CPU profile of one case, e.g. dualws/recv64k (cases: recv32 recv64k send32 send64k)")
+	profile := fs.String("browser-profile", "", "browser: print Chromium's DevTools CPU profile of one case, e.g. dualws/recv64k (cases: recv32 recv64k send32 send64k); Chromium then runs under DevTools, whose Network domain slows every WebSocket figure of that run")
+	enginesFlag := fs.String("engines", "", "browser: comma-separated engines (chromium, firefox, webkit; default all three)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,7 +103,7 @@ func report(args []string) error {
 	for _, p := range strings.Split(*parts, ",") {
 		want[strings.TrimSpace(p)] = true
 	}
-	sizes := BrowserSizes{Small: 50000, Large: 2000, Reps: 3, Closes: 15}
+	sizes := BrowserSizes{Small: 50000, Large: 2000, Reps: 3, Warm: 25, Closes: 15}
 	if *quick {
 		*count, *benchtime, *memN = 1, "1x", 100
 		sizes = BrowserSizes{Small: 200, Large: 10, Reps: 1, Closes: 1}
@@ -110,6 +113,10 @@ func report(args []string) error {
 		Workers: *churnWorkers, Cycles: *churnCycles, Turns: *loadTurns}
 	if *quick {
 		loadSizes.Warmup = 200 * time.Millisecond
+	}
+	engines, err := engine.ParseList(*enginesFlag)
+	if err != nil {
+		return err
 	}
 	sizes.Profile = *profile
 	r := &Report{Start: time.Now(), Machine: machine(), GoVersion: runtime.Version(), Quick: *quick, MemN: *memN}
@@ -175,9 +182,8 @@ func report(args []string) error {
 	}
 	if want["browser"] {
 		begin()
-		r.Commands = append(r.Commands, fmt.Sprintf("headless Chromium (internal/browser), one tab per implementation: %d × 32 B, %d × 64 KiB, implementations taking turns %d times (medians), %d close runs per mode", sizes.Small, sizes.Large, sizes.Reps, sizes.Closes))
-		logf("browser: starting Chromium")
-		res, err := runBrowser(ctx, sizes, logf)
+		r.Commands = append(r.Commands, sizes.command(engines))
+		res, err := runBrowser(ctx, sizes, engines, logf)
 		r.Browser = res
 		if err != nil {
 			fail("browser", err)

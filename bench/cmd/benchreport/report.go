@@ -138,36 +138,18 @@ func (r *Report) targets() []target {
 		b, okB := r.nat(db, unit)
 		atMost(issue, label, a, b, okA, okB, maxR, u, r.runsNote(da, db, unit, fnum))
 	}
-	br := r.Browser
-	browserRatio := func(issue, key, label string, min float64) {
-		if br == nil {
-			ts = append(ts, target{issue: issue, name: "browser " + label + ": dualws / plain JS msg/s", want: fmt.Sprintf("≥ %.2f×", min)})
-			return
-		}
-		a, okA := br.Rate["dualws"][key]
-		b, okB := br.Rate["js"][key]
-		ratio(issue, "browser "+label+": dualws / plain JS msg/s", a, b, okA, okB, min, "")
-	}
-
 	// Issue 12's table, in its order.
 	natRatio("12", "native receive 32 B: dualws / coder msg/s", "Receive/%s/32B", "msg/s", 1.0)
 	natRatio("12", "native receive 64 KiB: dualws / coder msg/s", "Receive/%s/64KiB", "msg/s", 1.0)
 	natAtMost("12", "native echo round trip 32 B, p50: dualws / coder", "Echo/%s", "p50-µs", 1.1, "µs")
 	natAtMost("12", "native echo round trip 32 B, p99: dualws / coder", "Echo/%s", "p99-µs", 1.2, "µs")
 	ts = append(ts, r.loadTargets()...)
-	browserRatio("12", "recv64k", "receive 64 KiB", 0.95)
-	browserRatio("12", "send64k", "send 64 KiB", 0.95)
 	natAtMost("12", "native close → CLOSED, idle client: dualws / coder reader", "CloseDetect/%s/idle", "closed-µs", 1.1, "µs")
 	natAtMost("12", "native server's close → first failing Send, client sending: dualws / coder", "CloseDetect/%s/busy", "closefail-µs", 1.1, "µs")
-	if br != nil {
-		d, okD := br.Close["dualws"]
-		j, okJ := br.Close["js"]
-		atMost("12", "browser close → CLOSED, idle client: dualws / plain JS onclose", d.IdleClosedMs*1000, j.IdleClosedMs*1000, okD, okJ, 1.2, "µs", "")
-	} else {
-		ts = append(ts, target{issue: "12", name: "browser close → CLOSED, idle client: dualws / plain JS onclose", want: "≤ 1.20×"})
-	}
 	ts = append(ts, r.nativeSeedTargets()...)
-	ts = append(ts, r.browserSeedTarget())
+	// Issue 12's browser rows, and issue 13's: a row per engine for each
+	// browser target (browser.go).
+	ts = append(ts, r.Browser.targets()...)
 
 	// Targets of earlier rounds that issue 12 leaves as they were.
 	natRatio("", "native send 32 B: dualws / coder msg/s", "Send/%s/32B", "msg/s", 0.95)
@@ -184,13 +166,6 @@ func (r *Report) targets() []target {
 		}
 		ts = append(ts, t)
 	}
-	if br != nil {
-		browserRatio("", "recv32", "receive 32 B", 0.9)
-		browserRatio("", "send32", "send 32 B", 0.9)
-		d, okD := br.Close["dualws"]
-		j, okJ := br.Close["js"]
-		atMost("", "browser close → first refused send: dualws / plain JS readyState", d.SendFailMs*1000, j.SendFailMs*1000, okD, okJ, 1.1, "µs", "")
-	}
 	zero := func(name string, v float64, ok bool) {
 		t := target{name: name, want: "0", known: ok}
 		if ok {
@@ -200,17 +175,6 @@ func (r *Report) targets() []target {
 	}
 	v, ok := r.natMax("CloseDetect/dualws/idle", "seeds-max")
 	zero("native dualws sends accepted after CLOSED (max over runs)", v, ok)
-	if br != nil {
-		d, okD := br.Close["dualws"]
-		zero("browser dualws sends accepted after CLOSED", float64(d.IdleSeedsMax), okD)
-		j, okJ := br.Rate["js"]
-		t := target{name: "browser 1 ms yield rule: cost on plain-JS send 32 B", want: "≤ 5%", known: okJ && j["send32"] > 0 && j["sendYield32"] > 0}
-		if t.known {
-			cost := 1 - j["sendYield32"]/j["send32"]
-			t.got, t.ok = fmt.Sprintf("%.1f%% (%s vs %s msg/s)", 100*cost, fnum(j["sendYield32"]), fnum(j["send32"])), cost <= 0.05
-		}
-		ts = append(ts, t)
-	}
 	size := map[string]SizeResult{}
 	for _, s := range r.Sizes {
 		size[s.Name] = s
@@ -293,24 +257,6 @@ func (r *Report) nativeSeedTargets() []target {
 	return []target{seeds, cost}
 }
 
-// browserSeedTarget is issue 12's browser seed row: dualws's maximum over
-// the runs at most a tenth of plain JS's, measured in the same run.
-func (r *Report) browserSeedTarget() target {
-	t := target{issue: "12", name: "browser sends accepted more than one RTT after the server's close, sending back to back: dualws / plain JS, max over runs", want: "≤ 1/10 of plain JS"}
-	if r.Browser == nil {
-		return t
-	}
-	d, okD := r.Browser.Close["dualws"]
-	j, okJ := r.Browser.Close["js"]
-	if !okD || !okJ || j.Runs == 0 {
-		return t
-	}
-	t.known = true
-	t.ok = 10*d.SeedsMax <= j.SeedsMax
-	t.got = fmt.Sprintf("%d vs %d (a tenth: %.1f)", d.SeedsMax, j.SeedsMax, float64(j.SeedsMax)/10)
-	return t
-}
-
 // commas writes n with thousands separated by commas.
 func commas(n int) string {
 	s := strconv.Itoa(n)
@@ -334,7 +280,7 @@ func (r *Report) markdown() string {
 	p("- Machine: %s", r.Machine)
 	p("- Go: %s", r.GoVersion)
 	if r.Browser != nil {
-		p("- Browser: %s, headless", r.Browser.Chromium)
+		p("- Browsers: %s; headless", r.Browser.versions())
 	}
 	if len(r.PartTimes) > 0 {
 		p("- Time per part: %s", strings.Join(r.PartTimes, ", "))
@@ -353,13 +299,16 @@ func (r *Report) markdown() string {
 	p("")
 	p("## Targets")
 	p("")
-	p("The first table has every row of issue 12's table (performance, round 2), in its order; the second the targets of earlier rounds that issue 12 leaves as they were. Native figures are medians of the -count runs with each library's range over the runs; load figures pool every turn, with each library's range over the turns.")
+	p("The first table has every row of issue 12's table (performance, round 2), in its order, its browser rows once per engine (issue 13); the second the other browser throughput rows per engine; the third the targets of earlier rounds that issues 12 and 13 leave as they were. Native figures are medians of the -count runs with each library's range over the runs; load figures pool every turn, with each library's range over the turns.")
 	var missed []target
-	var issue12, earlier []target
+	var issue12, issue13, earlier []target
 	for _, t := range r.targets() {
-		if t.issue == "12" {
+		switch t.issue {
+		case "12":
 			issue12 = append(issue12, t)
-		} else {
+		case "13":
+			issue13 = append(issue13, t)
+		default:
 			earlier = append(earlier, t)
 		}
 		if t.known && !t.ok {
@@ -369,7 +318,7 @@ func (r *Report) markdown() string {
 	for _, tbl := range []struct {
 		title string
 		ts    []target
-	}{{"Issue 12", issue12}, {"Earlier rounds", earlier}} {
+	}{{"Issue 12", issue12}, {"Issue 13: the other browser throughput rows, per engine", issue13}, {"Earlier rounds", earlier}} {
 		p("")
 		p("### %s", tbl.title)
 		p("")
@@ -457,48 +406,7 @@ func (r *Report) markdown() string {
 	}
 
 	if br := r.Browser; br != nil {
-		p("")
-		p("## Browser throughput (headless Chromium)")
-		p("")
-		p("One tab per implementation, against the same server in the driver process: plain JS on the browser's WebSocket, dualws compiled to wasm, coder/websocket compiled to wasm. Binary messages; receive is timed from the request to the last message, send from the first send to the server's acknowledgement of the last.")
-		p("")
-		p("| implementation | receive 32 B msg/s | receive 64 KiB msg/s | send 32 B msg/s | send 64 KiB msg/s |")
-		p("|---|---|---|---|---|")
-		names := map[string]string{"js": "plain JS WebSocket", "dualws": "dualws (wasm)", "coder": "coder/websocket (wasm)"}
-		for _, impl := range Impls {
-			rt := br.Rate[impl]
-			row := []string{}
-			for _, k := range []string{"recv32", "recv64k", "send32", "send64k"} {
-				cell := fnum(rt[k])
-				if impl != "js" && br.Rate["js"][k] > 0 {
-					cell += fmt.Sprintf(" (%.2f×)", rt[k]/br.Rate["js"][k])
-				}
-				row = append(row, cell)
-			}
-			p("| %s | %s |", names[impl], strings.Join(row, " | "))
-		}
-		if v := br.Rate["js"]["sendYield32"]; v > 0 {
-			p("")
-			p("The 1 ms yield rule: plain JS sending 32 B with dualws's rule (one event-loop turn whenever 1 ms has passed since the last) reached %s msg/s against %s without it. During dualws's send 32 B run its shim scheduled %.0f event-loop turns for %d messages (counted by wrapping MessageChannel.postMessage in the page; this counts yields plus event batches).", fnum(v), fnum(br.Rate["js"]["send32"]), br.Posts, br.PostsN)
-		}
-		p("")
-		p("## Browser close detection")
-		p("")
-		p("As natively: the page sends \"close\", the server closes (1000). idle: wait for CLOSED (dualws: Done; plain JS: onclose). busy: send 32 B back to back until refused; plain JS does its best, checking readyState before each send and yielding once per millisecond like dualws. Seeds: sends accepted that started more than one echo round trip after the server wrote its close frame (wall clocks of the same machine; Chromium coarsens performance.now to 100 µs). The browser's close event is timed by a listener the page adds to every WebSocket before any library's handler.")
-		p("")
-		p("| implementation | idle: request → CLOSED ms | of which request → browser's close event / close event → CLOSED ms | busy: request → CLOSED ms | busy: request → first refused send ms | seeds p50 / max | late max | sends accepted after CLOSED | echo RTT ms | runs |")
-		p("|---|---|---|---|---|---|---|---|---|---|")
-		for _, impl := range []string{"js", "dualws"} {
-			st, ok := br.Close[impl]
-			if !ok {
-				continue
-			}
-			split := fmt.Sprintf("%.2f / %.2f", st.EventMs, st.EventToClosed)
-			if st.NoEvent > 0 {
-				split += fmt.Sprintf(" (%d runs reported CLOSED before the close event, left out)", st.NoEvent)
-			}
-			p("| %s | %.2f | %s | %.2f | %.2f | %d / %d | %d | %d | %.2f | %d |", names[impl], st.IdleClosedMs, split, st.BusyClosedMs, st.SendFailMs, st.SeedsP50, st.SeedsMax, st.LateMax, st.IdleSeedsMax, st.RTTMs, st.Runs)
-		}
+		br.markdown(p) // a section per engine (browser.go)
 	}
 
 	if r.Load != nil {
