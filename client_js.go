@@ -36,8 +36,8 @@ var (
 
 // timerTurns: in Firefox a posted message or a zero timer often runs
 // before socket events queued earlier (its first turn is already quiet), so
-// there a yield after the program went a millisecond without sending
-// starts with a 1 ms timer, during which the event loop idles and runs
+// there a yield after the program went idleGap without sending starts
+// with a 1 ms timer, during which the event loop idles and runs
 // them. Within a run of sends a yield starts with a background-priority
 // task instead (scheduler.postTask, else a zero timer), which runs after
 // the queued socket events nearly always and costs some 50 µs, not 1–2 ms.
@@ -71,6 +71,11 @@ var jsBackgroundTurn = func() func(fn js.Value) {
 	}
 	return func(fn js.Value) { jsSetTimeout.Invoke(fn, 0) }
 }()
+
+// idleGap is the time without a Send after which a yield in Firefox starts
+// with a timer: 2 ms, since the page's clocks there step by 1 ms, so that
+// Sends in a run, however close, are never taken for a pause.
+const idleGap = 2 * time.Millisecond
 
 // maxYieldTurns bounds the event-loop turns one yield waits for.
 const maxYieldTurns = 16
@@ -325,9 +330,9 @@ func (d *jsConn) finish() {
 // return inside an event's task, with later events still queued.
 func (d *jsConn) yield() {
 	now := time.Now().UnixNano()
-	// A program that sent nothing for a millisecond has been computing
-	// or waiting: in Firefox the yield lets the event loop idle first.
-	idle := closeCheckDue(now, d.lastWrite.Swap(now))
+	// A program that sent nothing for idleGap has been computing or
+	// waiting: in Firefox the yield lets the event loop idle first.
+	idle := now-d.lastWrite.Swap(now) >= int64(idleGap)
 	if closeCheckDue(now, d.lastQuiet.Load()) {
 		span := time.Duration(0)
 		if !d.settled {
