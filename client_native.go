@@ -26,11 +26,14 @@ type nativeConn struct {
 	ws  *websocket.Conn
 	raw *trackedConn // the TCP connection under ws; closing it aborts everything
 
-	inFlight   atomic.Int64
-	writeLock  chan struct{} // one Send at a time, taken with the Send's context
-	epoch      time.Time     // the monotonic origin of lastCheck
-	lastCheck  int64         // when a Send last checked on the reader (ns since epoch); under writeLock
-	sinceCheck int           // Sends since; under writeLock
+	inFlight atomic.Int64
+	sendMu   sendLock // one Send at a time, taken with the Send's context
+	// A Send looks for a close (awaitReader) after closeCheckSends Sends
+	// or once checkDue is set: checkTimer sets it closeCheckEvery after
+	// the last look, so Sends read no clock.
+	sinceCheck int         // Sends since the last look; under sendMu
+	checkDue   atomic.Bool // set by checkTimer; true before the first Send
+	checkTimer *time.Timer // reset under sendMu after each look
 
 	mu          sync.Mutex
 	tearingDown bool          // the reader ended: no goroutine starts any more
@@ -50,7 +53,11 @@ func dialTransport(parent context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	d := &nativeConn{c: c, ws: ws, raw: raw, writeLock: make(chan struct{}, 1), epoch: time.Now(), lastCheck: -int64(closeCheckEvery)}
+	d := &nativeConn{c: c, ws: ws, raw: raw}
+	d.sendMu.wake = make(chan struct{}, 1)
+	d.checkDue.Store(true)
+	d.checkTimer = time.AfterFunc(closeCheckEvery, d.markCheckDue)
+	d.checkTimer.Stop()
 	if c.cfg.readLimit < 0 {
 		ws.SetReadLimit(-1)
 	} else {
@@ -111,6 +118,7 @@ func (d *nativeConn) readLoop() {
 		d.pings.Done()
 	}
 	d.mu.Unlock()
+	d.checkTimer.Stop()
 	d.waitCloser()
 	d.raw.Close()
 	d.ws.CloseNow() // releases a ping waiting for its pong
@@ -155,44 +163,51 @@ func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 // write sends one message. The Send's context bounds the wait for an
 // earlier Send; once the message is being written, a context that ends
 // drops the connection (a partial frame cannot be taken back), and the
-// client decides that status itself before the teardown.
+// client decides that status itself before the teardown. It uses no defer
+// and reads no clock: this is the path of every Send.
 func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error {
-	select {
-	case d.writeLock <- struct{}{}: // the common case: no Send in progress
-	default:
-		select {
-		case d.writeLock <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := d.sendMu.lock(ctx); err != nil {
+		return err
 	}
-	defer d.unlockWrite()
-	if d.sinceCheck++; d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck) {
+	if d.sinceCheck++; d.sinceCheck >= closeCheckSends || d.checkDue.Load() {
 		d.awaitReader()
-		d.lastCheck, d.sinceCheck = int64(time.Since(d.epoch)), 0
+		d.sinceCheck = 0
+		d.checkDue.Store(false)
+		d.checkTimer.Reset(closeCheckEvery)
 	}
-	if !d.c.sendAllowed() {
-		return errTransportClosing
+	var err error
+	switch n := int64(len(p)); {
+	case !d.c.sendAllowed():
+		err = errTransportClosing
+	case ctx.Done() == nil:
+		d.inFlight.Add(n)
+		err = d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+		d.inFlight.Add(-n)
+	default:
+		err = d.writeCtx(ctx, typ, p)
 	}
-	if ctx.Done() == nil {
-		d.inFlight.Add(int64(len(p)))
-		defer d.inFlight.Add(-int64(len(p)))
-		return d.ws.Write(context.Background(), websocket.MessageType(typ), p)
-	}
+	d.sendMu.unlock()
+	return err
+}
+
+// writeCtx is write's path for a context that can end.
+func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, d.c.sendInterrupted)
 	d.inFlight.Add(int64(len(p)))
-	defer d.inFlight.Add(-int64(len(p)))
 	err := d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+	d.inFlight.Add(-int64(len(p)))
 	if !stop() {
 		return ctx.Err()
 	}
 	return err
 }
 
-func (d *nativeConn) unlockWrite() { <-d.writeLock }
+// markCheckDue is checkTimer's function: a millisecond has passed since
+// the last close check.
+func (d *nativeConn) markCheckDue() { d.checkDue.Store(true) }
 
 // sendClose runs coder/websocket's close handshake in a goroutine; the
 // reader waits for it in its teardown.
