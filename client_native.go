@@ -42,7 +42,9 @@ type nativeConn struct {
 	pings       sync.WaitGroup // Add only under mu before tearingDown
 	closeSeen   atomic.Bool    // the closer's handshake completed: both frames crossed
 
-	probe [1]byte // used only by the reader goroutine
+	// Used only by the reader goroutine.
+	scratch [512]byte
+	probe   [1]byte
 }
 
 func checkPlatformOptions(*settings) error { return nil }
@@ -131,22 +133,51 @@ func (d *nativeConn) readLoop() {
 var errTooBig = errors.New("message over the read limit")
 
 // readMessage reads a whole message, failing with errTooBig past
-// ReadLimit. It doubles its buffer as it fills, without a LimitReader.
-// When the buffer is full it reads one byte into a probe first, so a
-// message that exactly fills the buffer ends without growing it.
+// ReadLimit. A message that fits in the reader's scratch buffer is
+// returned in a slice of its own size, so small messages cost the garbage
+// collector their size, not a buffer's. Longer ones continue in a buffer
+// that doubles as it fills. When a buffer is full, one byte is read into a
+// probe first, so a message that exactly fills it ends without growing it.
 func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 	limit := d.c.cfg.readLimit
-	b := make([]byte, 0, 512)
+	n := 0
 	for {
-		var n int
+		var k int
+		var err error
+		if n < len(d.scratch) {
+			k, err = r.Read(d.scratch[n:])
+		} else if k, err = r.Read(d.probe[:]); k > 0 {
+			break // longer than the scratch buffer
+		}
+		n += k
+		if limit >= 0 && int64(n) > limit {
+			return nil, errTooBig
+		}
+		if err == io.EOF {
+			b := make([]byte, n)
+			copy(b, d.scratch[:n])
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, n+1, 2*len(d.scratch))
+	copy(b, d.scratch[:n])
+	b[n] = d.probe[0]
+	if limit >= 0 && int64(len(b)) > limit {
+		return nil, errTooBig
+	}
+	for {
+		var k int
 		var err error
 		if len(b) < cap(b) {
-			n, err = r.Read(b[len(b):cap(b)])
-			b = b[:len(b)+n]
-		} else if n, err = r.Read(d.probe[:]); n > 0 {
+			k, err = r.Read(b[len(b):cap(b)])
+			b = b[:len(b)+k]
+		} else if k, err = r.Read(d.probe[:]); k > 0 {
 			grown := make([]byte, len(b), 2*cap(b))
 			copy(grown, b)
-			b = append(grown, d.probe[:n]...)
+			b = append(grown, d.probe[:k]...)
 		}
 		if limit >= 0 && int64(len(b)) > limit {
 			return nil, errTooBig
