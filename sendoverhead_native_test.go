@@ -72,4 +72,3 @@ func BenchmarkSendOverhead(b *testing.B) {
 		ws.CloseNow()
 	})
 }
-
