@@ -1,0 +1,56 @@
+//go:build !js
+
+package dualws
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"testing/iotest"
+)
+
+// TestReadMessage: every size comes back whole, through readers that
+// return everything at once or one byte at a time; messages that fit the
+// scratch buffer come back in a slice of their own size; one byte over
+// the read limit is errTooBig.
+func TestReadMessage(t *testing.T) {
+	const limit = 5000
+	d := &nativeConn{c: &Client{cfg: settings{readLimit: limit}}}
+	for _, n := range []int{0, 1, 32, 511, 512, 513, 1023, 1024, 1025, 2048, 4999, 5000, 5001} {
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(i*7 + 1)
+		}
+		for _, oneByte := range []bool{false, true} {
+			var r = iotest.DataErrReader(bytes.NewReader(msg)) // the last bytes come with io.EOF, as coder/websocket does
+			if oneByte {
+				r = iotest.OneByteReader(bytes.NewReader(msg))
+			}
+			got, err := d.readMessage(r)
+			if n > limit {
+				if !errors.Is(err, errTooBig) {
+					t.Errorf("size %d (one byte at a time %v): err %v, want errTooBig", n, oneByte, err)
+				}
+				continue
+			}
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Errorf("size %d (one byte at a time %v): got %d bytes, err %v", n, oneByte, len(got), err)
+				continue
+			}
+			if n <= len(d.scratch) && cap(got) != n {
+				t.Errorf("size %d: a slice of capacity %d, want its size", n, cap(got))
+			}
+			if got == nil {
+				t.Errorf("size %d: nil slice", n)
+			}
+		}
+	}
+	// A read error inside a message is returned.
+	boom := errors.New("boom")
+	if _, err := d.readMessage(iotest.ErrReader(boom)); !errors.Is(err, boom) {
+		t.Errorf("read error: %v, want boom", err)
+	}
+	if _, err := d.readMessage(iotest.TimeoutReader(bytes.NewReader(make([]byte, 600)))); !errors.Is(err, iotest.ErrTimeout) {
+		t.Errorf("read error after the scratch buffer: %v, want ErrTimeout", err)
+	}
+}
