@@ -307,6 +307,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // bring no socket event (tens of microseconds); a first Send within 5 ms of
 // the open event lets the event loop run until 5 ms after it, since frames
 // that came with the handshake need the browser's start-up round trips.
+// In Firefox, which often runs a page's own tasks before socket events
+// queued earlier, the first turn of a yield is a 1 ms timer when no Send
+// came for 2 ms, else a background-priority task.
 //
 // Natively Send returns once the message is written to the socket. One
 // Send writes at a time; ctx bounds the wait for an earlier one. If ctx
