@@ -2,19 +2,15 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dualws/dualws/internal/engine"
+	"github.com/dualws/dualws/internal/postback"
 	"github.com/dualws/dualws/scenarios"
 )
 
@@ -37,17 +33,12 @@ type Browser struct {
 	RunTimeout time.Duration
 
 	env     *Env
-	token   string
+	page    *postback.Page[scenarios.RemoteReport, scenarios.RemoteReply]
 	log     *engine.TailBuffer
 	stop    func()
-	exited  chan struct{}               // closed when the browser process ended before stop
-	exitErr error                       // why, set before exited is closed
-	ask     chan scenarios.RemoteReply  // the next instruction, taken by the waiting POST
-	reports chan scenarios.RemoteReport // what the page posted
-	closed  chan struct{}               // closed by Close
-	agent   string                      // the page's navigator.userAgent
-	mu      sync.Mutex                  // one Run at a time
-	broken  error                       // set when the page stopped answering
+	agent   string     // the page's navigator.userAgent
+	mu      sync.Mutex // one Run at a time
+	broken  error      // set when the page stopped answering
 	closeMu sync.Once
 
 	launchTime time.Duration // from Launch to the page's first report
@@ -59,40 +50,32 @@ type Browser struct {
 // the page's first report (LoadTimeout). Close it when done; Env.Close
 // closes every Browser it launched.
 func (e *Env) Launch(ctx context.Context, n engine.Name) (*Browser, error) {
-	tok := make([]byte, 16)
-	rand.Read(tok)
 	b := &Browser{
 		Engine:     n,
 		RunTimeout: BrowserTimeout,
 		env:        e,
-		token:      hex.EncodeToString(tok),
+		page:       e.hub().NewPage(),
 		log:        engine.NewTailBuffer(16 << 10),
-		exited:     make(chan struct{}),
-		ask:        make(chan scenarios.RemoteReply),
-		reports:    make(chan scenarios.RemoteReport),
-		closed:     make(chan struct{}),
 	}
 	e.mu.Lock()
 	if e.browsers == nil {
 		e.browsers = map[string]*Browser{}
 	}
-	e.browsers[b.token] = b
+	e.browsers[b.page.Token] = b
 	e.mu.Unlock()
-	u := e.PageURL + "?" + url.Values{"post": {reportPath}, "token": {b.token}}.Encode()
+	u := e.PageURL + "?" + url.Values{"post": {reportPath}, "token": {b.page.Token}}.Encode()
 	var args []string
 	if n == engine.Chromium {
 		// The page's console on stderr, for the diagnosis of a failure.
 		args = []string{"--enable-logging=stderr", "--v=0"}
 	}
 	stop, err := engine.Launch(context.Background(), n, u, &engine.Options{
-		Log:  b.log,
-		Args: args,
-		OnExit: func(err error) {
-			b.exitErr = err
-			close(b.exited)
-		},
+		Log:    b.log,
+		Args:   args,
+		OnExit: b.page.Exited,
 	})
 	if err != nil {
+		b.page.Close()
 		e.forget(b)
 		return nil, fmt.Errorf("e2e: %w", err)
 	}
@@ -108,7 +91,7 @@ func (e *Env) Launch(ctx context.Context, n engine.Name) (*Browser, error) {
 
 func (e *Env) forget(b *Browser) {
 	e.mu.Lock()
-	delete(e.browsers, b.token)
+	delete(e.browsers, b.page.Token)
 	e.mu.Unlock()
 }
 
@@ -192,37 +175,31 @@ func (b *Browser) run(ctx context.Context, name string) (scenarios.Trace, error)
 // send hands the page its next instruction: the page has a POST waiting
 // for it since its last report.
 func (b *Browser) send(ctx context.Context, r scenarios.RemoteReply) error {
-	t := time.NewTimer(min(10*time.Second, b.RunTimeout))
-	defer t.Stop()
-	select {
-	case b.ask <- r:
-		return nil
-	case <-b.exited:
-		return fmt.Errorf("e2e: %s exited (%v); its log ends:\n%s", b.Engine, b.exitErr, b.log)
-	case <-t.C:
-		return fmt.Errorf("e2e: %s is not waiting for a scenario; its log ends:\n%s", b.Engine, b.log)
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := b.page.Send(ctx, r, min(10*time.Second, b.RunTimeout)); err != nil {
+		return b.pageErr(ctx, err, "")
 	}
+	return nil
 }
 
 // await waits for the page's next report.
 func (b *Browser) await(ctx context.Context, d time.Duration, what string) (scenarios.RemoteReport, error) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case r := <-b.reports:
-		if r.Agent != "" {
-			b.agent = r.Agent
-		}
-		return r, nil
-	case <-b.exited:
-		return scenarios.RemoteReport{}, fmt.Errorf("e2e: %s exited (%v); its log ends:\n%s", b.Engine, b.exitErr, b.log)
-	case <-t.C:
-		return scenarios.RemoteReport{}, fmt.Errorf("e2e: %s took more than %v %s; its log ends:\n%s", b.Engine, d, what, b.log)
-	case <-ctx.Done():
-		return scenarios.RemoteReport{}, ctx.Err()
+	r, err := b.page.Await(ctx, d)
+	if err != nil {
+		return r, b.pageErr(ctx, err, fmt.Sprintf(" (waiting %v %s)", d, what))
 	}
+	if r.Agent != "" {
+		b.agent = r.Agent
+	}
+	return r, nil
+}
+
+// pageErr names the engine and adds the end of the browser's log to an
+// error of the page, but leaves the context's own error as it is.
+func (b *Browser) pageErr(ctx context.Context, err error, what string) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("e2e: %s: %w%s; its log ends:\n%s", b.Engine, err, what, b.log)
 }
 
 // Log returns the end of the browser's own output (with Firefox and
@@ -232,11 +209,7 @@ func (b *Browser) Log() string { return b.log.String() }
 // Close tells the page to stop and ends the browser.
 func (b *Browser) Close() {
 	b.closeMu.Do(func() {
-		select {
-		case b.ask <- scenarios.RemoteReply{Done: true}:
-		case <-time.After(100 * time.Millisecond):
-		}
-		close(b.closed)
+		b.page.Close()
 		if b.stop != nil {
 			b.stop()
 		}
@@ -244,43 +217,12 @@ func (b *Browser) Close() {
 	})
 }
 
-// handleReport serves the harness pages' POSTs: it hands the report to the
-// Browser it belongs to, then holds the request until the Browser has the
-// page's next instruction.
-func (e *Env) handleReport(w http.ResponseWriter, r *http.Request) {
-	var rep scenarios.RemoteReport
-	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&rep); err != nil {
-		http.Error(w, "bad report: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	e.mu.Lock()
-	b := e.browsers[rep.Token]
-	e.mu.Unlock()
-	if b == nil {
-		http.Error(w, "unknown token", http.StatusForbidden)
-		return
-	}
-	select {
-	case b.reports <- rep:
-	case <-b.closed:
-		writeReply(w, scenarios.RemoteReply{Done: true})
-		return
-	case <-r.Context().Done():
-		return
-	}
-	select {
-	case next := <-b.ask:
-		writeReply(w, next)
-	case <-b.closed:
-		writeReply(w, scenarios.RemoteReply{Done: true})
-	case <-r.Context().Done():
-	}
-}
-
-func writeReply(w http.ResponseWriter, r scenarios.RemoteReply) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(r)
+// hub serves the harness pages' POSTs (reportPath).
+func (e *Env) hub() *postback.Hub[scenarios.RemoteReport, scenarios.RemoteReply] {
+	e.hubOnce.Do(func() {
+		e.reports = postback.NewHub(func(r scenarios.RemoteReport) string { return r.Token }, scenarios.RemoteReply{Done: true})
+	})
+	return e.reports
 }
 
 // errNoEngines is returned by ParseEngines for an empty selection.

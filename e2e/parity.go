@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dualws/dualws/internal/postback"
 	"github.com/dualws/dualws/scenarios"
 	"github.com/dualws/dualws/testserver/server"
 )
@@ -45,7 +46,9 @@ type Env struct {
 	hs     *httptest.Server
 
 	mu       sync.Mutex
-	browsers map[string]*Browser // by token
+	browsers map[string]*Browser // by their page's token
+	hubOnce  sync.Once
+	reports  *postback.Hub[scenarios.RemoteReport, scenarios.RemoteReply]
 
 	// bctx is a headless Chromium driven by chromedp (internal/browser),
 	// for the tests that inspect a page (CSP, wss://, dial errors); the
@@ -128,7 +131,7 @@ func Start(ctx context.Context) (*Env, error) {
 	}
 	e.srv = server.New(opts)
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+reportPath, e.handleReport)
+	mux.Handle("POST "+reportPath, e.hub())
 	mux.Handle("/", e.srv)
 	e.hs = httptest.NewUnstartedServer(mux)
 	// httptest listens on 127.0.0.1 with a port of its own; make sure it

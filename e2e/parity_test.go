@@ -228,7 +228,7 @@ func TestBrowserReportsAHungPage(t *testing.T) {
 	defer b.Close()
 	b.RunTimeout = 2 * time.Second
 	// Answer the page's pending request with "done": it stops asking.
-	b.ask <- scenarios.RemoteReply{Done: true}
+	require.NoError(t, b.page.Send(t.Context(), scenarios.RemoteReply{Done: true}, 10*time.Second))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	_, err = b.Run(ctx, "echo")

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/dualws/dualws/internal/browser"
 	"github.com/dualws/dualws/internal/engine"
+	"github.com/dualws/dualws/internal/postback"
 )
 
 // The browser benchmark page drives itself (bench/browser/www/bench.js):
@@ -75,59 +73,43 @@ type pageReply struct {
 
 // pageHub serves nextPath for every page it launched.
 type pageHub struct {
-	base  string // host:port of the server the pages come from
-	mu    sync.Mutex
-	pages map[string]*benchPage
+	base string // host:port of the server the pages come from
+	*postback.Hub[pageReport, pageReply]
 }
 
 func newPageHub(base string) *pageHub {
-	return &pageHub{base: base, pages: map[string]*benchPage{}}
+	return &pageHub{base: base, Hub: postback.NewHub(func(r pageReport) string { return r.Token }, pageReply{Done: true})}
 }
 
 // benchPage is one browser running the benchmark page. Its methods are not
 // safe for concurrent use.
 type benchPage struct {
-	hub     *pageHub
-	engine  engine.Name
-	token   string
-	impl    string // the implementation the page has loaded
-	ready   pageReport
-	reports chan pageReport
-	ask     chan pageReply
-	closed  chan struct{}
-	exited  chan struct{} // closed when the browser exited before close
-	exitErr error
-	log     *engine.TailBuffer
-	stop    func()
-	tab     context.Context // chromedp tab, only when launched for a profile
-	broken  error
-	once    sync.Once
+	hub    *pageHub
+	engine engine.Name
+	page   *postback.Page[pageReport, pageReply]
+	impl   string // the implementation the page has loaded
+	ready  pageReport
+	log    *engine.TailBuffer
+	stop   func()
+	tab    context.Context // chromedp tab, only when launched for a profile
+	broken error
+	once   sync.Once
 }
 
 // newPage registers a page that is not started yet.
 func (h *pageHub) newPage(n engine.Name) *benchPage {
-	tok := make([]byte, 16)
-	rand.Read(tok)
-	p := &benchPage{
-		hub:     h,
-		engine:  n,
-		token:   hex.EncodeToString(tok),
-		reports: make(chan pageReport),
-		ask:     make(chan pageReply),
-		closed:  make(chan struct{}),
-		exited:  make(chan struct{}),
-		log:     engine.NewTailBuffer(16 << 10),
-		stop:    func() {},
+	return &benchPage{
+		hub:    h,
+		engine: n,
+		page:   h.NewPage(),
+		log:    engine.NewTailBuffer(16 << 10),
+		stop:   func() {},
 	}
-	h.mu.Lock()
-	h.pages[p.token] = p
-	h.mu.Unlock()
-	return p
 }
 
 // pageURL is the page for implementation impl.
 func (p *benchPage) pageURL(impl string) string {
-	return "http://" + p.hub.base + "/index.html?" + url.Values{"impl": {impl}, "token": {p.token}}.Encode()
+	return "http://" + p.hub.base + "/index.html?" + url.Values{"impl": {impl}, "token": {p.page.Token}}.Encode()
 }
 
 // launch starts engine n on the plain-JS page and waits until it is ready.
@@ -159,12 +141,9 @@ func (h *pageHub) launch(ctx context.Context, n engine.Name, withTab bool) (*ben
 			args = []string{"--enable-logging=stderr", "--v=0"} // the page's console, for errors
 		}
 		stop, err := engine.Launch(context.Background(), n, u, &engine.Options{
-			Log:  p.log,
-			Args: args,
-			OnExit: func(err error) {
-				p.exitErr = err
-				close(p.exited)
-			},
+			Log:    p.log,
+			Args:   args,
+			OnExit: p.page.Exited,
 		})
 		if err != nil {
 			p.close()
@@ -244,91 +223,36 @@ func (p *benchPage) run(ctx context.Context, spec map[string]any) (jsResult, pag
 // send hands the page its next instruction; the page has a POST waiting
 // since its last report.
 func (p *benchPage) send(ctx context.Context, r pageReply) error {
-	t := time.NewTimer(10 * time.Second)
-	defer t.Stop()
-	select {
-	case p.ask <- r:
-		return nil
-	case <-p.exited:
-		return fmt.Errorf("%s exited (%v); its log ends:\n%s", p.engine, p.exitErr, p.log)
-	case <-t.C:
-		return fmt.Errorf("%s: the page is not waiting for an instruction; the browser's log ends:\n%s", p.engine, p.log)
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := p.page.Send(ctx, r, 10*time.Second); err != nil {
+		return p.pageErr(ctx, err, "")
 	}
+	return nil
 }
 
 // await waits for the page's next report.
 func (p *benchPage) await(ctx context.Context, d time.Duration, what string) (pageReport, error) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case r := <-p.reports:
-		return r, nil
-	case <-p.exited:
-		return pageReport{}, fmt.Errorf("%s exited (%v); its log ends:\n%s", p.engine, p.exitErr, p.log)
-	case <-t.C:
-		return pageReport{}, fmt.Errorf("%s took more than %v %s; the browser's log ends:\n%s", p.engine, d, what, p.log)
-	case <-ctx.Done():
-		return pageReport{}, ctx.Err()
+	r, err := p.page.Await(ctx, d)
+	if err != nil {
+		return r, p.pageErr(ctx, err, fmt.Sprintf(" (waiting %v %s)", d, what))
 	}
+	return r, nil
+}
+
+// pageErr names the engine and adds the end of the browser's log to an
+// error of the page, but leaves the context's own error as it is.
+func (p *benchPage) pageErr(ctx context.Context, err error, what string) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%s: %w%s; the browser's log ends:\n%s", p.engine, err, what, p.log)
 }
 
 // close tells the page to stop and ends the browser.
 func (p *benchPage) close() {
 	p.once.Do(func() {
-		select {
-		case p.ask <- pageReply{Done: true}:
-		case <-time.After(100 * time.Millisecond):
-		}
-		close(p.closed)
+		p.page.Close()
 		p.stop()
-		p.hub.mu.Lock()
-		delete(p.hub.pages, p.token)
-		p.hub.mu.Unlock()
 	})
-}
-
-// ServeHTTP serves nextPath: it hands the report to its page, then holds
-// the request until that page has its next instruction.
-func (h *pageHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
-	var rep pageReport
-	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&rep); err != nil {
-		http.Error(w, "bad report: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	h.mu.Lock()
-	p := h.pages[rep.Token]
-	h.mu.Unlock()
-	if p == nil {
-		http.Error(w, "unknown token", http.StatusForbidden)
-		return
-	}
-	select {
-	case p.reports <- rep:
-	case <-p.closed:
-		writePageReply(w, pageReply{Done: true})
-		return
-	case <-r.Context().Done():
-		return
-	}
-	select {
-	case next := <-p.ask:
-		writePageReply(w, next)
-	case <-p.closed:
-		writePageReply(w, pageReply{Done: true})
-	case <-r.Context().Done():
-	}
-}
-
-func writePageReply(w http.ResponseWriter, r pageReply) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(r)
 }
 
 // errNoEngine is returned when -engines selects none.
