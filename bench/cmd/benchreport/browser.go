@@ -90,6 +90,7 @@ type EngineResults struct {
 	Close       map[string]CloseStats         // impl → stats (js, dualws)
 	Posts       float64                       // dualws: event-loop turns its shim scheduled during send 32 B
 	PostsN      int
+	RecvPosts   float64 // dualws: wake-ups (MessageChannel posts) during receive 32 B; PostsN messages
 	Elapsed     time.Duration
 	Err         string // why the engine's run stopped early, or ""
 }
@@ -288,6 +289,9 @@ func runEngine(ctx context.Context, hub *pageHub, srv *wsserver.Server, n engine
 				}
 				if impl == "dualws" && c.name == "send32" && rep == 0 {
 					er.Posts, er.PostsN = prep.Posts, c.n
+				}
+				if impl == "dualws" && c.name == "recv32" && rep == 0 {
+					er.RecvPosts = prep.Posts
 				}
 				rate := float64(c.n) / (r.Ms / 1000)
 				samples[impl][c.name] = append(samples[impl][c.name], rate)
@@ -633,6 +637,10 @@ func (e *EngineResults) markdown(p func(string, ...any)) {
 		if v := e.Rate["js"]["sendYield32"]; v > 0 {
 			p("")
 			p("The 1 ms yield rule: plain JS sending 32 B with dualws's rule (one MessageChannel turn whenever 1 ms has passed since the last) reached %s msg/s against %s without it. During dualws's send 32 B run its shim posted %.0f MessageChannel messages for %d messages sent (counted by wrapping MessageChannel.postMessage in the page: yields plus event batches; timer turns are not counted).", fnum(v), fnum(e.Rate["js"]["send32"]), e.Posts, e.PostsN)
+		}
+		if e.RecvPosts > 0 {
+			p("")
+			p("Receiving 32 B, dualws's driver was woken %.0f times for %d messages, %.2f messages per wake-up (each wake-up enters Go from JavaScript once and drains every message that arrived since the last).", e.RecvPosts, e.PostsN, float64(e.PostsN)/e.RecvPosts)
 		}
 	}
 	if len(e.Close) > 0 {
