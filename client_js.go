@@ -77,6 +77,22 @@ var jsBackgroundTurn = func() func(fn js.Value) {
 // Sends in a run, however close, are never taken for a pause.
 const idleGap = 2 * time.Millisecond
 
+// jsEventData is MessageEvent.prototype.data's getter bound to be called as
+// jsEventData(event), so that Array.prototype.map with it turns a batch of
+// message events into their data in one call; undefined where the getter
+// is not there, and drain then reads each event's data.
+var jsEventData = func() js.Value {
+	me := jsGlobal.Get("MessageEvent")
+	if me.Type() != js.TypeFunction {
+		return js.Undefined()
+	}
+	desc := jsGlobal.Get("Object").Call("getOwnPropertyDescriptor", me.Get("prototype"), "data")
+	if desc.Type() != js.TypeObject || desc.Get("get").Type() != js.TypeFunction {
+		return js.Undefined()
+	}
+	return jsGlobal.Get("Function").Get("prototype").Get("call").Call("bind", desc.Get("get"))
+}()
+
 // maxYieldTurns bounds the event-loop turns one yield waits for.
 const maxYieldTurns = 16
 
@@ -110,6 +126,8 @@ type jsConn struct {
 	lastWrite atomic.Int64 // when the last Send reached the driver (UnixNano)
 	settled   bool         // a yield has let the event loop run until openSettle after the open event
 	openedAt  time.Time
+
+	rscratch [1024]byte // drain's: binary messages up to 1023 bytes come through it
 
 	sendMu    sync.Mutex
 	sbuf      js.Value // Uint8Array that binary sends are copied into
@@ -261,8 +279,15 @@ func (d *jsConn) drain() {
 	}
 	d.events.Add(int64(n))
 	limit := d.c.cfg.readLimit
+	datas, byEvent := d.msgs, jsEventData.IsUndefined()
+	if !byEvent {
+		datas = d.msgs.Call("map", jsEventData) // one call for the batch
+	}
 	for i := 0; i < n; i++ {
-		data := d.msgs.Index(i).Get("data")
+		data := datas.Index(i)
+		if byEvent {
+			data = data.Get("data")
+		}
 		var typ MessageType
 		var p []byte
 		if data.Type() == js.TypeString {
@@ -274,14 +299,22 @@ func (d *jsConn) drain() {
 				p = []byte{}
 			}
 		} else {
-			size := data.Get("byteLength").Int()
+			// A message shorter than the scratch buffer is measured and
+			// copied by one call.
+			u8 := jsUint8Array.New(data)
+			size := js.CopyBytesToGo(d.rscratch[:], u8)
+			if size == len(d.rscratch) {
+				size = u8.Length()
+			}
 			if limit >= 0 && int64(size) > limit {
 				d.c.messageTooBig()
 				break
 			}
 			typ, p = Binary, make([]byte, size)
-			if size > 0 {
-				js.CopyBytesToGo(p, jsUint8Array.New(data))
+			if size < len(d.rscratch) {
+				copy(p, d.rscratch[:size])
+			} else {
+				js.CopyBytesToGo(p, u8)
 			}
 		}
 		if limit >= 0 && int64(len(p)) > limit {
