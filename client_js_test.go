@@ -100,7 +100,7 @@ func TestJSSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
 
 func TestJSEchoSizes(t *testing.T) {
 	c, _ := dialPath(t, "/ws/echo", nil)
-	for _, n := range []int{0, 125, 126, 65536, 1 << 20} {
+	for _, n := range []int{0, 1, 125, 126, 1023, 1024, 1025, 65536, 1 << 20} {
 		for _, typ := range []MessageType{Text, Binary} {
 			msg := []byte(strings.Repeat("é", n/2) + strings.Repeat("x", n%2))
 			if err := c.Send(context.Background(), typ, msg); err != nil {
