@@ -362,9 +362,10 @@ func (d *jsConn) finish() {
 // out. Being called from the event loop is not enough: Dial and Receive
 // return inside an event's task, with later events still queued. The
 // clock is the wall clock, which steps by 1 ms in the browser, so a yield
-// comes at each millisecond boundary: up to twice per millisecond of
-// sending (a monotonic clock halved the yields and raised the seeds of a
-// send flood in Chromium from 0 to 287 in one run).
+// comes at the first Send after each millisecond boundary, however soon
+// after the last yield (a monotonic clock, a millisecond after the last
+// yield ended, halved the yields of a send flood and raised its seeds in
+// Chromium from 0 to 287 in one run).
 func (d *jsConn) yield() {
 	now := time.Now().UnixNano()
 	// A program that sent nothing for idleGap has been computing or
