@@ -184,8 +184,15 @@ func redial1008(ctx context.Context, r *run) {
 
 // redial1012: a close with 1012 is retried; the second client works.
 func redial1012(ctx context.Context, r *run) {
+	redialPastFirst(ctx, r, r.url("/ws/flaky", q("n", "1", "how", "close", "code", "1012", "reason", "restart")), dualws.Options{}, "back")
+}
+
+// redialPastFirst redials rawURL, whose first connection the server ends
+// (the client waits for that end), and has the next connection echo text
+// and close.
+func redialPastFirst(ctx context.Context, r *run, rawURL string, o dualws.Options, text string) {
 	r.markTrigger()
-	rr, n := r.redial(ctx, r.url("/ws/flaky", q("n", "1", "how", "close", "code", "1012", "reason", "restart")), dualws.Options{}, fastBackoff,
+	rr, n := r.redial(ctx, rawURL, o, fastBackoff,
 		func(i int, c *dualws.Client, err error) bool {
 			switch {
 			case err != nil:
@@ -193,15 +200,13 @@ func redial1012(ctx context.Context, r *run) {
 			case i == 1:
 				return r.untilEnd(ctx, c)
 			}
-			r.echoAndClose(ctx, c, "back")
+			r.echoAndClose(ctx, c, text)
 			return false
 		})
 	r.count("iterations", n)
 	rr.checkDelays()
 }
 
-// serverCount records how many /ws/flaky connections the server saw for
-// this run.
 func (r *run) serverCount(ctx context.Context) {
 	body, err := httpGet(ctx, httpBase(r.cfg.BaseURL)+"/redial?do=count&id="+r.id)
 	if err != nil {
@@ -361,18 +366,5 @@ func heartbeatPingPong(ctx context.Context, r *run) {
 // heartbeatRedial: the first server goes silent, the heartbeat ends that
 // connection and Redial moves on to a working one.
 func heartbeatRedial(ctx context.Context, r *run) {
-	r.markTrigger()
-	rr, n := r.redial(ctx, r.url("/ws/flaky", q("n", "1", "how", "blackhole")), dualws.Options{Heartbeat: fastHeartbeat()}, fastBackoff,
-		func(i int, c *dualws.Client, err error) bool {
-			switch {
-			case err != nil:
-				return true
-			case i == 1:
-				return r.untilEnd(ctx, c)
-			}
-			r.echoAndClose(ctx, c, "moved on")
-			return false
-		})
-	r.count("iterations", n)
-	rr.checkDelays()
+	redialPastFirst(ctx, r, r.url("/ws/flaky", q("n", "1", "how", "blackhole")), dualws.Options{Heartbeat: fastHeartbeat()}, "moved on")
 }
