@@ -15,9 +15,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"syscall/js"
 
+	"github.com/dualws/dualws/internal/jspromise"
 	"github.com/dualws/dualws/scenarios"
 )
 
@@ -58,21 +58,7 @@ func runScenario(_ js.Value, args []js.Value) any {
 	if len(args) > 3 && args[3].Type() == js.TypeString {
 		cfg.NodeWSURL = args[3].String()
 	}
-	var executor js.Func
-	executor = js.FuncOf(func(_ js.Value, pargs []js.Value) any {
-		resolve, reject := pargs[0], pargs[1]
-		go func() {
-			tr := scenarios.RunConfig(context.Background(), name, cfg)
-			raw, err := json.Marshal(tr)
-			if err != nil {
-				reject.Invoke(js.Global().Get("Error").New("encoding the trace: " + err.Error()))
-				return
-			}
-			resolve.Invoke(string(raw))
-		}()
-		return nil
+	return jspromise.JSON(func() (any, error) {
+		return scenarios.RunConfig(context.Background(), name, cfg), nil
 	})
-	p := js.Global().Get("Promise").New(executor)
-	executor.Release()
-	return p
 }

@@ -12,12 +12,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"syscall/js"
 	"time"
 
+	"github.com/dualws/dualws/internal/jspromise"
 	"github.com/dualws/dualws/testserver/faults"
 )
 
@@ -32,31 +32,17 @@ func main() {
 // js.FuncOf callback must never block the event loop.
 func run(_ js.Value, args []js.Value) any {
 	name, url, timeout := args[0].String(), args[1].String(), time.Duration(args[2].Int())*time.Millisecond
-	var executor js.Func
-	executor = js.FuncOf(func(_ js.Value, pargs []js.Value) any {
-		resolve, reject := pargs[0], pargs[1]
-		go func() {
-			p := faults.ProgramByName(name)
-			if p == nil {
-				reject.Invoke(js.Global().Get("Error").New("no program " + name))
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			r := faults.NewRun(ctx, p, url)
-			r.Exec(p)
-			raw, err := json.Marshal(faults.Observe(r))
-			if err != nil {
-				reject.Invoke(js.Global().Get("Error").New("encoding the observation: " + err.Error()))
-				return
-			}
-			resolve.Invoke(string(raw))
-		}()
-		return nil
+	return jspromise.JSON(func() (any, error) {
+		p := faults.ProgramByName(name)
+		if p == nil {
+			return nil, errors.New("no program " + name)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		r := faults.NewRun(ctx, p, url)
+		r.Exec(p)
+		return faults.Observe(r), nil
 	})
-	p := js.Global().Get("Promise").New(executor)
-	executor.Release()
-	return p
 }
 
 // backingStore asks the page's server (faults.RunBrowser) for the page's
