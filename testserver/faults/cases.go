@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dualws/dualws"
+	"github.com/dualws/dualws/internal/wsframe"
 )
 
 // Transitions used by many cases.
@@ -74,10 +75,10 @@ func failsDial(reason string, status int, cause string) Want {
 	return Want{DialReason: reason, HTTPStatus: status, DialCause: cause, Requests: 1}
 }
 
-func text(s string) []byte     { return frameBytes(finBit|opText, []byte(s)) }
-func binary1(n int) []byte     { return frameBytes(finBit|opBinary, make([]byte, n)) }
+func text(s string) []byte     { return frameBytes(wsframe.FinBit|wsframe.OpText, []byte(s)) }
+func binary1(n int) []byte     { return frameBytes(wsframe.FinBit|wsframe.OpBinary, make([]byte, n)) }
 func seq(i int) []byte         { return text(strconv.Itoa(i)) }
-func closeRaw(p []byte) []byte { return frameBytes(finBit|opClose, p) }
+func closeRaw(p []byte) []byte { return frameBytes(wsframe.FinBit|wsframe.OpClose, p) }
 
 // inOrder checks that the messages are "0", "1", ... (a prefix of the
 // sequence the server sent).
@@ -113,7 +114,7 @@ var Cases = []*Case{
 				return err
 			}
 			resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-				acceptKey(p.Req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+				wsframe.AcceptKey(p.Req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
 			for i := 0; i < len(resp); i++ {
 				if p.Write([]byte{resp[i]}) != nil || !p.sleepOrDone(time.Second) {
 					return nil
@@ -157,7 +158,7 @@ var Cases = []*Case{
 				return err
 			}
 			return p.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-				acceptKey(p.Req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"))
+				wsframe.AcceptKey(p.Req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"))
 		},
 		Want: failsDial("connection failed", 0, ""),
 	},
@@ -170,7 +171,7 @@ var Cases = []*Case{
 					return nil
 				}
 				if p.Req.URL.Path == "/elsewhere" {
-					return p.Answer101(acceptKey(p.Req.Header.Get("Sec-WebSocket-Key")))
+					return p.Answer101(wsframe.AcceptKey(p.Req.Header.Get("Sec-WebSocket-Key")))
 				}
 				if err := p.Write([]byte("HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")); err != nil {
 					return nil
@@ -263,13 +264,13 @@ var Cases = []*Case{
 	{
 		Name: "fr-masked-frame", Group: "framing", Defect: 4,
 		Promise: "RFC 6455 5.1: a masked frame from the server fails the connection; a browser reports 1006, not clean",
-		Server:  upgradeThen(maskedFrameBytes(finBit|opBinary, []byte("hello"))),
+		Server:  upgradeThen(maskedFrameBytes(wsframe.FinBit|wsframe.OpBinary, []byte("hello"))),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
 		Name: "fr-masked-after-message", Group: "framing", Defect: 4,
 		Promise: "RFC 6455 5.1: messages before a masked frame are delivered, then the connection fails",
-		Server:  upgradeThen(append(text("first"), maskedFrameBytes(finBit|opText, []byte("hello"))...)),
+		Server:  upgradeThen(append(text("first"), maskedFrameBytes(wsframe.FinBit|wsframe.OpText, []byte("hello"))...)),
 		Want: Want{Trace: dropped, Messages: 1, Check: func(o *Observation) []string {
 			if len(o.Received) == 1 && o.Received[0].Head != "first" {
 				return []string{fmt.Sprintf("received %q, want \"first\"", o.Received[0].Head)}
@@ -280,49 +281,49 @@ var Cases = []*Case{
 	{
 		Name: "fr-reserved-bit", Group: "framing",
 		Promise: "RFC 6455 5.2: a reserved bit set without a negotiated extension fails the connection",
-		Server:  upgradeThen(frameBytes(finBit|rsv1Bit|opText, []byte("rsv1"))),
+		Server:  upgradeThen(frameBytes(wsframe.FinBit|wsframe.RSV1Bit|wsframe.OpText, []byte("rsv1"))),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
 		Name: "fr-reserved-opcode-data", Group: "framing",
 		Promise: "RFC 6455 5.2: a reserved opcode (0x3) fails the connection",
-		Server:  upgradeThen(frameBytes(finBit|0x3, []byte("x"))),
+		Server:  upgradeThen(frameBytes(wsframe.FinBit|0x3, []byte("x"))),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
 		Name: "fr-reserved-opcode-control", Group: "framing",
 		Promise: "RFC 6455 5.2: a reserved control opcode (0xB) fails the connection",
-		Server:  upgradeThen(frameBytes(finBit|0xB, nil)),
+		Server:  upgradeThen(frameBytes(wsframe.FinBit|0xB, nil)),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
 		Name: "fr-control-over-125", Group: "framing",
 		Promise: "RFC 6455 5.5: a control frame over 125 bytes fails the connection",
-		Server:  upgradeThen(frameBytes(finBit|opPing, make([]byte, 126))),
+		Server:  upgradeThen(frameBytes(wsframe.FinBit|wsframe.OpPing, make([]byte, 126))),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
 		Name: "fr-fragmented-control", Group: "framing",
 		Promise: "RFC 6455 5.5: a fragmented control frame fails the connection",
-		Server:  upgradeThen(frameBytes(opPing, []byte("a")), frameBytes(finBit|opContinuation, []byte("b"))),
+		Server:  upgradeThen(frameBytes(wsframe.OpPing, []byte("a")), frameBytes(wsframe.FinBit|wsframe.OpContinuation, []byte("b"))),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
 		Name: "fr-continuation-without-start", Group: "framing",
 		Promise: "RFC 6455 5.4: a continuation frame with no message started fails the connection",
-		Server:  upgradeThen(frameBytes(finBit|opContinuation, []byte("orphan"))),
+		Server:  upgradeThen(frameBytes(wsframe.FinBit|wsframe.OpContinuation, []byte("orphan"))),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
 		Name: "fr-data-inside-fragmented", Group: "framing",
 		Promise: "RFC 6455 5.4: a new data frame inside a fragmented message fails the connection",
-		Server:  upgradeThen(frameBytes(opText, []byte("a")), frameBytes(finBit|opText, []byte("b"))),
+		Server:  upgradeThen(frameBytes(wsframe.OpText, []byte("a")), frameBytes(wsframe.FinBit|wsframe.OpText, []byte("b"))),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
 		Name: "fr-length-top-bit", Group: "framing",
 		Promise: "RFC 6455 5.2: a 64-bit length with the most significant bit set fails the connection",
-		Server:  upgradeThen(binary.BigEndian.AppendUint64([]byte{finBit | opBinary, 127}, 1<<63|5), []byte("hello")),
+		Server:  upgradeThen(binary.BigEndian.AppendUint64([]byte{wsframe.FinBit | wsframe.OpBinary, 127}, 1<<63|5), []byte("hello")),
 		Want:    Want{Trace: dropped, Messages: 0},
 	},
 	{
@@ -332,7 +333,7 @@ var Cases = []*Case{
 			if err := p.Upgrade(); err != nil {
 				return err
 			}
-			if err := p.Write(binary.BigEndian.AppendUint64([]byte{finBit | opBinary, 127}, 1<<63-16)); err != nil {
+			if err := p.Write(binary.BigEndian.AppendUint64([]byte{wsframe.FinBit | wsframe.OpBinary, 127}, 1<<63-16)); err != nil {
 				return nil
 			}
 			chunk := make([]byte, 64<<10)
@@ -352,7 +353,7 @@ var Cases = []*Case{
 	{
 		Name: "fr-invalid-utf8-split", Group: "framing",
 		Promise: "README: invalid UTF-8 (here split across fragments) fails the connection: OPEN>CLOSED 1006, 1007 on the wire",
-		Server:  upgradeThen(frameBytes(opText, []byte{0xe2, 0x82}), frameBytes(finBit|opContinuation, []byte{0x28})),
+		Server:  upgradeThen(frameBytes(wsframe.OpText, []byte{0xe2, 0x82}), frameBytes(wsframe.FinBit|wsframe.OpContinuation, []byte{0x28})),
 		Want:    Want{Trace: dropped, Messages: 0, ServerSaw: 1007},
 		Browser: Browser{
 			Why:  "Chromium fails the connection with 1002 on the wire where dualws natively sends 1007 (README)",
@@ -366,7 +367,7 @@ var Cases = []*Case{
 			if err := p.Upgrade(); err != nil {
 				return err
 			}
-			err := p.Write(append(frameBytes(opText, []byte{0xe2}), frameBytes(finBit|opContinuation, []byte{0x82, 0xac})...))
+			err := p.Write(append(frameBytes(wsframe.OpText, []byte{0xe2}), frameBytes(wsframe.FinBit|wsframe.OpContinuation, []byte{0x82, 0xac})...))
 			if err == nil {
 				err = p.Close(1000, "")
 			}
@@ -570,10 +571,10 @@ var Cases = []*Case{
 					if err != nil {
 						break
 					}
-					if f.opcode == opPong {
+					if f.opcode == wsframe.OpPong {
 						n++
 					}
-					if f.opcode == opClose {
+					if f.opcode == wsframe.OpClose {
 						p.cs.sawClose(closeCode(f.payload))
 						break
 					}
@@ -581,7 +582,7 @@ var Cases = []*Case{
 				pongs <- n
 			}()
 			bw := bufio.NewWriterSize(p.conn, 64<<10)
-			ping := frameBytes(finBit|opPing, []byte("p"))
+			ping := frameBytes(wsframe.FinBit|wsframe.OpPing, []byte("p"))
 			var err error
 			for i := 0; i < 100_000 && err == nil; i++ {
 				_, err = bw.Write(ping)
@@ -609,7 +610,7 @@ var Cases = []*Case{
 			if err := p.Upgrade(); err != nil {
 				return err
 			}
-			ping := frameBytes(finBit|opPing, make([]byte, 125))
+			ping := frameBytes(wsframe.FinBit|wsframe.OpPing, make([]byte, 125))
 			batch := make([]byte, 0, 100*len(ping))
 			for range 100 {
 				batch = append(batch, ping...)
@@ -642,7 +643,7 @@ var Cases = []*Case{
 			if err := p.Upgrade(); err != nil {
 				return err
 			}
-			err := p.Write(frameBytes(finBit|opText, make([]byte, 100))[:12])
+			err := p.Write(frameBytes(wsframe.FinBit|wsframe.OpText, make([]byte, 100))[:12])
 			p.RST()
 			return err
 		},
@@ -655,7 +656,7 @@ var Cases = []*Case{
 			if err := p.Upgrade(); err != nil {
 				return err
 			}
-			if err := p.Write(frameBytes(finBit|opText, make([]byte, 100))[:12]); err != nil {
+			if err := p.Write(frameBytes(wsframe.FinBit|wsframe.OpText, make([]byte, 100))[:12]); err != nil {
 				return err
 			}
 			return p.FIN()
@@ -669,7 +670,7 @@ var Cases = []*Case{
 			if err := p.Upgrade(); err != nil {
 				return err
 			}
-			if err := p.Write(frameBytes(opText, []byte("first fragment"))); err != nil {
+			if err := p.Write(frameBytes(wsframe.OpText, []byte("first fragment"))); err != nil {
 				return err
 			}
 			return p.FIN()
@@ -735,7 +736,7 @@ var Cases = []*Case{
 			msg := make([]byte, 1024)
 			for i := range 2000 {
 				copy(msg, strconv.Itoa(i)+" ")
-				if _, err := bw.Write(frameBytes(finBit|opBinary, msg)); err != nil {
+				if _, err := bw.Write(frameBytes(wsframe.FinBit|wsframe.OpBinary, msg)); err != nil {
 					return nil
 				}
 			}
@@ -814,7 +815,7 @@ var Cases = []*Case{
 			for i := range 40 { // 40 × 5000 bytes; 13 fit in 64 KiB
 				m := make([]byte, 5000)
 				copy(m, strconv.Itoa(i))
-				b = append(b, frameBytes(finBit|opBinary, m)...)
+				b = append(b, frameBytes(wsframe.FinBit|wsframe.OpBinary, m)...)
 			}
 			if err := p.Write(b); err != nil {
 				return err

@@ -4,8 +4,6 @@ package faults
 
 import (
 	"bufio"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,79 +15,31 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dualws/dualws/internal/wsframe"
 )
 
-// This file is the misbehaving server's side of RFC 6455, adapted from
-// testserver/server/frames.go: a handshake read and answered by hand on a
-// raw TCP connection, a writer of arbitrary server frames and a reader of
-// the client's masked frames.
-
-// Frame opcodes (RFC 6455 section 5.2) and first-byte flags.
-const (
-	opContinuation = 0x0
-	opText         = 0x1
-	opBinary       = 0x2
-	opClose        = 0x8
-	opPing         = 0x9
-	opPong         = 0xA
-
-	finBit  = 0x80
-	rsv1Bit = 0x40
-)
-
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-func acceptKey(key string) string {
-	h := sha1.Sum([]byte(key + wsGUID))
-	return base64.StdEncoding.EncodeToString(h[:])
-}
+// This file is the misbehaving server's side of RFC 6455, on
+// internal/wsframe: a handshake read and answered by hand on a raw TCP
+// connection, a writer of arbitrary server frames and a reader of the
+// client's masked frames.
 
 // frameBytes builds one unmasked server frame: b0 is the first byte (FIN,
 // RSV bits and opcode).
 func frameBytes(b0 byte, payload []byte) []byte {
-	return appendFrame(nil, b0, false, payload)
+	return wsframe.Append(nil, b0, false, payload)
 }
 
 // maskedFrameBytes builds a frame with the mask bit set, which a server
 // must never send.
 func maskedFrameBytes(b0 byte, payload []byte) []byte {
-	return appendFrame(nil, b0, true, payload)
-}
-
-func appendFrame(buf []byte, b0 byte, masked bool, payload []byte) []byte {
-	var m byte
-	if masked {
-		m = 0x80
-	}
-	switch l := len(payload); {
-	case l < 126:
-		buf = append(buf, b0, m|byte(l))
-	case l <= 0xFFFF:
-		buf = append(buf, b0, m|126)
-		buf = binary.BigEndian.AppendUint16(buf, uint16(l))
-	default:
-		buf = append(buf, b0, m|127)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(l))
-	}
-	if !masked {
-		return append(buf, payload...)
-	}
-	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
-	buf = append(buf, key[:]...)
-	for i, b := range payload {
-		buf = append(buf, b^key[i%4])
-	}
-	return buf
+	return wsframe.Append(nil, b0, true, payload)
 }
 
 // closeBytes is a close frame with code and reason; code 1005 gives an
 // empty payload.
 func closeBytes(code int, reason string) []byte {
-	if code == 1005 {
-		return frameBytes(finBit|opClose, nil)
-	}
-	p := binary.BigEndian.AppendUint16(nil, uint16(code))
-	return frameBytes(finBit|opClose, append(p, reason...))
+	return frameBytes(wsframe.FinBit|wsframe.OpClose, wsframe.ClosePayload(code, reason))
 }
 
 // clientFrame is one frame from the client, payload unmasked and kept up
@@ -103,39 +53,20 @@ type clientFrame struct {
 
 // readClientFrame reads one masked client frame.
 func readClientFrame(r *bufio.Reader) (clientFrame, error) {
-	var hdr [8]byte
-	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+	h, err := wsframe.ReadHeader(r)
+	if err != nil {
 		return clientFrame{}, err
 	}
-	f := clientFrame{fin: hdr[0]&0x80 != 0, opcode: hdr[0] & 0x0F}
-	if hdr[1]&0x80 == 0 {
+	if !h.Masked {
 		return clientFrame{}, errors.New("client frame is not masked")
 	}
-	f.length = uint64(hdr[1] & 0x7F)
-	switch f.length {
-	case 126:
-		if _, err := io.ReadFull(r, hdr[:2]); err != nil {
-			return clientFrame{}, err
-		}
-		f.length = uint64(binary.BigEndian.Uint16(hdr[:2]))
-	case 127:
-		if _, err := io.ReadFull(r, hdr[:8]); err != nil {
-			return clientFrame{}, err
-		}
-		f.length = binary.BigEndian.Uint64(hdr[:8])
-	}
-	var mask [4]byte
-	if _, err := io.ReadFull(r, mask[:]); err != nil {
-		return clientFrame{}, err
-	}
+	f := clientFrame{fin: h.Fin(), opcode: h.Opcode(), length: h.Length}
 	keep := min(f.length, 1024)
 	f.payload = make([]byte, keep)
 	if _, err := io.ReadFull(r, f.payload); err != nil {
 		return clientFrame{}, err
 	}
-	for i := range f.payload {
-		f.payload[i] ^= mask[i%4]
-	}
+	wsframe.Unmask(f.payload, h.Mask)
 	if rest := f.length - keep; rest > 0 {
 		if _, err := io.CopyN(io.Discard, r, int64(rest)); err != nil {
 			return clientFrame{}, err
@@ -198,7 +129,7 @@ func (p *Peer) Upgrade(extra ...string) error {
 		first, _, _ := strings.Cut(offered, ",")
 		extra = append(extra, "Sec-WebSocket-Protocol: "+strings.TrimSpace(first))
 	}
-	return p.Answer101(acceptKey(p.Req.Header.Get("Sec-WebSocket-Key")), extra...)
+	return p.Answer101(wsframe.AcceptKey(p.Req.Header.Get("Sec-WebSocket-Key")), extra...)
 }
 
 // Answer101 writes a 101 response with the given accept key and extra
@@ -224,7 +155,9 @@ func (p *Peer) Write(b []byte) error {
 }
 
 // Text writes an unfragmented text frame.
-func (p *Peer) Text(s string) error { return p.Write(frameBytes(finBit|opText, []byte(s))) }
+func (p *Peer) Text(s string) error {
+	return p.Write(frameBytes(wsframe.FinBit|wsframe.OpText, []byte(s)))
+}
 
 // Close writes a close frame.
 func (p *Peer) Close(code int, reason string) error { return p.Write(closeBytes(code, reason)) }
@@ -238,13 +171,13 @@ func (p *Peer) AwaitClose(answerPings bool) (int, error) {
 			return 0, err
 		}
 		switch f.opcode {
-		case opPing:
+		case wsframe.OpPing:
 			if answerPings {
-				if err := p.Write(frameBytes(finBit|opPong, f.payload)); err != nil {
+				if err := p.Write(frameBytes(wsframe.FinBit|wsframe.OpPong, f.payload)); err != nil {
 					return 0, err
 				}
 			}
-		case opClose:
+		case wsframe.OpClose:
 			code := closeCode(f.payload)
 			p.cs.sawClose(code)
 			return code, nil
@@ -260,7 +193,7 @@ func (p *Peer) EchoCloseAndEnd() error {
 		return err
 	}
 	if code == 1005 {
-		err = p.Write(frameBytes(finBit|opClose, nil))
+		err = p.Write(frameBytes(wsframe.FinBit|wsframe.OpClose, nil))
 	} else {
 		err = p.Close(code, "")
 	}
@@ -307,7 +240,7 @@ func (p *Peer) hold() {
 			if f, err = readClientFrame(p.br); err != nil {
 				break
 			}
-			if f.opcode == opClose {
+			if f.opcode == wsframe.OpClose {
 				p.cs.sawClose(closeCode(f.payload))
 			}
 		}

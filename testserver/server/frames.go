@@ -3,8 +3,6 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,39 +10,22 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/dualws/dualws/internal/wsframe"
 )
 
 // This file holds the small RFC 6455 implementation the raw scenarios use:
 // a hand-made handshake on a hijacked connection, a writer of unmasked
 // server frames and a reader of masked client frames.
 
-// Frame opcodes (RFC 6455 section 5.2).
-const (
-	opContinuation = 0x0
-	opText         = 0x1
-	opBinary       = 0x2
-	opClose        = 0x8
-	opPing         = 0x9
-	opPong         = 0xA
-)
-
 // maxRawPayload bounds the payload of a frame the raw reader accepts.
 const maxRawPayload = 16 << 20
-
-// wsGUID is the GUID of RFC 6455 section 1.3.
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // frame is one WebSocket frame, payload unmasked.
 type frame struct {
 	fin     bool
 	opcode  byte
 	payload []byte
-}
-
-// acceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key.
-func acceptKey(key string) string {
-	h := sha1.Sum([]byte(key + wsGUID))
-	return base64.StdEncoding.EncodeToString(h[:])
 }
 
 func headerHasToken(h http.Header, name, token string) bool {
@@ -88,7 +69,7 @@ func rawHandshake(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Read
 	resp := "HTTP/1.1 101 Switching Protocols\r\n" +
 		"Upgrade: websocket\r\n" +
 		"Connection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + acceptKey(key) + "\r\n\r\n"
+		"Sec-WebSocket-Accept: " + wsframe.AcceptKey(key) + "\r\n\r\n"
 	if _, err := io.WriteString(conn, resp); err != nil {
 		conn.Close()
 		return nil, nil, fmt.Errorf("handshake: writing response: %w", err)
@@ -104,28 +85,11 @@ func badHandshake(w http.ResponseWriter, format string, args ...any) error {
 
 // writeFrame writes one unmasked (server) frame.
 func writeFrame(w io.Writer, fin bool, opcode byte, payload []byte) error {
-	var hdr [10]byte
-	hdr[0] = opcode & 0x0F
+	b0 := opcode & 0x0F
 	if fin {
-		hdr[0] |= 0x80
+		b0 |= wsframe.FinBit
 	}
-	n := 2
-	switch l := len(payload); {
-	case l < 126:
-		hdr[1] = byte(l)
-	case l <= 0xFFFF:
-		hdr[1] = 126
-		binary.BigEndian.PutUint16(hdr[2:], uint16(l))
-		n = 4
-	default:
-		hdr[1] = 127
-		binary.BigEndian.PutUint64(hdr[2:], uint64(l))
-		n = 10
-	}
-	buf := make([]byte, 0, n+len(payload))
-	buf = append(buf, hdr[:n]...)
-	buf = append(buf, payload...)
-	if _, err := w.Write(buf); err != nil {
+	if _, err := w.Write(wsframe.Append(make([]byte, 0, 10+len(payload)), b0, false, payload)); err != nil {
 		return fmt.Errorf("writing frame opcode %#x: %w", opcode, err)
 	}
 	return nil
@@ -134,57 +98,27 @@ func writeFrame(w io.Writer, fin bool, opcode byte, payload []byte) error {
 // readFrame reads one client frame, which must be masked, and unmasks its
 // payload.
 func readFrame(r io.Reader) (frame, error) {
-	var hdr [8]byte
-	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+	h, err := wsframe.ReadHeader(r)
+	if err != nil {
 		return frame{}, fmt.Errorf("reading frame header: %w", err)
 	}
-	f := frame{fin: hdr[0]&0x80 != 0, opcode: hdr[0] & 0x0F}
-	if hdr[0]&0x70 != 0 {
-		return frame{}, fmt.Errorf("frame has reserved bits set: %#x", hdr[0])
-	}
-	if hdr[1]&0x80 == 0 {
+	f := frame{fin: h.Fin(), opcode: h.Opcode()}
+	switch {
+	case h.B0&0x70 != 0:
+		return frame{}, fmt.Errorf("frame has reserved bits set: %#x", h.B0)
+	case !h.Masked:
 		return frame{}, errors.New("client frame is not masked")
-	}
-	length := uint64(hdr[1] & 0x7F)
-	switch length {
-	case 126:
-		if _, err := io.ReadFull(r, hdr[:2]); err != nil {
-			return frame{}, fmt.Errorf("reading frame length: %w", err)
-		}
-		length = uint64(binary.BigEndian.Uint16(hdr[:2]))
-	case 127:
-		if _, err := io.ReadFull(r, hdr[:8]); err != nil {
-			return frame{}, fmt.Errorf("reading frame length: %w", err)
-		}
-		length = binary.BigEndian.Uint64(hdr[:8])
-	}
-	if length > maxRawPayload {
-		return frame{}, fmt.Errorf("frame payload of %d bytes exceeds %d", length, maxRawPayload)
-	}
-	if f.opcode >= opClose && (length > 125 || !f.fin) {
+	case h.Length > maxRawPayload:
+		return frame{}, fmt.Errorf("frame payload of %d bytes exceeds %d", h.Length, maxRawPayload)
+	case f.opcode >= wsframe.OpClose && (h.Length > 125 || !f.fin):
 		return frame{}, fmt.Errorf("control frame opcode %#x is fragmented or too long", f.opcode)
 	}
-	var mask [4]byte
-	if _, err := io.ReadFull(r, mask[:]); err != nil {
-		return frame{}, fmt.Errorf("reading frame mask: %w", err)
-	}
-	f.payload = make([]byte, length)
+	f.payload = make([]byte, h.Length)
 	if _, err := io.ReadFull(r, f.payload); err != nil {
 		return frame{}, fmt.Errorf("reading frame payload: %w", err)
 	}
-	for i := range f.payload {
-		f.payload[i] ^= mask[i%4]
-	}
+	wsframe.Unmask(f.payload, h.Mask)
 	return f, nil
-}
-
-// closePayload builds a close frame payload; code 1005 gives an empty one.
-func closePayload(code int, reason string) []byte {
-	if code == 1005 {
-		return nil
-	}
-	p := binary.BigEndian.AppendUint16(nil, uint16(code))
-	return append(p, reason...)
 }
 
 // parseClosePayload splits a close frame payload; an empty payload yields
@@ -228,7 +162,7 @@ func (s *sniffer) feed(p []byte) {
 		if n > s.remain {
 			n = s.remain
 		}
-		if s.opcode >= opClose {
+		if s.opcode >= wsframe.OpClose {
 			s.payload = append(s.payload, p[:n]...)
 		}
 		s.remain -= n
@@ -277,7 +211,7 @@ func (s *sniffer) feedHeader(p []byte) []byte {
 		s.remain = uint64(s.hdr[1] & 0x7F)
 	}
 	copy(s.mask[:], s.hdr[s.hdrLen-4:])
-	if s.opcode >= opClose && s.remain > 125 {
+	if s.opcode >= wsframe.OpClose && s.remain > 125 {
 		s.broken = true
 		return nil
 	}
@@ -289,7 +223,7 @@ func (s *sniffer) feedHeader(p []byte) []byte {
 
 func (s *sniffer) finish() {
 	var control []byte
-	if s.opcode >= opClose {
+	if s.opcode >= wsframe.OpClose {
 		control = s.payload
 		for i := range control {
 			control[i] ^= s.mask[i%4]

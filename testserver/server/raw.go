@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/dualws/dualws/internal/wsframe"
 )
 
 // rawConn is a hijacked connection of a raw-frame scenario. It is closed
@@ -52,14 +54,14 @@ func (s *Server) readUntilClose(rc *rawConn, id string, answerPings bool) ([]byt
 		}
 		s.recordFrame(id, f.fin, f.opcode, f.payload)
 		switch f.opcode {
-		case opText, opBinary, opContinuation, opPong:
-		case opPing:
+		case wsframe.OpText, wsframe.OpBinary, wsframe.OpContinuation, wsframe.OpPong:
+		case wsframe.OpPing:
 			if answerPings {
-				if err := writeFrame(rc, true, opPong, f.payload); err != nil {
+				if err := writeFrame(rc, true, wsframe.OpPong, f.payload); err != nil {
 					return nil, err
 				}
 			}
-		case opClose:
+		case wsframe.OpClose:
 			if _, _, err := parseClosePayload(f.payload); err != nil {
 				return nil, err
 			}
@@ -77,7 +79,7 @@ func (s *Server) wsDropFragment(w http.ResponseWriter, r *http.Request, id strin
 	if err != nil {
 		return
 	}
-	err = writeFrame(rc, false, opText, []byte("first fragment"))
+	err = writeFrame(rc, false, wsframe.OpText, []byte("first fragment"))
 	rc.Close()
 	s.logf("%s id=%q %s: dropped after a fragment: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
 }
@@ -114,14 +116,14 @@ func (s *Server) wsBadUTF8(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	defer rc.Close()
-	err = writeFrame(rc, true, opText, BadUTF8Payload)
+	err = writeFrame(rc, true, wsframe.OpText, BadUTF8Payload)
 	var p []byte
 	if err == nil {
 		p, err = s.readUntilClose(rc, id, true)
 	}
 	if err == nil {
 		code, _, _ := parseClosePayload(p)
-		err = writeFrame(rc, true, opClose, closePayload(code, ""))
+		err = writeFrame(rc, true, wsframe.OpClose, wsframe.ClosePayload(code, ""))
 		if err == nil {
 			s.logf("%s id=%q %s: client closed with %d", r.URL.Path, id, r.RemoteAddr, code)
 			return
@@ -138,9 +140,9 @@ func (s *Server) wsPongClose(w http.ResponseWriter, r *http.Request, id string) 
 		return
 	}
 	defer rc.Close()
-	err = writeFrame(rc, true, opPong, []byte("unsolicited"))
+	err = writeFrame(rc, true, wsframe.OpPong, []byte("unsolicited"))
 	if err == nil {
-		err = writeFrame(rc, true, opClose, nil)
+		err = writeFrame(rc, true, wsframe.OpClose, nil)
 	}
 	var p []byte
 	if err == nil {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/dualws/dualws/internal/wsframe"
 )
 
 // Seed behaviours: what /ws/seed does before it ends the connection
@@ -62,10 +64,10 @@ func (s *Server) wsSeed(w http.ResponseWriter, r *http.Request, id string) {
 	case SeedBeforeEcho:
 		err = s.echoOne(rc, id)
 	case SeedBeforePush:
-		err = writeFrame(rc, true, opText, []byte("first"))
+		err = writeFrame(rc, true, wsframe.OpText, []byte("first"))
 	case SeedBeforeBurst:
 		for i := 1; i <= SeedBurst && err == nil; i++ {
-			err = writeFrame(rc, true, opText, []byte(strconv.Itoa(i)))
+			err = writeFrame(rc, true, wsframe.OpText, []byte(strconv.Itoa(i)))
 		}
 	}
 	if err != nil {
@@ -78,7 +80,7 @@ func (s *Server) wsSeed(w http.ResponseWriter, r *http.Request, id string) {
 		s.logf("%s id=%q %s: dropped after %s: %s", r.URL.Path, id, r.RemoteAddr, before, outcome(err))
 		return
 	}
-	err = writeFrame(rc, true, opClose, closePayload(int(code), reason))
+	err = writeFrame(rc, true, wsframe.OpClose, wsframe.ClosePayload(int(code), reason))
 	if err == nil {
 		s.recordEnd(id, SeedEndClose)
 		_, err = s.readUntilClose(rc, id, true)
@@ -99,16 +101,16 @@ func (s *Server) echoOne(rc *rawConn, id string) error {
 		}
 		s.recordFrame(id, f.fin, f.opcode, f.payload)
 		switch f.opcode {
-		case opText, opBinary:
+		case wsframe.OpText, wsframe.OpBinary:
 			if !f.fin {
 				return errors.New("fragmented message: not supported by /ws/seed")
 			}
 			return writeFrame(rc, true, f.opcode, f.payload)
-		case opPing:
-			if err := writeFrame(rc, true, opPong, f.payload); err != nil {
+		case wsframe.OpPing:
+			if err := writeFrame(rc, true, wsframe.OpPong, f.payload); err != nil {
 				return err
 			}
-		case opClose:
+		case wsframe.OpClose:
 			return errors.New("the client closed before its first message")
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/dualws/dualws/internal/wsframe"
 )
 
 // ContentSecurityPolicy is the policy sent with every file of
@@ -173,13 +175,13 @@ func (s *Server) record(id string, f func(o *Observation)) {
 // with FIN ends a message; control carries a control frame's payload.
 func (s *Server) recordFrame(id string, fin bool, opcode byte, control []byte) {
 	switch opcode {
-	case opText, opBinary, opContinuation:
+	case wsframe.OpText, wsframe.OpBinary, wsframe.OpContinuation:
 		if fin {
 			s.recordMessage(id)
 		}
-	case opPong:
+	case wsframe.OpPong:
 		s.recordPong(id)
-	case opClose:
+	case wsframe.OpClose:
 		if code, reason, err := parseClosePayload(control); err == nil {
 			s.recordClose(id, code, reason)
 		}
