@@ -23,6 +23,7 @@ browsers:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags dualws_bench_nosendcheck .
 	GOOS=js GOARCH=wasm $(GO) vet $(JS_PKGS)
 	@deps=$$(GOOS=js GOARCH=wasm $(GO) list -deps . | grep -xE 'fmt|net/http|log/slog' || true); \
 	if [ -n "$$deps" ]; then echo "the js build of dualws links: $$deps" >&2; exit 1; fi

@@ -199,7 +199,7 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	if err := d.sendMu.lock(ctx); err != nil {
 		return err
 	}
-	if d.sinceCheck++; d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck) {
+	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
 		d.awaitReader()
 		d.lastCheck, d.sinceCheck = int64(time.Since(d.epoch)), 0
 	}

@@ -70,6 +70,7 @@ type Report struct {
 	Native    map[string]map[string]float64    // benchmark → unit → median value
 	Spread    map[string]map[string][2]float64 // benchmark → unit → min, max over the runs
 	NativeRaw string
+	CheckCost *CheckCost // nil when not run
 	Sizes     []SizeResult
 	Brotli    string // "" when the brotli column is there, else why not
 	Mem       []MemResult
@@ -87,6 +88,7 @@ func report(args []string) error {
 	parts := fs.String("parts", "native,size,mem,load,browser", "comma-separated parts to run (native, size, mem, load, browser)")
 	count := fs.Int("count", 5, "native: runs of each benchmark (the report shows medians)")
 	benchtime := fs.String("benchtime", "1s", "native: -benchtime")
+	checkRounds := fs.Int("check-rounds", 10, "native: paired rounds measuring the close check's cost on send 32 B (0: skip)")
 	memN := fs.Int("mem-conns", 10000, "memory: idle connections per library")
 	loadConns := fs.Int("load-conns", 2000, "load: echo connections per library")
 	loadDur := fs.Duration("load-duration", 30*time.Second, "load: recorded echo time per library, split over -load-turns")
@@ -105,7 +107,7 @@ func report(args []string) error {
 	}
 	sizes := BrowserSizes{Small: 50000, Large: 2000, Reps: 3, Warm: 25, Closes: 15}
 	if *quick {
-		*count, *benchtime, *memN = 1, "1x", 100
+		*count, *benchtime, *memN, *checkRounds = 1, "1x", 100, 1
 		sizes = BrowserSizes{Small: 200, Large: 10, Reps: 1, Closes: 1}
 		*loadConns, *loadDur, *churnWorkers, *churnCycles, *loadTurns = 20, time.Second, 10, 5, 1
 	}
@@ -145,6 +147,14 @@ func report(args []string) error {
 			fail("native", fmt.Errorf("%w\n%s", err, b))
 		}
 		r.Native, r.Spread = parseBenchSpread(string(b))
+		if *checkRounds > 0 {
+			r.Commands = append(r.Commands, fmt.Sprintf("go test -c ./native, with and without -tags dualws_bench_nosendcheck; each binary -test.bench '%s' -test.benchtime %s, %d rounds, the order swapped every round", checkCostBench, *benchtime, *checkRounds))
+			cc, err := runCheckCost(ctx, *checkRounds, *benchtime, logf)
+			r.CheckCost = cc
+			if err != nil {
+				fail("native close check", err)
+			}
+		}
 		end("native")
 	}
 	if want["size"] {

@@ -208,6 +208,31 @@ func TestCloseCheckCostIsABoundThatCanOnlyMissOrMeet(t *testing.T) {
 	}
 }
 
+// With the paired check-cost run, the row reports its median ratio:
+// met at 2%, missed at 4%, whatever the ratio to coder says.
+func TestCloseCheckCostMeasured(t *testing.T) {
+	for _, c := range []struct {
+		ratios []float64
+		ok     bool
+		got    string
+	}{
+		{[]float64{0.97, 0.98, 0.99, 0.95, 1.01}, true, "2.0% (1 − median of 5 paired rounds' ratios with / without the check, 0.980; rounds 0.950–1.010;"},
+		{[]float64{0.96, 0.90, 0.97}, false, "4.0% (1 − median of 3 paired rounds' ratios"},
+	} {
+		r := fullReport()
+		r.Native["Send/dualws/32B"]["msg/s"] = 500000 // half of coder: not what the row is about
+		r.CheckCost = &CheckCost{Rounds: len(c.ratios), Ratios: c.ratios, With: []float64{490000}, Without: []float64{500000}}
+		for _, tg := range issue12(r) {
+			if tg.name != issue12Rows[9] {
+				continue
+			}
+			if !tg.known || tg.ok != c.ok || !strings.HasPrefix(tg.got, c.got) {
+				t.Errorf("ratios %v: %+v, want ok=%v and got starting %q", c.ratios, tg, c.ok, c.got)
+			}
+		}
+	}
+}
+
 func TestSummarizeLoad(t *testing.T) {
 	runs := []load.EchoResult{
 		{RTTMicros: []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, Skipped: 1, DialSeconds: 0.5, CPUSeconds: 1},

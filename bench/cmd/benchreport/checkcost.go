@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// CheckCost is what dualws's native close check costs a Send of 32 B: the
+// same benchmark run from two test binaries, one built with the tag
+// dualws_bench_nosendcheck (no check), taking turns, the order swapped
+// every round, so that both see the same machine.
+type CheckCost struct {
+	Rounds  int
+	Ratios  []float64 // per round: with the check / without, msg/s
+	With    []float64 // msg/s per round
+	Without []float64
+}
+
+// Cost is 1 − the median ratio: the share of throughput the check takes.
+func (c *CheckCost) Cost() float64 { return 1 - median(c.Ratios) }
+
+// checkCostBench is the benchmark both binaries run.
+const checkCostBench = "^BenchmarkSend$/^dualws$/^32B$"
+
+// runCheckCost builds both test binaries of bench/native and runs them
+// rounds times each.
+func runCheckCost(ctx context.Context, rounds int, benchtime string, logf func(string, ...any)) (*CheckCost, error) {
+	dir, err := os.MkdirTemp("", "checkcost")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	with, without := filepath.Join(dir, "with.test"), filepath.Join(dir, "without.test")
+	for _, b := range [][]string{{"-o", with}, {"-tags", "dualws_bench_nosendcheck", "-o", without}} {
+		args := append([]string{"test", "-c"}, append(b, "./native")...)
+		if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run := func(bin string) (float64, error) {
+		c := exec.CommandContext(ctx, bin, "-test.run=NONE", "-test.bench="+checkCostBench, "-test.benchtime="+benchtime)
+		c.Dir = "native"
+		out, err := c.CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w\n%s", filepath.Base(bin), err, out)
+		}
+		v, ok := parseBench(string(out))["Send/dualws/32B"]["msg/s"]
+		if !ok {
+			return 0, fmt.Errorf("%s: no msg/s in\n%s", filepath.Base(bin), out)
+		}
+		return v, nil
+	}
+	res := &CheckCost{Rounds: rounds}
+	for i := range rounds {
+		order := []string{with, without}
+		if i%2 == 1 {
+			order = []string{without, with}
+		}
+		got := map[string]float64{}
+		for _, bin := range order {
+			v, err := run(bin)
+			if err != nil {
+				return res, err
+			}
+			got[bin] = v
+		}
+		res.With = append(res.With, got[with])
+		res.Without = append(res.Without, got[without])
+		res.Ratios = append(res.Ratios, got[with]/got[without])
+		logf("native close check, round %d: %.0f msg/s with, %.0f without (%.3f)", i+1, got[with], got[without], got[with]/got[without])
+	}
+	return res, nil
+}
