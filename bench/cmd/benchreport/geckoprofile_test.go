@@ -66,10 +66,10 @@ func TestGeckoSummary(t *testing.T) {
 
 func TestGeckoFuncName(t *testing.T) {
 	for in, want := range map[string]string{
-		"busy (http://127.0.0.1:1/index.html:2:14)[1]":  "busy (index.html:2:14)",
+		"busy (http://127.0.0.1:1/index.html:2:14)[1]": "busy (index.html:2:14)",
 		"runtime.mallocgc (http://h:1/dualws.wasm:77)": "runtime.mallocgc (dualws.wasm:77)",
-		"apply (self-hosted:2610:23)":                   "apply (self-hosted:2610:23)",
-		"PWebSocket::Msg_SendBinaryMsg":                 "PWebSocket::Msg_SendBinaryMsg",
+		"apply (self-hosted:2610:23)":                  "apply (self-hosted:2610:23)",
+		"PWebSocket::Msg_SendBinaryMsg":                "PWebSocket::Msg_SendBinaryMsg",
 	} {
 		if got := geckoFuncName(in); got != want {
 			t.Errorf("geckoFuncName(%q) = %q, want %q", in, got, want)
