@@ -24,8 +24,23 @@ import (
 // within the case's time (the driver's clock, which is the same Unix
 // clock as the profile's), are summarised.
 //
-// A graceful quit (MOZ_PROFILER_SHUTDOWN) is not needed: Firefox 153 on
-// Linux does not treat SIGTERM as a quit, so that route kept nothing.
+// Firefox writes the file twice, first with the parent process alone, so
+// stop waits for a version that holds the page's thread. Frames are the
+// profiler's labels (C++ labels such as WebSocket.send, IPC messages such
+// as PWebSocket::Msg_SendBinaryMsg) and JS and wasm functions, which
+// carry their file (dualws.wasm, wasm_exec.js); native code is an
+// address (Debian's libxul has no symbols), so a sample's self function
+// is its innermost named frame: XRE_InitChildProcess as self means native
+// code under no label (the event loop, IPC dispatch). Set
+// BENCHREPORT_KEEP_PROFILE=1 to keep the profile (os.TempDir()/gecko-*.json)
+// for the Firefox Profiler.
+//
+// Tried and dropped: MOZ_PROFILER_SHUTDOWN needs a graceful quit, and
+// Firefox 153 exits at once on SIGTERM without writing it (the content
+// processes die with the parent: "Exiting due to channel error").
+// Starting the profiler with SIGUSR1 just before the case (instead of at
+// start-up) was tried once, read before the second write, and not
+// retried.
 type firefoxProfiler struct {
 	dir      string
 	pid      int
