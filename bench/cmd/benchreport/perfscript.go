@@ -62,11 +62,25 @@ func parsePerfScript(r io.Reader) ([]perfSample, error) {
 	return out, sc.Err()
 }
 
+// jscName matches JSC's JIT dump names: "JSC-WasmOMG: <?>.wasm-function[NAME]"
+// for wasm (tiers BBQ, OMG), "JSC-FTL: NAME#HASH" for JS (tiers Baseline,
+// DFG, FTL).
+var jscName = regexp.MustCompile(`^JSC-(Wasm(?:BBQ|OMG)|Baseline|DFG|FTL): (?:<\?>\.wasm-function\[(.*)\]|(.+?)#\w+)$`)
+
 // name is the frame's function for the report: its symbol, or the file
-// it is in when perf could not name it.
+// it is in when perf could not name it. JIT tiers of one function are
+// merged: "NAME (wasm)", "NAME (JS)".
 func (f perfFrame) name() string {
 	if f.sym == "" || f.sym == "[unknown]" {
 		return "?? (" + f.dso + ")"
+	}
+	if m := jscName.FindStringSubmatch(f.sym); m != nil {
+		if m[2] != "" {
+			return m[2] + " (wasm)"
+		}
+		if m[3] != "" {
+			return m[3] + " (JS)"
+		}
 	}
 	return f.sym
 }

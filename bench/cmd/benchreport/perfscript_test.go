@@ -35,19 +35,19 @@ func TestPerfSummary(t *testing.T) {
 		t.Errorf("groups %v, want %v", g, wantGroups)
 	}
 	wantSelf := []countedName{
-		{"JSC-WasmOMG: <?>.wasm-function[runtime.addspecial]", 2},
+		{"runtime.addspecial (wasm)", 2},
 		{"?? (libwebkit2gtk-4.1.so.0.19.9)", 1},
-		{"JSC-FTL: syscall/js.valueGet#D4tunf", 1},
 		{"JSC::Heap::collectInMutatorThread()", 1},
 		{"finish_task_switch.isra.0", 1},
+		{"syscall/js.valueGet (JS)", 1},
 	}
 	if got := s.selfTop("", 10); !reflect.DeepEqual(got, wantSelf) {
 		t.Errorf("self top\n got %v\nwant %v", got, wantSelf)
 	}
 	wantIncl := []countedName{
-		{"JSC-FTL: syscall/js.valueGet#D4tunf", 2},
-		{"JSC-WasmBBQ: <?>.wasm-function[wasm_pc_f_loop]", 2},
-		{"JSC-WasmOMG: <?>.wasm-function[runtime.addspecial]", 2},
+		{"runtime.addspecial (wasm)", 2},
+		{"syscall/js.valueGet (JS)", 2},
+		{"wasm_pc_f_loop (wasm)", 2},
 	}
 	if got := s.inclusiveTop(3); !reflect.DeepEqual(got, wantIncl) {
 		t.Errorf("inclusive top\n got %v\nwant %v", got, wantIncl)
