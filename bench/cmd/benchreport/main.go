@@ -12,7 +12,8 @@
 //
 // -quick uses tiny sizes, for a smoke run; -parts selects the parts.
 // The subcommands memserver and memclient are the processes of the memory
-// benchmark, started by the command itself.
+// benchmark, started by the command itself; turns measures each engine's
+// event-loop turns (turns.go).
 package main
 
 import (
@@ -43,6 +44,8 @@ func main() {
 			err = memClient(os.Args[2:])
 		case "loadclient":
 			err = loadClient(os.Args[2:])
+		case "turns":
+			err = turns(os.Args[2:])
 		default:
 			err = report(os.Args[1:])
 		}
