@@ -98,6 +98,14 @@ type Options struct {
 	// OnExit, if set, is called (once, from another goroutine) when the
 	// browser process exits before stop was called: it crashed or quit.
 	OnExit func(error)
+	// Env are extra environment variables ("KEY=value") for the browser,
+	// after (so overriding) the ones Launch sets. Its child processes
+	// inherit them: a profiler's settings, for example.
+	Env []string
+	// Started, if set, is called with the browser process's pid once it
+	// has started, before Launch returns. Descendants(pid) then finds its
+	// child processes (content, web or network processes).
+	Started func(pid int)
 }
 
 // Check reports whether engine n can be launched: nil, or an error that
@@ -274,7 +282,7 @@ func launch(ctx context.Context, n Name, url string, o *Options) (_ *launched, e
 	}
 	args = append(append(args, o.Args...), url)
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = env
+	cmd.Env = append(env, o.Env...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logw, logw
 	if n == Chromium {
@@ -298,6 +306,9 @@ func launch(ctx context.Context, n Name, url string, o *Options) (_ *launched, e
 	}
 	if err := l.start(cmd); err != nil {
 		return nil, fmt.Errorf("engine: starting %s: %w", args[0], err)
+	}
+	if o.Started != nil {
+		o.Started(cmd.Process.Pid)
 	}
 	if o.OnExit != nil {
 		p := l.procs[len(l.procs)-1]
@@ -437,6 +448,10 @@ func (l *launched) stop() {
 		os.RemoveAll(l.dir)
 	})
 }
+
+// Descendants returns the pids of every live descendant of process pid
+// (children, their children, ...), read from /proc; nil off Linux.
+func Descendants(pid int) []int { return descendants(pid) }
 
 // killTree ends p and every descendant: SIGTERM, then SIGKILL after a
 // grace period, then waits for p.

@@ -6,9 +6,12 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +108,43 @@ func TestLaunchLoadsThePageAndStopLeavesNothing(t *testing.T) {
 				t.Errorf("%s: profile directory %s still there after stop (%v)", n, l.dir, err)
 			}
 		})
+	}
+}
+
+// TestEnvAndStarted launches a stand-in "browser" (a shell script named by
+// $FIREFOX) that writes its pid and one variable of its environment to a
+// file: the variable must be Options.Env's value and the pid the one
+// Options.Started was given.
+func TestEnvAndStarted(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	script := filepath.Join(dir, "fakefox")
+	body := "#!/bin/sh\necho \"$$ $ENGINE_TEST_VAR\" > " + out + ".tmp && mv " + out + ".tmp " + out + "\nexec sleep 30\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FIREFOX", script)
+	var started int
+	l, err := launch(context.Background(), Firefox, "http://127.0.0.1:1/", &Options{
+		Env:     []string{"ENGINE_TEST_VAR=from-options"},
+		Started: func(pid int) { started = pid },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.stop()
+	var b []byte
+	for i := 0; i < 500; i++ {
+		if b, err = os.ReadFile(out); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the stand-in browser wrote nothing: %v", err)
+	}
+	want := fmt.Sprintf("%d from-options", started)
+	if got := strings.TrimSpace(string(b)); started == 0 || got != want {
+		t.Errorf("the browser wrote %q; want %q (Started gave pid %d)", got, want, started)
 	}
 }

@@ -45,7 +45,7 @@ type BrowserSizes struct {
 	Reps         int    // throughput runs per case (the report shows medians)
 	Warm         int    // on each fresh page, first run every case at 1/Warm of its size (0: no warm-up)
 	Closes       int    // close-detection connections per mode
-	Profile      string // "impl/case" (e.g. dualws/recv64k): print Chromium's DevTools CPU profile's top functions
+	Profile      string // "impl/case" (e.g. dualws/recv64k): print a CPU profile's top functions (Chromium: DevTools; Firefox: Gecko profiler; WebKit: perf)
 	// CoderEngines lists the engines that also measure coder/websocket's
 	// wasm build (nil: every engine).
 	CoderEngines []engine.Name
@@ -269,9 +269,9 @@ func runEngine(ctx context.Context, hub *pageHub, srv *wsserver.Server, n engine
 				}
 			}
 			for _, c := range cases(impl, 1) {
-				profiling := p.tab != nil && profileImpl == impl && profileCase == c.name && rep == 0
+				profiling := (p.tab != nil || p.prof != nil) && profileImpl == impl && profileCase == c.name && rep == 0
 				if profiling {
-					if err := startProfile(p.tab); err != nil {
+					if err := p.profileStart(ctx, impl); err != nil {
 						return err
 					}
 				}
@@ -280,7 +280,7 @@ func runEngine(ctx context.Context, hub *pageHub, srv *wsserver.Server, n engine
 					return err
 				}
 				if profiling {
-					if err := stopProfile(p.tab, sizes.Profile, logf); err != nil {
+					if err := p.profileStop(ctx, sizes.Profile, logf); err != nil {
 						return err
 					}
 				}

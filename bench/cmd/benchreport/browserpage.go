@@ -92,6 +92,7 @@ type benchPage struct {
 	log    *engine.TailBuffer
 	stop   func()
 	tab    context.Context // chromedp tab, only when launched for a profile
+	prof   engineProfiler  // Firefox's or WebKit's profiler, only when launched for a profile
 	broken error
 	once   sync.Once
 }
@@ -114,7 +115,8 @@ func (p *benchPage) pageURL(impl string) string {
 
 // launch starts engine n on the plain-JS page and waits until it is ready.
 // withTab starts Chromium through chromedp instead of engine.Launch, so
-// that p.tab can reach its profiler.
+// that p.tab can reach its profiler; for Firefox and WebKit it sets up
+// p.prof (profile_firefox.go, profile_webkit.go).
 func (h *pageHub) launch(ctx context.Context, n engine.Name, withTab bool) (*benchPage, error) {
 	p := h.newPage(n)
 	p.impl = "js"
@@ -140,16 +142,30 @@ func (h *pageHub) launch(ctx context.Context, n engine.Name, withTab bool) (*ben
 		if n == engine.Chromium {
 			args = []string{"--enable-logging=stderr", "--v=0"} // the page's console, for errors
 		}
-		stop, err := engine.Launch(context.Background(), n, u, &engine.Options{
+		o := &engine.Options{
 			Log:    p.log,
 			Args:   args,
 			OnExit: p.page.Exited,
-		})
+		}
+		if withTab {
+			prof, err := newEngineProfiler(n, h.base, o)
+			if err != nil {
+				p.close()
+				return nil, err
+			}
+			p.prof = prof
+			p.stop = prof.close
+		}
+		stop, err := engine.Launch(context.Background(), n, u, o)
 		if err != nil {
 			p.close()
 			return nil, err
 		}
-		p.stop = stop
+		if p.prof != nil {
+			p.stop = func() { stop(); p.prof.close() }
+		} else {
+			p.stop = stop
+		}
 	}
 	if err := p.awaitReady(ctx, "js"); err != nil {
 		p.close()

@@ -12,7 +12,8 @@
 //
 // -quick uses tiny sizes, for a smoke run; -parts selects the parts.
 // The subcommands memserver and memclient are the processes of the memory
-// benchmark, started by the command itself.
+// benchmark, started by the command itself; turns measures each engine's
+// event-loop turns (turns.go).
 package main
 
 import (
@@ -43,6 +44,8 @@ func main() {
 			err = memClient(os.Args[2:])
 		case "loadclient":
 			err = loadClient(os.Args[2:])
+		case "turns":
+			err = turns(os.Args[2:])
 		default:
 			err = report(os.Args[1:])
 		}
@@ -95,7 +98,7 @@ func report(args []string) error {
 	churnWorkers := fs.Int("churn-workers", 500, "load: churn connections in progress at once")
 	churnCycles := fs.Int("churn-cycles", 200, "load: churn cycles per worker, split over -load-turns")
 	loadTurns := fs.Int("load-turns", 2, "load: the libraries take turns this many times")
-	profile := fs.String("browser-profile", "", "browser: print Chromium's DevTools CPU profile of one case, e.g. dualws/recv64k (cases: recv32 recv64k send32 send64k); Chromium then runs under DevTools, whose Network domain slows every WebSocket figure of that run")
+	profile := fs.String("browser-profile", "", "browser: print a CPU profile of one case's page main thread, e.g. dualws/recv64k (cases: recv32 recv64k send32 send64k): Chromium's DevTools profiler (Chromium then runs under DevTools, whose Network domain slows every WebSocket figure of that run), Firefox's Gecko profiler (on for the whole run), WebKit under perf (root or perf_event_paranoid ≤ 1); the run's figures are then not for the report")
 	enginesFlag := fs.String("engines", "", "browser: comma-separated engines (chromium, firefox, webkit; default all three)")
 	if err := fs.Parse(args); err != nil {
 		return err
