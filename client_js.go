@@ -122,8 +122,8 @@ type jsConn struct {
 	token     int64
 	turnCh    chan struct{}
 	yieldMu   sync.Mutex
-	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (UnixNano); 0: never
-	lastWrite atomic.Int64 // when the last Send reached the driver (UnixNano)
+	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (jsClock); 0: never
+	lastWrite atomic.Int64 // when the last Send reached the driver (jsClock)
 	settled   bool         // a yield has let the event loop run until openSettle after the open event
 	openedAt  time.Time
 
@@ -356,32 +356,43 @@ func (d *jsConn) finish() {
 	close(d.doneCh)
 }
 
-// yield lets the browser's event loop run when a millisecond or more has
-// passed since the last yield found it quiet (or none ever did), so that a
-// close that has reached the browser is seen before the next message goes
-// out. Being called from the event loop is not enough: Dial and Receive
-// return inside an event's task, with later events still queued. The
-// clock is the wall clock, which steps by 1 ms in the browser, so a yield
-// comes at the first Send after each millisecond boundary, however soon
-// after the last yield (a monotonic clock, a millisecond after the last
-// yield ended, halved the yields of a send flood and raised its seeds in
-// Chromium from 0 to 287 in one run).
+// yield lets the browser's event loop run when the clock has crossed a
+// millisecond boundary since the last yield found it quiet (or none ever
+// did), so that a close that has reached the browser is seen before the
+// next message goes out. Being called from the event loop is not enough:
+// Dial and Receive return inside an event's task, with later events still
+// queued. A yield comes at the first Send after each boundary, however
+// soon after the last yield: a rule of a millisecond after the last yield
+// ended halved the yields of a send flood and raised its seeds in Chromium
+// from 0 to 287 in one run.
 func (d *jsConn) yield() {
-	now := time.Now().UnixNano()
+	now := jsClock()
 	// A program that sent nothing for idleGap has been computing or
 	// waiting: in Firefox the yield lets the event loop idle first.
 	idle := now-d.lastWrite.Swap(now) >= int64(idleGap)
-	if closeCheckDue(now, d.lastQuiet.Load()) {
+	if closeCheckDue(jsMillis(now), jsMillis(d.lastQuiet.Load())) {
 		span := time.Duration(0)
 		if !d.settled {
 			span = max(0, openSettle-time.Since(d.openedAt))
 		}
 		if d.yieldTurns(quietTurns, span, idle) {
 			d.settled = true
-			d.lastQuiet.Store(time.Now().UnixNano())
+			d.lastQuiet.Store(jsClock())
 		}
 	}
 }
+
+// jsEpoch lies a second before the package started, so that jsClock is
+// never near 0, which lastQuiet uses for "never".
+var jsEpoch = time.Now().Add(-time.Second)
+
+// jsClock is the monotonic clock in nanoseconds since jsEpoch: one call
+// to performance.now, where time.Now also calls Date.now.
+func jsClock() int64 { return int64(time.Since(jsEpoch)) }
+
+// jsMillis truncates a jsClock reading to whole milliseconds, so that
+// closeCheckDue of two readings says whether a boundary lies between them.
+func jsMillis(t int64) int64 { return t - t%int64(time.Millisecond) }
 
 // yieldTurns lets the event loop run turn after turn, each a fresh task of
 // its own, until quiet turns in a row delivered no socket event, at most
