@@ -128,6 +128,7 @@ type jsConn struct {
 	openedAt  time.Time
 
 	rscratch [1024]byte // drain's: binary messages up to 1023 bytes come through it
+	batched  int        // messages taken by the batch path (batch_js.go), for tests
 
 	sendMu    sync.Mutex
 	sbuf      js.Value // Uint8Array that binary sends are copied into
@@ -282,6 +283,17 @@ func (d *jsConn) drain() {
 	datas, byEvent := d.msgs, jsEventData.IsUndefined()
 	if !byEvent {
 		datas = d.msgs.Call("map", jsEventData) // one call for the batch
+		max := batchMaxSize
+		if limit >= 0 && limit < int64(max) {
+			max = int(limit)
+		}
+		if batch := batchBinary(datas, n, max); batch != nil {
+			for _, p := range batch {
+				d.c.deliver(Binary, p)
+			}
+			d.batched += n
+			n = 0
+		}
 	}
 	for i := 0; i < n; i++ {
 		data := datas.Index(i)

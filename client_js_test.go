@@ -244,3 +244,102 @@ func TestJSSubprotocol(t *testing.T) {
 	c, _ := dialPath(t, "/ws/subprotocol", &Options{Subprotocols: []string{"v1", "v2"}})
 	equal(t, c.Subprotocol(), "v2")
 }
+
+// holdEventLoop keeps the browser's event loop from running for d, so
+// that messages arriving meanwhile are drained in one batch.
+func holdEventLoop(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
+// TestJSReceiveBatches: messages drained together, through the batch path
+// (batch_js.go) when all are binary and small, else one by one, arrive
+// whole and in order, every byte value included.
+func TestJSReceiveBatches(t *testing.T) {
+	pattern := func(size, seed int) []byte {
+		p := make([]byte, size)
+		for k := range p {
+			p[k] = byte(seed*31 + k*7)
+		}
+		return p
+	}
+	type msg struct {
+		typ MessageType
+		p   []byte
+	}
+	var small, mixed, large []msg
+	for i, size := range []int{0, 1, 2, 127, 128, 255, 256, 300, 1023} {
+		small = append(small, msg{Binary, pattern(size, i)})
+		mixed = append(mixed, msg{Binary, pattern(size, i)})
+		large = append(large, msg{Binary, pattern(size, i)})
+	}
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	small = append(small, msg{Binary, all})
+	mixed = append(mixed[:4], append([]msg{{Text, []byte("text among binary é")}}, mixed[4:]...)...)
+	large = append(large, msg{Binary, pattern(1024, 99)}, msg{Binary, pattern(5000, 98)})
+	c, _ := dialPath(t, "/ws/echo", nil)
+	d := c.t.(*jsConn)
+	for _, tc := range []struct {
+		name    string
+		msgs    []msg
+		batched bool
+	}{{"small binary", small, true}, {"with text", mixed, false}, {"with large", large, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			for attempt := 0; ; attempt++ {
+				before := d.batched
+				for _, m := range tc.msgs {
+					if err := c.Send(context.Background(), m.typ, m.p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				holdEventLoop(100 * time.Millisecond) // the echoes arrive meanwhile
+				for i, m := range tc.msgs {
+					typ, p, err := c.Receive(context.Background())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if typ != m.typ || string(p) != string(m.p) {
+						t.Fatalf("message %d: got %v % x, want %v % x", i, typ, p, m.typ, m.p)
+					}
+				}
+				// Echoes that came during the Sends' yields were drained
+				// then: the batch path need not take every message.
+				if got := d.batched - before; (got >= batchMinCount) == tc.batched {
+					return
+				}
+				if attempt == 2 || !tc.batched {
+					t.Fatalf("batch path took %d messages (want it to take them: %v)", d.batched-before, tc.batched)
+				}
+			}
+		})
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJSReceiveBatchReadLimit: in a batch, the messages before one over
+// ReadLimit are delivered, then the client closes with 1009.
+func TestJSReceiveBatchReadLimit(t *testing.T) {
+	c, rec := dialPath(t, "/ws/echo", &Options{ReadLimit: 100})
+	for _, size := range []int{10, 20, 30, 40, 101, 50} {
+		if err := c.Send(context.Background(), Binary, make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holdEventLoop(100 * time.Millisecond)
+	for _, size := range []int{10, 20, 30, 40} {
+		_, p, err := c.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, len(p), size)
+	}
+	_, _, err := c.Receive(context.Background())
+	equal(t, closeErr(t, err).Code, StatusMessageTooBig)
+	waitDone(t, c)
+	equal(t, rec.transitions(), []string{"CONNECTING>OPEN", "OPEN>CLOSING 1009", "CLOSING>CLOSED 1009 clean"})
+}
