@@ -319,7 +319,7 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // context's error.
 //
 // In the browser Send copies data and returns; the browser sends it later
-// (see BufferedAmount). While more than 1 MiB is queued, Send waits for the
+// (see BufferedAmount). While more than 4 MiB is queued, Send waits for the
 // browser to drain it; if the peer's close arrives meanwhile, the browser
 // discards the queued message and Send returns the *CloseError. If ctx
 // ends during that wait, Send returns its error; the message stays queued
