@@ -86,13 +86,37 @@ func batchBinary(datas js.Value, n int, max int) [][]byte {
 	if len(sizes) != n {
 		return nil
 	}
-	// Each [buffer, index, array] from Array.of loses its last two
-	// elements, and decode is applied to what is left, [buffer].
-	args := datas.Call("map", jsBatch.arrayOf)
-	args.Call("map", jsBatch.pop)
-	args.Call("map", jsBatch.pop)
-	return splitUserDefined(args.Call("map", jsBatch.decode).Call("join", "").String(), sizes)
+	msgs := make([][]byte, 0, n)
+	for i := 0; i < n; {
+		// A chunk of at most batchChunkBytes (or one message), so that
+		// the strings stay small however large the batch.
+		j, bytes := i+1, sizes[i]
+		for ; j < n && bytes+sizes[j] <= batchChunkBytes; j++ {
+			bytes += sizes[j]
+		}
+		chunk := datas
+		if i > 0 || j < n {
+			chunk = datas.Call("slice", i, j)
+		}
+		// Each [buffer, index, array] from Array.of loses its last two
+		// elements, and decode is applied to what is left, [buffer].
+		args := chunk.Call("map", jsBatch.arrayOf)
+		args.Call("map", jsBatch.pop)
+		args.Call("map", jsBatch.pop)
+		part := splitUserDefined(args.Call("map", jsBatch.decode).Call("join", "").String(), sizes[i:j])
+		if part == nil {
+			return nil
+		}
+		msgs = append(msgs, part...)
+		i = j
+	}
+	return msgs
 }
+
+// batchChunkBytes bounds the message bytes one pair of strings carries:
+// a string holds up to three bytes per message byte, so 256 KiB of
+// messages make at most 768 KiB of string on each side.
+const batchChunkBytes = 256 << 10
 
 // splitUserDefined decodes s, UTF-8 of x-user-defined text, into one
 // message per size. It returns nil if s does not match the sizes.

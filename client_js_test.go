@@ -351,7 +351,8 @@ func TestJSReceiveBatchReadLimit(t *testing.T) {
 
 // TestJSBatchBinary: the batch path takes an array of at least
 // batchMinCount ArrayBuffers of at most max bytes each, every byte value
-// intact, and leaves any other batch to the per-message path.
+// intact, a large batch in chunks, and leaves any other batch to the
+// per-message path.
 func TestJSBatchBinary(t *testing.T) {
 	buffer := func(p []byte) js.Value {
 		u8 := js.Global().Get("Uint8Array").New(len(p))
@@ -382,6 +383,26 @@ func TestJSBatchBinary(t *testing.T) {
 	three := js.Global().Get("Array").New(buffer([]byte{1}), buffer([]byte{2}), buffer([]byte{3}))
 	if got := batchBinary(three, 3, 1023); got != nil {
 		t.Errorf("a batch under batchMinCount was taken")
+	}
+	// A batch over batchChunkBytes crosses in chunks, in order.
+	big := js.Global().Get("Array").New()
+	var bigMsgs [][]byte
+	for i := 0; i < 3*batchChunkBytes/1000; i++ {
+		p := make([]byte, 1000)
+		for k := range p {
+			p[k] = byte(i + k)
+		}
+		bigMsgs = append(bigMsgs, p)
+		big.Call("push", buffer(p))
+	}
+	got = batchBinary(big, len(bigMsgs), 1023)
+	if len(got) != len(bigMsgs) {
+		t.Fatalf("chunked batch: got %d messages, want %d", len(got), len(bigMsgs))
+	}
+	for i := range bigMsgs {
+		if string(got[i]) != string(bigMsgs[i]) {
+			t.Fatalf("chunked batch, message %d differs", i)
+		}
 	}
 	arr.Call("splice", 2, 0, "text")
 	if got := batchBinary(arr, len(msgs)+1, 1023); got != nil {
