@@ -131,6 +131,7 @@ type jsConn struct {
 
 	rscratch [1024]byte // drain's: binary messages up to 1023 bytes come through it
 	batched  int        // messages taken by the batch path (batch_js.go), for tests
+	byEvent  int8       // 0: not yet known; 1: jsEventData reads this socket's events; 2: it cannot
 
 	sendMu    sync.Mutex
 	sbuf      js.Value // Uint8Array that binary sends are copied into
@@ -282,7 +283,15 @@ func (d *jsConn) drain() {
 	}
 	d.events.Add(int64(n))
 	limit := d.c.cfg.readLimit
-	datas, byEvent := d.msgs, jsEventData.IsUndefined()
+	if d.byEvent == 0 {
+		// Node's WebSocket dispatches events of another MessageEvent
+		// class, whose data the global one's getter refuses (it throws).
+		d.byEvent = 2
+		if !jsEventData.IsUndefined() && d.msgs.Index(0).InstanceOf(jsGlobal.Get("MessageEvent")) {
+			d.byEvent = 1
+		}
+	}
+	datas, byEvent := d.msgs, d.byEvent == 2
 	if !byEvent {
 		datas = d.msgs.Call("map", jsEventData) // one call for the batch
 		max := batchMaxSize
