@@ -3,6 +3,7 @@
 package dualws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -439,5 +440,91 @@ func TestJSSplitUserDefinedRejectsMismatch(t *testing.T) {
 	}
 	if got := splitUserDefined("a\xef\x9f\xbf", []int{2}); len(got) != 1 || string(got[0]) != "a\xff" {
 		t.Errorf("got %q, want [a\\xff]", got)
+	}
+}
+
+// TestJSBatchBinaryEdges: the batch path keeps zero-length messages (as
+// empty, non-nil slices), messages that begin with the bytes of a UTF-8
+// or UTF-16 byte order mark (a decoder must not drop them), and a chunk
+// that ends exactly at batchChunkBytes; where it is missing (Node), it
+// takes nothing.
+func TestJSBatchBinaryEdges(t *testing.T) {
+	buffer := func(p []byte) js.Value {
+		u8 := js.Global().Get("Uint8Array").New(len(p))
+		js.CopyBytesToJS(u8, p)
+		return u8.Get("buffer")
+	}
+	check := func(name string, msgs [][]byte) {
+		t.Helper()
+		arr := js.Global().Get("Array").New()
+		for _, p := range msgs {
+			arr.Call("push", buffer(p))
+		}
+		got := batchBinary(arr, len(msgs), batchMaxSize)
+		if !jsBatch.ok {
+			if got != nil {
+				t.Fatalf("%s: batch path without its functions took %d messages", name, len(got))
+			}
+			return
+		}
+		if len(got) != len(msgs) {
+			t.Fatalf("%s: got %d messages, want %d", name, len(got), len(msgs))
+		}
+		for i := range msgs {
+			if got[i] == nil || string(got[i]) != string(msgs[i]) {
+				t.Fatalf("%s: message %d: got % x (nil %v), want % x", name, i, got[i], got[i] == nil, msgs[i])
+			}
+		}
+	}
+	check("empty", [][]byte{{}, {}, {}, {}, {}})
+	check("byte order marks", [][]byte{
+		{0xef, 0xbb, 0xbf}, {0xef, 0xbb, 0xbf, 'a'}, {0xfe, 0xff, 0, 'a'}, {0xff, 0xfe, 'a', 0},
+		{'a', 0xef, 0xbb, 0xbf}, {0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf},
+	})
+	// 256 messages of 1023 bytes and one of 256 fill the first chunk
+	// exactly; the rest go in a second.
+	var exact [][]byte
+	for i := 0; i < 256; i++ {
+		p := make([]byte, 1023)
+		for k := range p {
+			p[k] = byte(i ^ k)
+		}
+		exact = append(exact, p)
+	}
+	exact = append(exact, bytes.Repeat([]byte{0xee}, 256), []byte{1}, bytes.Repeat([]byte{0x80}, 1023), []byte{}, []byte{0xff})
+	check("chunk boundary", exact)
+}
+
+// TestJSReceiveWithoutBatchPath: where the batch path's functions are
+// missing (a runtime without x-user-defined), small binary messages
+// drained together still arrive whole and in order, one by one.
+func TestJSReceiveWithoutBatchPath(t *testing.T) {
+	saved := jsBatch.ok
+	jsBatch.ok = false
+	defer func() { jsBatch.ok = saved }()
+	c, _ := dialPath(t, "/ws/echo", nil)
+	d := c.t.(*jsConn)
+	var msgs [][]byte
+	for i := 0; i < 8; i++ {
+		msgs = append(msgs, bytes.Repeat([]byte{byte(0x7c + i)}, i))
+	}
+	for _, p := range msgs {
+		if err := c.Send(context.Background(), Binary, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holdEventLoop(100 * time.Millisecond)
+	for i, want := range msgs {
+		typ, p, err := c.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ != Binary || p == nil || string(p) != string(want) {
+			t.Fatalf("message %d: got %v % x, want % x", i, typ, p, want)
+		}
+	}
+	equal(t, d.batched, 0)
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
 	}
 }
