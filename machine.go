@@ -54,8 +54,11 @@ const (
 	openSettle       = 5 * time.Millisecond
 )
 
-// closeCheckDue reports whether a Send starting at now (Unix ns) must look
-// for a close, the last look having ended at last (0: never).
+// closeCheckDue reports whether a Send starting at now must look for a
+// close, the last look having ended at last: nanoseconds of a monotonic
+// clock (natively since the connection's epoch, never being
+// -closeCheckEvery; in the browser jsClock truncated to milliseconds,
+// never being 0).
 func closeCheckDue(now, last int64) bool { return now-last >= int64(closeCheckEvery) }
 
 // scriptCloseCode maps a close code to one a browser script may send:
