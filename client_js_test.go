@@ -528,3 +528,34 @@ func TestJSReceiveWithoutBatchPath(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestJSYieldClock: a close check is due at each millisecond boundary of
+// jsClock, however close the two readings, and never within one
+// millisecond; jsClock lies a second past its epoch at least, so a first
+// Send (lastQuiet 0, "never") is due however soon after the page loaded.
+func TestJSYieldClock(t *testing.T) {
+	ms := int64(time.Millisecond)
+	for _, c := range []struct {
+		last, now int64
+		due       bool
+	}{
+		{5*ms + ms - 1, 6 * ms, true},     // 1 ns apart, across a boundary
+		{5 * ms, 5*ms + ms - 1, false},    // almost 1 ms apart, within one
+		{5*ms + ms/2, 6*ms + ms/4, true},  // under 1 ms apart, across one
+		{5*ms + ms/2, 5*ms + ms/2, false}, // the same reading
+	} {
+		if got := closeCheckDue(jsMillis(c.now), jsMillis(c.last)); got != c.due {
+			t.Errorf("closeCheckDue(jsMillis(%d), jsMillis(%d)) = %v, want %v", c.now, c.last, got, c.due)
+		}
+	}
+	now := jsClock()
+	if now < int64(time.Second) {
+		t.Fatalf("jsClock() = %d, under a second past its epoch", now)
+	}
+	if !closeCheckDue(jsMillis(now), jsMillis(0)) {
+		t.Fatalf("a first Send at jsClock %d is not due", now)
+	}
+	if later := jsClock(); later < now {
+		t.Fatalf("jsClock went back from %d to %d", now, later)
+	}
+}
