@@ -28,8 +28,9 @@ const batchMaxSize = 1023
 const batchMinCount = 4
 
 // jsBatch holds the bound functions; ok is false where one is missing (a
-// runtime without TextDecoder or x-user-defined), and drain then takes
-// every message on its own.
+// runtime without TextDecoder or x-user-defined, such as Node) or a trial
+// batch of one message through them throws or decodes otherwise, and
+// drain then takes every message on its own.
 var jsBatch = func() (b struct {
 	ok                       bool
 	protoOf, stringProto     js.Value // Object.getPrototypeOf, String.prototype
@@ -58,7 +59,19 @@ var jsBatch = func() (b struct {
 	b.arrayOf = jsArray.Get("of")
 	b.pop = call.Call("bind", jsArray.Get("prototype").Get("pop"))
 	b.decode = apply.Call("bind", td.Get("prototype").Get("decode"), td.New("x-user-defined"))
-	b.ok = true
+	// A trial batch through the bound functions: a runtime where one
+	// throws on an ArrayBuffer, or decodes otherwise, keeps the
+	// per-message path rather than panicking or falling back in every
+	// drain.
+	probe := jsUint8Array.New(3)
+	js.CopyBytesToJS(probe, []byte{'A', 0x80, 0xff})
+	one := b.arrayOf.Invoke(probe.Get("buffer"))
+	lens := one.Call("map", b.byteLength).Call("join", ",").String()
+	args := one.Call("map", b.arrayOf)
+	args.Call("map", b.pop)
+	args.Call("map", b.pop)
+	got := splitUserDefined(args.Call("map", b.decode).Call("join", "").String(), []int{3})
+	b.ok = lens == "3" && len(got) == 1 && string(got[0]) == "A\x80\xff"
 	return b
 }()
 

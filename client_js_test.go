@@ -559,3 +559,19 @@ func TestJSYieldClock(t *testing.T) {
 		t.Fatalf("jsClock went back from %d to %d", now, later)
 	}
 }
+
+// TestJSBatchAvailable: the batch path is on exactly where the runtime
+// has an x-user-defined TextDecoder (every browser; not Node), its trial
+// batch included.
+func TestJSBatchAvailable(t *testing.T) {
+	has := func() (ok bool) {
+		defer func() {
+			if recover() != nil { // RangeError: unknown encoding
+				ok = false
+			}
+		}()
+		td := js.Global().Get("TextDecoder")
+		return td.Type() == js.TypeFunction && td.New("x-user-defined").Get("encoding").String() == "x-user-defined"
+	}()
+	equal(t, jsBatch.ok, has)
+}
