@@ -82,7 +82,8 @@ const idleGap = 2 * time.Millisecond
 // jsEventData is MessageEvent.prototype.data's getter bound to be called as
 // jsEventData(event), so that Array.prototype.map with it turns a batch of
 // message events into their data in one call; undefined where the getter
-// is not there, and drain then reads each event's data.
+// is not there, and drain then reads each event's data, as it does for a
+// socket whose events are not the global MessageEvent's (Node's).
 var jsEventData = func() js.Value {
 	me := jsGlobal.Get("MessageEvent")
 	if me.Type() != js.TypeFunction {
