@@ -575,3 +575,38 @@ func TestJSBatchAvailable(t *testing.T) {
 	}()
 	equal(t, jsBatch.ok, has)
 }
+
+// TestJSBatchBeforeCloseStaysReadable: small binary messages that arrive
+// with the peer's close, drained by the close event through the batch
+// path, are all readable in order after CLOSED, then the close code.
+func TestJSBatchBeforeCloseStaysReadable(t *testing.T) {
+	const n = 8
+	for attempt := 0; ; attempt++ {
+		c, _ := dialPath(t, "/ws/close?after=8&code=4003", nil)
+		d := c.t.(*jsConn)
+		for i := 0; i < n; i++ {
+			if err := c.Send(context.Background(), Binary, bytes.Repeat([]byte{0x80 | byte(i)}, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		holdEventLoop(100 * time.Millisecond) // the echoes and the close arrive meanwhile
+		waitDone(t, c)
+		for i := 0; i < n; i++ {
+			typ, p, err := c.Receive(context.Background())
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			if want := bytes.Repeat([]byte{0x80 | byte(i)}, i); typ != Binary || p == nil || string(p) != string(want) {
+				t.Fatalf("message %d: got %v % x, want % x", i, typ, p, want)
+			}
+		}
+		_, _, err := c.Receive(context.Background())
+		equal(t, closeErr(t, err).Code, StatusCode(4003))
+		if !jsBatch.ok || d.byEvent != 1 || d.batched >= batchMinCount {
+			return
+		}
+		if attempt == 2 { // echoes drained during the Sends' yields split the batch
+			t.Fatalf("batch path took %d messages in three attempts", d.batched)
+		}
+	}
+}
