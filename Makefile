@@ -11,7 +11,7 @@ JS_PKGS := . ./scenarios ./wasm/harness ./demo/page ./e2e/dialprobe ./testserver
 
 .PHONY: test vet test-native test-js test-js-node test-wasmbrowser chromium browsers bench demo serve build screenshot
 
-test: vet test-native test-js test-wasmbrowser
+test: vet test-native test-js test-js-node test-wasmbrowser
 
 chromium:
 	@bash scripts/ensure-chromium.sh
@@ -57,7 +57,7 @@ test-js: browsers bin/testserver bin/wasmbrowser
 # Node is not a browser, but its runner reports a deadlock ("all goroutines
 # are asleep") at once with every stack, where a browser just waits for
 # -test.timeout. Node 20 needs --experimental-websocket.
-test-js-node: bin/testserver
+test-js-node: bin/testserver nodews
 	@set -e; rm -f bin/testserver.addr; bin/testserver -addr 127.0.0.1:0 -addrfile bin/testserver.addr & pid=$$!; \
 	trap "kill $$pid 2>/dev/null" EXIT; \
 	for i in $$(seq 100); do [ -s bin/testserver.addr ] && break; sleep 0.1; done; \
