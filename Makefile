@@ -53,10 +53,12 @@ test-js: browsers bin/testserver bin/wasmbrowser
 	done; \
 	if [ -n "$$failed" ]; then echo "js tests failed in:$$failed (server log: bin/testserver-js.log)" >&2; exit 1; fi
 
-# The same tests under Node (go_js_wasm_exec), not part of `make test`:
-# Node is not a browser, but its runner reports a deadlock ("all goroutines
-# are asleep") at once with every stack, where a browser just waits for
-# -test.timeout. Node 20 needs --experimental-websocket.
+# The same tests under Node (go_js_wasm_exec), part of `make test`: Node is
+# not a browser (its WebSocket dispatches undici's MessageEvent, and it has
+# no x-user-defined decoder, so drain takes the per-message path), but its
+# runner reports a deadlock ("all goroutines are asleep") at once with every
+# stack, where a browser just waits for -test.timeout. Node 20 needs
+# --experimental-websocket.
 test-js-node: bin/testserver nodews
 	@set -e; rm -f bin/testserver.addr; bin/testserver -addr 127.0.0.1:0 -addrfile bin/testserver.addr & pid=$$!; \
 	trap "kill $$pid 2>/dev/null" EXIT; \
