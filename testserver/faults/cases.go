@@ -767,7 +767,7 @@ var Cases = []*Case{
 			return p
 		}},
 		Browser: Browser{
-			Why:     "the browser copies a message at once, so the deadline cannot interrupt it mid-message (README); Send waits while more than 1 MiB is buffered, and its deadline ends that wait; the 16 MiB stay queued, so Close times out and abandons the socket",
+			Why:     "the browser copies a message at once, so the deadline cannot interrupt it mid-message (README); Send waits while more than 4 MiB is buffered, and its deadline ends that wait; the 16 MiB stay queued, so Close times out and abandons the socket",
 			Program: send16MiBDeadline, Abandons: true,
 			Want: &Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1006"}, Reason: "close timeout", Messages: 0, Within: 10 * time.Second,
 				Check: func(o *Observation) []string {

@@ -336,7 +336,7 @@ var (
 	}})
 	// send16MiBDeadline sends 16 MiB with a 300 ms deadline to a server
 	// that does not read, then closes: in the browser the message is
-	// queued at once and Send waits while more than 1 MiB is buffered.
+	// queued at once and Send waits while more than 4 MiB is buffered.
 	send16MiBDeadline = program(&Program{Name: "send-16MiB-deadline", Client: func(r *Run) {
 		big := make([]byte, 16<<20)
 		if !r.Dial() {
@@ -461,7 +461,7 @@ func sendStuckThenClose(size int) func(r *Run) {
 			time.Sleep(time.Millisecond)
 		}
 		time.Sleep(50 * time.Millisecond) // the write is blocked by now
-		if n := r.Client.BufferedAmount(); n <= 1<<20 {
+		if n := r.Client.BufferedAmount(); n <= 4<<20 {
 			r.Note = fmt.Sprintf("the Send was not stuck when Close was called (BufferedAmount %d)", n)
 		}
 		r.CloseErr = r.Client.Close(dualws.StatusNormalClosure, "")
