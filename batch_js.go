@@ -67,10 +67,7 @@ var jsBatch = func() (b struct {
 	js.CopyBytesToJS(probe, []byte{'A', 0x80, 0xff})
 	one := b.arrayOf.Invoke(probe.Get("buffer"))
 	lens := one.Call("map", b.byteLength).Call("join", ",").String()
-	args := one.Call("map", b.arrayOf)
-	args.Call("map", b.pop)
-	args.Call("map", b.pop)
-	got := splitUserDefined(args.Call("map", b.decode).Call("join", "").String(), []int{3})
+	got := decodeChunk(b.arrayOf, b.pop, b.decode, one, []int{3})
 	b.ok = lens == "3" && len(got) == 1 && string(got[0]) == "A\x80\xff"
 	return b
 }()
@@ -111,12 +108,7 @@ func batchBinary(datas js.Value, n int, max int) [][]byte {
 		if i > 0 || j < n {
 			chunk = datas.Call("slice", i, j)
 		}
-		// Each [buffer, index, array] from Array.of loses its last two
-		// elements, and decode is applied to what is left, [buffer].
-		args := chunk.Call("map", jsBatch.arrayOf)
-		args.Call("map", jsBatch.pop)
-		args.Call("map", jsBatch.pop)
-		part := splitUserDefined(args.Call("map", jsBatch.decode).Call("join", "").String(), sizes[i:j])
+		part := decodeChunk(jsBatch.arrayOf, jsBatch.pop, jsBatch.decode, chunk, sizes[i:j])
 		if part == nil {
 			return nil
 		}
@@ -130,6 +122,17 @@ func batchBinary(datas js.Value, n int, max int) [][]byte {
 // a string holds up to three bytes per message byte, so 256 KiB of
 // messages make at most 768 KiB of string on each side.
 const batchChunkBytes = 256 << 10
+
+// decodeChunk returns the messages of chunk, an array of ArrayBuffers of
+// the given sizes, through one string, or nil if it does not match them.
+// Each [buffer, index, array] that Array.of makes of an element loses its
+// last two elements, and decode is applied to what is left, [buffer].
+func decodeChunk(arrayOf, pop, decode, chunk js.Value, sizes []int) [][]byte {
+	args := chunk.Call("map", arrayOf)
+	args.Call("map", pop)
+	args.Call("map", pop)
+	return splitUserDefined(args.Call("map", decode).Call("join", "").String(), sizes)
+}
 
 // splitUserDefined decodes s, UTF-8 of x-user-defined text, into one
 // message per size. It returns nil if s does not match the sizes.
