@@ -98,10 +98,11 @@ func batchBinary(datas js.Value, n int, max int) [][]byte {
 	}
 	msgs := make([][]byte, 0, n)
 	for i := 0; i < n; {
-		// A chunk of at most batchChunkBytes (or one message), so that
-		// the strings stay small however large the batch.
+		// A chunk of at most batchChunkBytes (or one message) and
+		// batchChunkCount messages, so that the strings and the arrays
+		// made for it stay small however large the batch.
 		j, bytes := i+1, sizes[i]
-		for ; j < n && bytes+sizes[j] <= batchChunkBytes; j++ {
+		for ; j < n && j-i < batchChunkCount && bytes+sizes[j] <= batchChunkBytes; j++ {
 			bytes += sizes[j]
 		}
 		chunk := datas
@@ -122,6 +123,9 @@ func batchBinary(datas js.Value, n int, max int) [][]byte {
 // a string holds up to three bytes per message byte, so 256 KiB of
 // messages make at most 768 KiB of string on each side.
 const batchChunkBytes = 256 << 10
+
+// batchChunkCount bounds the messages of a chunk, empty ones included.
+const batchChunkCount = 8192
 
 // decodeChunk returns the messages of chunk, an array of ArrayBuffers of
 // the given sizes, through one string, or nil if it does not match them.

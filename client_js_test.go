@@ -418,6 +418,21 @@ func TestJSBatchBinary(t *testing.T) {
 			t.Fatalf("chunked batch, message %d differs", i)
 		}
 	}
+	// A batch of more than batchChunkCount tiny messages crosses in
+	// chunks of that many, in order.
+	many := js.Global().Get("Array").New()
+	for i := 0; i < batchChunkCount*3/2; i++ {
+		many.Call("push", buffer([]byte{byte(i), byte(i >> 8)}[:i%3]))
+	}
+	got = batchBinary(many, batchChunkCount*3/2, 1023)
+	if len(got) != batchChunkCount*3/2 {
+		t.Fatalf("batch of many: got %d messages, want %d", len(got), batchChunkCount*3/2)
+	}
+	for i, p := range got {
+		if want := []byte{byte(i), byte(i >> 8)}[:i%3]; string(p) != string(want) {
+			t.Fatalf("batch of many, message %d: got % x, want % x", i, p, want)
+		}
+	}
 	arr.Call("splice", 2, 0, "text")
 	if got := batchBinary(arr, len(msgs)+1, 1023); got != nil {
 		t.Errorf("a batch with text was taken: %d messages", len(got))
