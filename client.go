@@ -497,6 +497,19 @@ func (c *Client) opened(subprotocol string) {
 	c.input((*machine).opened)
 }
 
+// deliverAll queues a batch of binary messages, in order, under one lock:
+// each is the machine's input as with deliver, and their output is
+// carried out once. For the browser, which cannot pause reading.
+func (c *Client) deliverAll(msgs [][]byte) {
+	c.mu.Lock()
+	for _, p := range msgs {
+		c.m.message(Binary, p)
+	}
+	o := c.applyLocked()
+	c.mu.Unlock()
+	c.perform(o)
+}
+
 // deliver queues a received message. It reports whether the transport
 // must pause reading (waitResume says when to go on).
 func (c *Client) deliver(typ MessageType, data []byte) (pause bool) {

@@ -300,9 +300,7 @@ func (d *jsConn) drain() {
 			max = int(limit)
 		}
 		if batch := batchBinary(datas, n, max); batch != nil {
-			for _, p := range batch {
-				d.c.deliver(Binary, p)
-			}
+			d.c.deliverAll(batch)
 			d.batched += n
 			n = 0
 		}
