@@ -422,8 +422,8 @@ func stopProfile(tab context.Context, name string, logf func(string, ...any)) er
 	if err != nil {
 		return fmt.Errorf("profiler: %w", err)
 	}
-	self := map[string]int64{}
-	var total int64
+	self := map[string]int{}
+	total := 0
 	for _, n := range res.Profile.Nodes {
 		fn := "(anonymous)"
 		if n.CallFrame != nil {
@@ -432,24 +432,12 @@ func stopProfile(tab context.Context, name string, logf func(string, ...any)) er
 				fn = "(anonymous " + filepath.Base(n.CallFrame.URL) + ":" + strconv.FormatInt(n.CallFrame.LineNumber, 10) + ")"
 			}
 		}
-		self[fn] += n.HitCount
-		total += n.HitCount
+		self[fn] += int(n.HitCount)
+		total += int(n.HitCount)
 	}
-	type kv struct {
-		fn string
-		n  int64
-	}
-	var top []kv
-	for fn, n := range self {
-		top = append(top, kv{fn, n})
-	}
-	slices.SortFunc(top, func(a, b kv) int { return int(b.n - a.n) })
 	logf("DevTools CPU profile of %s: %d samples, top self time:", name, total)
-	for i, e := range top {
-		if i == 30 {
-			break
-		}
-		logf("  %5.1f%%  %s", 100*float64(e.n)/float64(total), e.fn)
+	for _, e := range top(self, 30) {
+		logf("  %5.1f%%  %s", 100*float64(e.n)/float64(total), e.name)
 	}
 	return nil
 }

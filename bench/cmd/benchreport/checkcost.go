@@ -14,7 +14,6 @@ import (
 // dualws_bench_nosendcheck (no check), taking turns, the order swapped
 // every round, so that both see the same machine.
 type CheckCost struct {
-	Rounds  int
 	Ratios  []float64 // per round: with the check / without, msg/s
 	With    []float64 // msg/s per round
 	Without []float64
@@ -54,7 +53,7 @@ func runCheckCost(ctx context.Context, rounds int, benchtime string, logf func(s
 		}
 		return v, nil
 	}
-	res := &CheckCost{Rounds: rounds}
+	res := &CheckCost{}
 	for i := range rounds {
 		order := []string{with, without}
 		if i%2 == 1 {

@@ -261,24 +261,8 @@ func (r *Report) loadMarkdown(p func(string, ...any)) {
 		}
 		p("| %s | %s |", name, strings.Join(cells, " | "))
 	}
-	echo := func(f func(EchoStats) string) func(string) string {
-		return func(lib string) string {
-			st, ok := l.Echo[lib]
-			if !ok {
-				return "–"
-			}
-			return f(st)
-		}
-	}
-	churn := func(f func(ChurnStats) string) func(string) string {
-		return func(lib string) string {
-			st, ok := l.Churn[lib]
-			if !ok {
-				return "–"
-			}
-			return f(st)
-		}
-	}
+	echo := func(f func(EchoStats) string) func(string) string { return libCell(l.Echo, f) }
+	churn := func(f func(ChurnStats) string) func(string) string { return libCell(l.Churn, f) }
 	span := func(v []float64) string {
 		if len(v) < 2 {
 			return ""
@@ -320,4 +304,16 @@ func human(d time.Duration) string {
 		return fmt.Sprintf("%d ms", d/time.Millisecond)
 	}
 	return d.String()
+}
+
+// libCell returns a table cell per library: f of its figures, or "–"
+// when the library has none.
+func libCell[T any](byLib map[string]T, f func(T) string) func(lib string) string {
+	return func(lib string) string {
+		st, ok := byLib[lib]
+		if !ok {
+			return "–"
+		}
+		return f(st)
+	}
 }

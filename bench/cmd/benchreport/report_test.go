@@ -221,7 +221,7 @@ func TestCloseCheckCostMeasured(t *testing.T) {
 	} {
 		r := fullReport()
 		r.Native["Send/dualws/32B"]["msg/s"] = 500000 // half of coder: not what the row is about
-		r.CheckCost = &CheckCost{Rounds: len(c.ratios), Ratios: c.ratios, With: []float64{490000}, Without: []float64{500000}}
+		r.CheckCost = &CheckCost{Ratios: c.ratios, With: []float64{490000}, Without: []float64{500000}}
 		for _, tg := range issue12(r) {
 			if tg.name != issue12Rows[9] {
 				continue
