@@ -44,8 +44,9 @@ type nativeConn struct {
 	pings       sync.WaitGroup // Add only under mu before tearingDown
 	closeSeen   atomic.Bool    // the closer's handshake completed: both frames crossed
 
-	// Used only by the reader goroutine.
-	scratch [512]byte
+	// Used only by the reader goroutine. The scratch buffer is allocated
+	// by the first message, so an idle connection does not hold it.
+	scratch *[512]byte
 	probe   [1]byte
 }
 
@@ -139,6 +140,9 @@ var errTooBig = errors.New("message over the read limit")
 // probe first, so a message that exactly fills it ends without growing it.
 func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 	limit := d.c.cfg.readLimit
+	if d.scratch == nil {
+		d.scratch = new([512]byte)
+	}
 	n := 0
 	for {
 		var k int

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ type MemResult struct {
 	BaseGoroutines int     `json:"baseGoroutines"`
 	Goroutines     int     `json:"goroutines"`
 	HeapInuse      uint64  `json:"heapInuse"`
+	StackInuse     uint64  `json:"stackInuse"`
 	DialSeconds    float64 `json:"dialSeconds"`
 }
 
@@ -125,11 +127,15 @@ func memClient(args []string) error {
 	lib := fs.String("lib", "dualws", "dualws or coder")
 	n := fs.Int("n", 10000, "connections")
 	url := fs.String("url", "", "ws:// URL of a /hold endpoint")
+	memProfile := fs.String("memprofile", "", "write a heap profile of the held connections to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := raiseFileLimit(uint64(*n) + 500); err != nil {
 		return err
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 1024
 	}
 	ctx := context.Background()
 	settle()
@@ -195,6 +201,12 @@ func memClient(args []string) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	res.HeapInuse = ms.HeapInuse
+	res.StackInuse = ms.StackInuse
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			return err
+		}
+	}
 	runtime.KeepAlive(keep)
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
@@ -276,4 +288,18 @@ func runMem(ctx context.Context, n int) ([]MemResult, error) {
 		resp.Body.Close()
 	}
 	return out, nil
+}
+
+// writeHeapProfile writes the in-use heap profile, after a GC, to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
