@@ -625,3 +625,35 @@ func TestJSBatchBeforeCloseStaysReadable(t *testing.T) {
 		}
 	}
 }
+
+// TestJSListenersDetachedWhenFinished: once the client is done, events
+// dispatched on its socket reach none of its listeners (a released
+// callback would panic, and the message listener would queue the event).
+func TestJSListenersDetachedWhenFinished(t *testing.T) {
+	for _, end := range []string{"peer close", "client close"} {
+		t.Run(end, func(t *testing.T) {
+			path := "/ws/echo"
+			if end == "peer close" {
+				path = "/ws/close?after=0&code=4000"
+			}
+			c, _ := dialPath(t, path, nil)
+			if end == "client close" {
+				if err := c.Close(StatusNormalClosure, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitDone(t, c)
+			d := c.t.(*jsConn)
+			data := jsUint8Array.New(4).Get("buffer")
+			init := jsGlobal.Get("Object").New()
+			init.Set("data", data)
+			d.ws.Call("dispatchEvent", jsGlobal.Get("MessageEvent").New("message", init))
+			for _, typ := range []string{"open", "error", "close"} {
+				d.ws.Call("dispatchEvent", jsGlobal.Get("Event").New(typ))
+			}
+			if n := d.msgs.Length(); n != 0 {
+				t.Fatalf("%d message events queued after the client was done", n)
+			}
+		})
+	}
+}
