@@ -38,17 +38,18 @@ func (c *countingConn) Read(p []byte) (int, error) {
 }
 
 // awaitReader waits until the reader has read every byte that was in the
-// socket when it was called and is back waiting for more, the status is
-// decided, reading is paused, or readerCatchUpMax has passed.
+// socket when it was called and has entered a Read after them, waiting for
+// more, the status is decided, reading is paused, or readerCatchUpMax has
+// passed. A Read that has taken the bytes but not returned them does not
+// count: the reader has yet to act on them (a close frame among them
+// decides the status only after coder/websocket has answered it).
 func (d *nativeConn) awaitReader() {
 	sock, _ := d.raw.socket.(*countingConn)
 	var target int64
 	if sock != nil {
 		target = sock.read.Load() + int64(socketPending(sock.raw))
 	}
-	caughtUp := func() bool {
-		return d.raw.inRead.Load() && (sock == nil || sock.read.Load() >= target)
-	}
+	caughtUp := func() bool { return d.raw.caughtUp(sock != nil, target) }
 	if caughtUp() || d.c.decided.Load() {
 		return
 	}
@@ -64,4 +65,11 @@ func (d *nativeConn) awaitReader() {
 			return
 		}
 	}
+}
+
+// caughtUp reports whether the reader waits in a Read that it entered after
+// the socket had given target bytes; without a counted socket, whether it
+// is in a Read at all.
+func (t *trackedConn) caughtUp(counted bool, target int64) bool {
+	return t.inRead.Load() && (!counted || t.readAtEntry.Load() >= target)
 }
