@@ -91,7 +91,7 @@ func report(args []string) error {
 	parts := fs.String("parts", "native,size,mem,load,browser", "comma-separated parts to run (native, size, mem, load, browser)")
 	count := fs.Int("count", 5, "native: runs of each benchmark (the report shows medians)")
 	benchtime := fs.String("benchtime", "1s", "native: -benchtime")
-	checkRounds := fs.Int("check-rounds", 10, "native: paired rounds measuring the close check's cost on send 32 B (0: skip)")
+	checkRounds := fs.Int("check-rounds", 20, "native: paired rounds measuring the close check's cost on send 32 B (0: skip)")
 	memN := fs.Int("mem-conns", 10000, "memory: idle connections per library")
 	loadConns := fs.Int("load-conns", 2000, "load: echo connections per library")
 	loadDur := fs.Duration("load-duration", 30*time.Second, "load: recorded echo time per library, split over -load-turns")
