@@ -128,7 +128,7 @@ type jsConn struct {
 	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (jsClock); 0: never
 	lastWrite atomic.Int64 // when the last Send reached the driver (jsClock)
 	settled   bool         // a yield has let the event loop run until openSettle after the open event
-	openedAt  time.Time
+	openedAt  int64        // the open event's jsClock reading; not a time.Time, whose String method would link time formatting into the bundle
 
 	rscratch [1024]byte // drain's: binary messages up to 1023 bytes come through it
 	batched  int        // messages taken by the batch path (batch_js.go), for tests
@@ -255,7 +255,7 @@ func (d *jsConn) socketEvent(_ js.Value, args []js.Value) any {
 	ev := args[0]
 	switch ev.Get("type").String() {
 	case "open":
-		d.openedAt = time.Now()
+		d.openedAt = jsClock()
 		d.dialing = false
 		d.c.opened(d.ws.Get("protocol").String())
 		close(d.openCh)
@@ -395,7 +395,7 @@ func (d *jsConn) yield() {
 	if closeCheckDue(jsMillis(now), jsMillis(d.lastQuiet.Load())) {
 		span := time.Duration(0)
 		if !d.settled {
-			span = max(0, openSettle-time.Since(d.openedAt))
+			span = max(0, openSettle-time.Duration(now-d.openedAt))
 		}
 		if d.yieldTurns(quietTurns, span, idle) {
 			d.settled = true
