@@ -61,7 +61,7 @@ var errTransportClosing = errors.New("connection is closing")
 type Client struct {
 	cfg         settings
 	url         string
-	t           transport
+	t           driver // the platform's driver: *jsConn in the browser (see client_js.go), the transport interface natively
 	subprotocol string
 	state       atomic.Int32 // mirrors m.state for lock-free reads
 	decided     atomic.Bool  // mirrors m.decided: Send's gate

@@ -25,6 +25,13 @@ import (
 // fixed dozen calls (batch_js.go); any other batch takes a few calls and
 // two js.Values per message.
 
+// driver, Client.t's type, is *jsConn in the browser rather than the
+// transport interface: a *jsConn stored in an interface would make the
+// linker keep every field type's String method and type data reachable
+// from it (time.Duration's formatting among them), about 12 KB of the
+// bundle. jsConn still implements transport.
+type driver = *jsConn
+
 // transportCanPause: the browser cannot stop reading a WebSocket.
 const transportCanPause = false
 

@@ -284,7 +284,7 @@ func TestJSReceiveBatches(t *testing.T) {
 	mixed = append(mixed[:4], append([]msg{{Text, []byte("text among binary é")}}, mixed[4:]...)...)
 	large = append(large, msg{Binary, pattern(1024, 99)}, msg{Binary, pattern(5000, 98)})
 	c, _ := dialPath(t, "/ws/echo", nil)
-	d := c.t.(*jsConn)
+	d := c.t
 	for _, tc := range []struct {
 		name    string
 		msgs    []msg
@@ -518,7 +518,7 @@ func TestJSReceiveWithoutBatchPath(t *testing.T) {
 	jsBatch.ok = false
 	defer func() { jsBatch.ok = saved }()
 	c, _ := dialPath(t, "/ws/echo", nil)
-	d := c.t.(*jsConn)
+	d := c.t
 	var msgs [][]byte
 	for i := 0; i < 8; i++ {
 		msgs = append(msgs, bytes.Repeat([]byte{byte(0x7c + i)}, i))
@@ -598,7 +598,7 @@ func TestJSBatchBeforeCloseStaysReadable(t *testing.T) {
 	const n = 8
 	for attempt := 0; ; attempt++ {
 		c, _ := dialPath(t, "/ws/close?after=8&code=4003", nil)
-		d := c.t.(*jsConn)
+		d := c.t
 		for i := 0; i < n; i++ {
 			if err := c.Send(context.Background(), Binary, bytes.Repeat([]byte{0x80 | byte(i)}, i)); err != nil {
 				t.Fatal(err)
