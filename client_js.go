@@ -41,7 +41,23 @@ var (
 	jsArray          = jsGlobal.Get("Array")
 	jsMessageChannel = jsGlobal.Get("MessageChannel")
 	jsSetTimeout     = jsGlobal.Get("setTimeout")
+	jsObject         = jsGlobal.Get("Object")
+	jsCall           = jsGlobal.Get("Function").Get("prototype").Get("call")
+	jsOnce           = jsObject.New() // {once: true}, the batch wake-up listener's options
 )
+
+func init() { jsOnce.Set("once", true) }
+
+// jsGetter returns the getter of the property name of proto bound to be
+// called as getter(obj), for Array.prototype.map. It panics (a js.Error or
+// *js.ValueError) where proto, the property or its getter is missing.
+func jsGetter(proto js.Value, name string) js.Value {
+	get := jsObject.Call("getOwnPropertyDescriptor", proto, name).Get("get")
+	if get.Type() != js.TypeFunction {
+		panic("dualws: no getter")
+	}
+	return jsCall.Call("bind", get)
+}
 
 // timerTurns: in Firefox a posted message or a zero timer often runs
 // before socket events queued earlier (its first turn is already quiet), so
@@ -68,17 +84,18 @@ var timerTurns = func() bool {
 	return false
 }()
 
-// jsBackgroundTurn queues fn as a background-priority task:
-// scheduler.postTask where the browser has it, else a zero timer.
-var jsBackgroundTurn = func() func(fn js.Value) {
+// jsBackgroundTurn queues a background-priority task, called as
+// jsBackgroundTurn(fn, jsBackgroundOpts): scheduler.postTask bound to the
+// scheduler where the browser has it, else setTimeout, for which
+// jsBackgroundOpts is a zero delay.
+var jsBackgroundTurn, jsBackgroundOpts = func() (js.Value, any) {
 	sched := jsGlobal.Get("scheduler")
 	if sched.Type() == js.TypeObject && sched.Get("postTask").Type() == js.TypeFunction {
-		post := sched.Get("postTask").Call("bind", sched)
-		opts := jsGlobal.Get("Object").New()
+		opts := jsObject.New()
 		opts.Set("priority", "background")
-		return func(fn js.Value) { post.Invoke(fn, opts) }
+		return sched.Get("postTask").Call("bind", sched), opts
 	}
-	return func(fn js.Value) { jsSetTimeout.Invoke(fn, 0) }
+	return jsSetTimeout, 0
 }()
 
 // idleGap is the time without a Send after which a yield in Firefox starts
@@ -91,16 +108,13 @@ const idleGap = 2 * time.Millisecond
 // message events into their data in one call; undefined where the getter
 // is not there, and drain then reads each event's data, as it does for a
 // socket whose events are not the global MessageEvent's (Node's).
-var jsEventData = func() js.Value {
-	me := jsGlobal.Get("MessageEvent")
-	if me.Type() != js.TypeFunction {
-		return js.Undefined()
-	}
-	desc := jsGlobal.Get("Object").Call("getOwnPropertyDescriptor", me.Get("prototype"), "data")
-	if desc.Type() != js.TypeObject || desc.Get("get").Type() != js.TypeFunction {
-		return js.Undefined()
-	}
-	return jsGlobal.Get("Function").Get("prototype").Get("call").Call("bind", desc.Get("get"))
+var jsEventData = func() (get js.Value) {
+	defer func() {
+		if recover() != nil { // no MessageEvent, or no getter
+			get = js.Undefined()
+		}
+	}()
+	return jsGetter(jsGlobal.Get("MessageEvent").Get("prototype"), "data")
 }()
 
 // maxYieldTurns bounds the event-loop turns one yield waits for.
@@ -112,14 +126,13 @@ type jsConn struct {
 	ws   js.Value
 	send js.Value // ws.send, bound
 
-	msgs     js.Value // message events, pushed by the bound Array.prototype.push
-	push     js.Value // the bound push, the permanent message listener
-	port     js.Value // port2 of the MessageChannel whose port1 calls onPort
-	port1    js.Value
-	post     js.Value // port2.postMessage bound to 0: the one-shot batch wake-up
-	onceOpts js.Value
-	onPort   js.Func
-	onEvent  js.Func
+	msgs    js.Value // message events, pushed by the bound Array.prototype.push
+	push    js.Value // the bound push, the permanent message listener
+	port    js.Value // port2 of the MessageChannel whose port1 calls onPort
+	port1   js.Value
+	post    js.Value // port2.postMessage bound to 0: the one-shot batch wake-up
+	onPort  js.Func
+	onEvent js.Func
 
 	dialing  bool
 	openCh   chan struct{} // the open event arrived
@@ -135,7 +148,7 @@ type jsConn struct {
 	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (jsClock); 0: never
 	lastWrite atomic.Int64 // when the last Send reached the driver (jsClock)
 	settled   bool         // a yield has let the event loop run until openSettle after the open event
-	openedAt  int64        // the open event's jsClock reading; not a time.Time, whose String method would link time formatting into the bundle
+	openedAt  int64        // the open event's jsClock reading
 
 	rscratch [1024]byte // drain's: binary messages up to 1023 bytes come through it
 	batched  int        // messages taken by the batch path (batch_js.go), for tests
@@ -177,7 +190,8 @@ func newWebSocket(url string, protocols []string) (ws js.Value, err error) {
 
 // dialTransport opens the connection within the handshake timeout. It uses
 // a timer rather than context.WithTimeout, whose String method links
-// time formatting (about 80 KB) into the bundle.
+// time formatting (about 80 KB) into the bundle, and time.AfterFunc rather
+// than time.NewTimer, which links the GODEBUG machinery of timer channels.
 func dialTransport(ctx context.Context, c *Client) error {
 	if jsGlobal.Get("WebSocket").IsUndefined() {
 		return &DialError{URL: c.url, Reason: "connection failed", Err: errors.New("this JavaScript environment has no WebSocket")}
@@ -189,32 +203,25 @@ func dialTransport(ctx context.Context, c *Client) error {
 	d := &jsConn{
 		c: c, ws: ws, dialing: true,
 		openCh: make(chan struct{}), failCh: make(chan struct{}), doneCh: make(chan struct{}),
-		turnCh: make(chan struct{}, 1),
+		turnCh: make(chan struct{}, 1), viewLen: -1,
 	}
 	ws.Set("binaryType", "arraybuffer")
-	d.send = ws.Get("send").Call("bind", ws)
+	d.send = bound(ws, "send")
 	d.msgs = jsArray.New()
-	d.push = d.msgs.Get("push").Call("bind", d.msgs)
+	d.push = bound(d.msgs, "push")
 	mc := jsMessageChannel.New()
 	d.port, d.port1 = mc.Get("port2"), mc.Get("port1")
-	d.post = d.port.Get("postMessage").Call("bind", d.port, 0)
-	d.onceOpts = jsGlobal.Get("Object").New()
-	d.onceOpts.Set("once", true)
+	d.post = bound(d.port, "postMessage", 0)
 	d.onPort = js.FuncOf(d.portMessage)
 	d.onEvent = js.FuncOf(d.socketEvent)
 	d.port1.Set("onmessage", d.onPort)
-	for _, typ := range [...]string{"open", "error", "close"} {
-		ws.Call("addEventListener", typ, d.onEvent)
-	}
-	ws.Call("addEventListener", "message", d.push)
-	ws.Call("addEventListener", "message", d.post, d.onceOpts)
-	d.sbuf = jsUint8Array.New(4096)
-	d.sbufLen, d.viewLen = 4096, -1
+	d.listen("addEventListener")
 	c.t = d
 
-	timer := time.NewTimer(c.cfg.handshakeTimeout)
+	timedOut := make(chan struct{})
+	timer := time.AfterFunc(c.cfg.handshakeTimeout, func() { close(timedOut) })
 	defer timer.Stop()
-	timedOut := false
+	reason := ""
 	select {
 	case <-d.openCh:
 		// Let the open event's task end, so that the browser asks for the
@@ -222,16 +229,38 @@ func dialTransport(ctx context.Context, c *Client) error {
 		d.yieldTurns(1, 0, false)
 		return nil
 	case <-d.failCh:
-		d.finish()
-		return &DialError{URL: c.url, Reason: "connection failed", Err: errBrowserHidesCause}
+		reason, err = "connection failed", errBrowserHidesCause
 	case <-ctx.Done():
-	case <-timer.C:
-		timedOut = true
+		reason, err = dialReason(ctx, false)
+	case <-timedOut:
+		reason, err = dialReason(ctx, true)
 	}
 	d.finish()
-	reason, err := dialReason(ctx, timedOut)
 	return &DialError{URL: c.url, Reason: reason, Err: err}
 }
+
+// bound returns obj[method] bound to obj and args.
+func bound(obj js.Value, method string, args ...any) js.Value {
+	return obj.Get(method).Call("bind", append([]any{obj}, args...)...)
+}
+
+// listen calls ws[method], addEventListener or removeEventListener, for
+// each of the driver's listeners: onEvent for open, error and close, push
+// for every message, and the one-shot batch wake-up (see wake).
+func (d *jsConn) listen(method string) {
+	for _, typ := range [...]string{"open", "error", "close", "message"} {
+		fn := d.onEvent.Value
+		if typ == "message" {
+			fn = d.push
+		}
+		d.ws.Call(method, typ, fn)
+	}
+	d.wake(method)
+}
+
+// wake adds (or removes) post as a one-shot message listener: the next
+// message posts the task that drains the batch.
+func (d *jsConn) wake(method string) { d.ws.Call(method, "message", d.post, jsOnce) }
 
 var errBrowserHidesCause = errors.New("the browser does not say why (refused, handshake rejected, TLS or network error)")
 
@@ -354,9 +383,12 @@ func (d *jsConn) drain() {
 	}
 	d.msgs.Set("length", 0)
 	if !d.finished {
-		d.ws.Call("addEventListener", "message", d.post, d.onceOpts)
+		d.wake("addEventListener")
 	}
 }
+
+// readyState is the socket's: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED.
+func (d *jsConn) readyState() int { return d.ws.Get("readyState").Int() }
 
 func (d *jsConn) dialFailed() {
 	d.dialing = false
@@ -370,14 +402,10 @@ func (d *jsConn) finish() {
 		return
 	}
 	d.finished = true
-	for _, typ := range [...]string{"open", "error", "close"} {
-		d.ws.Call("removeEventListener", typ, d.onEvent)
-	}
-	d.ws.Call("removeEventListener", "message", d.push)
-	d.ws.Call("removeEventListener", "message", d.post, d.onceOpts)
+	d.listen("removeEventListener")
 	d.port1.Set("onmessage", js.Null())
 	d.port1.Call("close")
-	if d.ws.Get("readyState").Int() < 2 {
+	if d.readyState() < 2 {
 		d.ws.Call("close")
 	}
 	d.onPort.Release()
@@ -443,16 +471,21 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 		before := d.events.Load()
 		d.token++
 		d.waitToken.Store(d.token)
-		if left := span - time.Since(start); left > 0 {
-			// One timer for what is left of the span: the event loop idles
-			// meanwhile, so whatever the browser has queued runs.
-			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), left.Milliseconds()+1)
-		} else if timerTurns && turn == 0 && idle {
-			// Firefox runs posted messages and zero timers before socket
-			// events queued earlier: an idle millisecond lets them run.
-			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), 1)
-		} else if timerTurns && turn == 0 {
-			jsBackgroundTurn(d.port.Get("postMessage").Call("bind", d.port, d.token))
+		if left := span - time.Since(start); left > 0 || timerTurns && turn == 0 {
+			post := bound(d.port, "postMessage", d.token)
+			switch {
+			case left > 0:
+				// One timer for what is left of the span: the event loop
+				// idles meanwhile, so whatever the browser has queued runs.
+				jsSetTimeout.Invoke(post, left.Milliseconds()+1)
+			case idle:
+				// Firefox runs posted messages and zero timers before
+				// socket events queued earlier: an idle millisecond lets
+				// them run.
+				jsSetTimeout.Invoke(post, 1)
+			default:
+				jsBackgroundTurn.Invoke(post, jsBackgroundOpts)
+			}
 		} else {
 			d.port.Call("postMessage", d.token)
 		}
@@ -479,7 +512,7 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 	}
 	// send() on a CLOSING socket discards silently: the close has reached
 	// the browser but not yet the client.
-	if d.ws.Get("readyState").Int() != 1 {
+	if d.readyState() != 1 {
 		return errTransportClosing
 	}
 	if typ == Text {
@@ -497,12 +530,12 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
 		if d.finished {
 			return errTransportClosing
 		}
-		if d.ws.Get("readyState").Int() != 1 {
+		if d.readyState() != 1 {
 			// The peer's close arrived while this message was still
 			// queued: the browser discards it.
 			return errTransportClosing
 		}
-		d.unchecked = d.ws.Get("bufferedAmount").Int()
+		d.unchecked = d.bufferedAmount()
 		if !sendMustWait(d.unchecked) {
 			return nil
 		}
@@ -528,8 +561,8 @@ func (d *jsConn) binaryView(p []byte) js.Value {
 		js.CopyBytesToJS(v, p)
 		return v
 	}
-	if n > d.sbufLen {
-		size := d.sbufLen
+	if n > d.sbufLen || d.sbufLen == 0 {
+		size := 4096 // the first Send of a binary message makes the buffer
 		for size < n {
 			size *= 2
 		}
