@@ -271,8 +271,9 @@ func (c *Client) State() State { return State(c.state.Load()) }
 // handshake did not finish); it does not change after Done is closed.
 func (c *Client) CloseStatus() (CloseStatus, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m.currentStatus()
+	st, ok := c.m.currentStatus()
+	c.mu.Unlock()
+	return st, ok
 }
 
 // Done returns a channel that is closed once the client is CLOSED, its
@@ -577,10 +578,10 @@ func (c *Client) sendHeartbeat() {
 	c.mu.Lock()
 	beating := c.beating
 	c.mu.Unlock()
-	defer close(beating)
 	if err := c.t.write(context.Background(), Text, c.cfg.heartbeat.Message); err != nil {
 		c.cfg.logger.Debug("dualws: heartbeat not sent", "err", err)
 	}
+	close(beating)
 }
 
 // transportGone is the driver's last input: the connection is gone and the

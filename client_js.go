@@ -134,9 +134,8 @@ type jsConn struct {
 	onPort  js.Func
 	onEvent js.Func
 
-	dialing  bool
+	dialing  bool          // until the open event; a failure before it finishes the driver
 	openCh   chan struct{} // the open event arrived
-	failCh   chan struct{} // the connection closed before opening
 	finished bool
 	doneCh   chan struct{} // closed by finish
 
@@ -188,21 +187,31 @@ func newWebSocket(url string, protocols []string) (ws js.Value, err error) {
 	return jsGlobal.Get("WebSocket").New(url, ps), nil
 }
 
-// dialTransport opens the connection within the handshake timeout. It uses
-// a timer rather than context.WithTimeout, whose String method links
-// time formatting (about 80 KB) into the bundle, and time.AfterFunc rather
-// than time.NewTimer, which links the GODEBUG machinery of timer channels.
+// dialTransport opens the connection within the handshake timeout.
 func dialTransport(ctx context.Context, c *Client) error {
+	reason, err := dialJS(ctx, c)
+	if reason == "" {
+		return nil
+	}
+	return &DialError{URL: c.url, Reason: reason, Err: err}
+}
+
+// dialJS opens the connection, or returns the DialError's reason and
+// cause. It uses a timer rather than context.WithTimeout, whose String
+// method links time formatting (about 80 KB) into the bundle, and
+// time.AfterFunc rather than time.NewTimer, which links the GODEBUG
+// machinery of timer channels.
+func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 	if jsGlobal.Get("WebSocket").IsUndefined() {
-		return &DialError{URL: c.url, Reason: "connection failed", Err: errors.New("this JavaScript environment has no WebSocket")}
+		return "connection failed", errors.New("this JavaScript environment has no WebSocket")
 	}
 	ws, err := newWebSocket(c.url, c.cfg.subprotocols)
 	if err != nil {
-		return &DialError{URL: c.url, Reason: "refused by the browser", Err: err}
+		return "refused by the browser", err
 	}
 	d := &jsConn{
 		c: c, ws: ws, dialing: true,
-		openCh: make(chan struct{}), failCh: make(chan struct{}), doneCh: make(chan struct{}),
+		openCh: make(chan struct{}), doneCh: make(chan struct{}),
 		turnCh: make(chan struct{}, 1), viewLen: -1,
 	}
 	ws.Set("binaryType", "arraybuffer")
@@ -220,23 +229,24 @@ func dialTransport(ctx context.Context, c *Client) error {
 
 	timedOut := make(chan struct{})
 	timer := time.AfterFunc(c.cfg.handshakeTimeout, func() { close(timedOut) })
-	defer timer.Stop()
-	reason := ""
 	select {
 	case <-d.openCh:
+	case <-d.doneCh:
+	case <-ctx.Done():
+	case <-timedOut:
+	}
+	timer.Stop()
+	switch {
+	case d.finished: // the connection failed: socketEvent finished the driver
+		return "connection failed", errBrowserHidesCause
+	case !d.dialing: // opened
 		// Let the open event's task end, so that the browser asks for the
 		// frames that follow the handshake while the caller goes on.
 		d.yieldTurns(1, 0, false)
-		return nil
-	case <-d.failCh:
-		reason, err = "connection failed", errBrowserHidesCause
-	case <-ctx.Done():
-		reason, err = dialReason(ctx, false)
-	case <-timedOut:
-		reason, err = dialReason(ctx, true)
+		return "", nil
 	}
 	d.finish()
-	return &DialError{URL: c.url, Reason: reason, Err: err}
+	return dialReason(ctx, true) // the context's error if it ended, else the handshake timeout
 }
 
 // bound returns obj[method] bound to obj and args.
@@ -298,11 +308,11 @@ func (d *jsConn) socketEvent(_ js.Value, args []js.Value) any {
 	case "error":
 		// A close event follows, except in Node before the socket opened.
 		if d.dialing {
-			d.dialFailed()
+			d.finish()
 		}
 	case "close":
 		if d.dialing {
-			d.dialFailed()
+			d.finish()
 			return nil
 		}
 		code, reason, clean := StatusCode(ev.Get("code").Int()), ev.Get("reason").String(), ev.Get("wasClean").Bool()
@@ -390,11 +400,6 @@ func (d *jsConn) drain() {
 // readyState is the socket's: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED.
 func (d *jsConn) readyState() int { return d.ws.Get("readyState").Int() }
 
-func (d *jsConn) dialFailed() {
-	d.dialing = false
-	close(d.failCh)
-}
-
 // finish detaches the driver from the socket and releases the callbacks.
 // A socket still open (an abandoned one) is asked to close.
 func (d *jsConn) finish() {
@@ -439,13 +444,13 @@ func (d *jsConn) yield() {
 	}
 }
 
-// jsEpoch lies a second before the package started, so that jsClock is
-// never near 0, which lastQuiet uses for "never".
-var jsEpoch = time.Now().Add(-time.Second)
+// jsEpoch is when the package started.
+var jsEpoch = time.Now()
 
-// jsClock is the monotonic clock in nanoseconds since jsEpoch: one call
-// to performance.now, where time.Now also calls Date.now.
-func jsClock() int64 { return int64(time.Since(jsEpoch)) }
+// jsClock is the monotonic clock in nanoseconds since a second before
+// jsEpoch, so that it is never near 0, which lastQuiet uses for "never":
+// one call to performance.now, where time.Now also calls Date.now.
+func jsClock() int64 { return int64(time.Since(jsEpoch) + time.Second) }
 
 // jsMillis truncates a jsClock reading to whole milliseconds, so that
 // closeCheckDue of two readings says whether a boundary lies between them.
@@ -461,23 +466,18 @@ func jsMillis(t int64) int64 { return t - t%int64(time.Millisecond) }
 func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 	span = max(0, span)
 	d.yieldMu.Lock()
-	defer d.yieldMu.Unlock()
-	still := 0
-	start := time.Now()
-	for turn := 0; turn < maxYieldTurns+int(span/time.Millisecond)*4 && (still < quiet || time.Since(start) < span); turn++ {
-		if d.finished {
-			return false
-		}
+	still, end, left := 0, jsClock()+int64(span), int64(span) // left: nanoseconds of the span still to go
+	for turn := 0; turn < maxYieldTurns+int(span/time.Millisecond)*4 && (still < quiet || left > 0) && !d.finished; turn++ {
 		before := d.events.Load()
 		d.token++
 		d.waitToken.Store(d.token)
-		if left := span - time.Since(start); left > 0 || timerTurns && turn == 0 {
+		if left > 0 || timerTurns && turn == 0 {
 			post := bound(d.port, "postMessage", d.token)
 			switch {
 			case left > 0:
 				// One timer for what is left of the span: the event loop
 				// idles meanwhile, so whatever the browser has queued runs.
-				jsSetTimeout.Invoke(post, left.Milliseconds()+1)
+				jsSetTimeout.Invoke(post, left/int64(time.Millisecond)+1)
 			case idle:
 				// Firefox runs posted messages and zero timers before
 				// socket events queued earlier: an idle millisecond lets
@@ -491,62 +491,55 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 		}
 		select {
 		case <-d.turnCh:
-		case <-d.doneCh:
-			return false
+		case <-d.doneCh: // finished: the loop ends
 		}
 		if d.events.Load() == before {
 			still++
 		} else {
 			still = 0
 		}
+		left = end - jsClock()
 	}
-	return still >= quiet && time.Since(start) >= span
+	d.yieldMu.Unlock()
+	return still >= quiet && left <= 0 && !d.finished
 }
 
-func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
+func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) (err error) {
 	d.yield()
 	d.sendMu.Lock()
-	defer d.sendMu.Unlock()
-	if d.finished || !d.c.sendAllowed() {
-		return errTransportClosing
-	}
 	// send() on a CLOSING socket discards silently: the close has reached
 	// the browser but not yet the client.
-	if d.readyState() != 1 {
-		return errTransportClosing
-	}
-	if typ == Text {
-		d.send.Invoke(unsafe.String(unsafe.SliceData(p), len(p)))
-	} else {
-		d.send.Invoke(d.binaryView(p))
-	}
-	d.unchecked += len(p)
-	if !sendMustWait(d.unchecked) {
-		return nil
-	}
-	// bufferedAmount is at most what it was plus what was sent since: read
-	// it only when that could exceed the window.
-	for {
-		if d.finished {
-			return errTransportClosing
+	err = errTransportClosing
+	if !d.finished && d.c.sendAllowed() && d.readyState() == 1 {
+		err = nil
+		if typ == Text {
+			d.send.Invoke(unsafe.String(unsafe.SliceData(p), len(p)))
+		} else {
+			d.send.Invoke(d.binaryView(p))
 		}
-		if d.readyState() != 1 {
-			// The peer's close arrived while this message was still
-			// queued: the browser discards it.
-			return errTransportClosing
+		d.unchecked += len(p)
+		// bufferedAmount is at most what it was plus what was sent since:
+		// read it only when that could exceed the window.
+		for sendMustWait(d.unchecked) {
+			if d.finished || d.readyState() != 1 {
+				// The peer's close arrived while this message was still
+				// queued: the browser discards it.
+				err = errTransportClosing
+				break
+			}
+			if d.unchecked = d.bufferedAmount(); !sendMustWait(d.unchecked) {
+				break
+			}
+			if err = ctx.Err(); err != nil {
+				break // the message is the browser's now and may still go out
+			}
+			d.sendMu.Unlock()
+			d.yieldTurns(1, time.Millisecond, false) // timer turns: no busy wait while the browser drains
+			d.sendMu.Lock()
 		}
-		d.unchecked = d.bufferedAmount()
-		if !sendMustWait(d.unchecked) {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			// The message is the browser's now and may still go out.
-			return err
-		}
-		d.sendMu.Unlock()
-		d.yieldTurns(1, time.Millisecond, false) // timer turns: no busy wait while the browser drains
-		d.sendMu.Lock()
 	}
+	d.sendMu.Unlock()
+	return err
 }
 
 // binaryView copies p into a Uint8Array and returns a view of its length.
