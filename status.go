@@ -109,16 +109,18 @@ func (s CloseStatus) ClosedBy() string {
 // application: code 1000 or 3000–4999, and a UTF-8 reason of at most 123
 // bytes. Natively the same rule holds, so that both platforms agree.
 func validateClose(code StatusCode, reason string) error {
-	if code != StatusNormalClosure && (code < 3000 || code > 4999) {
-		return &UsageError{Op: "close", Msg: "close code " + itoa(int(code)) + " is not allowed: use 1000 or 3000-4999 (what browsers accept)"}
+	var msg string
+	switch {
+	case code != StatusNormalClosure && (code < 3000 || code > 4999):
+		msg = "close code " + itoa(int(code)) + " is not allowed: use 1000 or 3000-4999 (what browsers accept)"
+	case len(reason) > MaxCloseReason:
+		msg = "close reason is " + itoa(len(reason)) + " bytes, at most " + itoa(MaxCloseReason) + " are allowed"
+	case !utf8.ValidString(reason):
+		msg = "close reason is not valid UTF-8"
+	default:
+		return nil
 	}
-	if len(reason) > MaxCloseReason {
-		return &UsageError{Op: "close", Msg: "close reason is " + itoa(len(reason)) + " bytes, at most " + itoa(MaxCloseReason) + " are allowed"}
-	}
-	if !utf8.ValidString(reason) {
-		return &UsageError{Op: "close", Msg: "close reason is not valid UTF-8"}
-	}
-	return nil
+	return &UsageError{Op: "close", Msg: msg}
 }
 
 // itoa formats i in decimal; smaller in the bundle than strconv.
