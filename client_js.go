@@ -129,10 +129,11 @@ type jsConn struct {
 	msgs    js.Value // message events, pushed by the bound Array.prototype.push
 	push    js.Value // the bound push, the permanent message listener
 	port    js.Value // port2 of the MessageChannel whose port1 calls onPort
+	id      int      // the driver's index in jsConns
 	port1   js.Value
 	post    js.Value // port2.postMessage bound to 0: the one-shot batch wake-up
-	onPort  js.Func
-	onEvent js.Func
+	onPort  js.Value // jsOnEvent bound to (id, true): port1's message handler
+	onEvent js.Value // jsOnEvent bound to (id, false): the open, error and close listener
 
 	dialing  bool          // until the open event; a failure before it finishes the driver
 	openCh   chan struct{} // the open event arrived
@@ -221,8 +222,15 @@ func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 	mc := jsMessageChannel.New()
 	d.port, d.port1 = mc.Get("port2"), mc.Get("port1")
 	d.post = bound(d.port, "postMessage", 0)
-	d.onPort = js.FuncOf(d.portMessage)
-	d.onEvent = js.FuncOf(d.socketEvent)
+	for d.id < len(jsConns) && jsConns[d.id] != nil {
+		d.id++
+	}
+	if d.id == len(jsConns) {
+		jsConns = append(jsConns, d)
+	}
+	jsConns[d.id] = d
+	d.onPort = jsOnEvent.Call("bind", nil, d.id, true)
+	d.onEvent = jsOnEvent.Call("bind", nil, d.id, false)
 	d.port1.Set("onmessage", d.onPort)
 	d.listen("addEventListener")
 	c.t = d
@@ -259,7 +267,7 @@ func bound(obj js.Value, method string, args ...any) js.Value {
 // for every message, and the one-shot batch wake-up (see wake).
 func (d *jsConn) listen(method string) {
 	for _, typ := range [...]string{"open", "error", "close", "message"} {
-		fn := d.onEvent.Value
+		fn := d.onEvent
 		if typ == "message" {
 			fn = d.push
 		}
@@ -274,31 +282,39 @@ func (d *jsConn) wake(method string) { d.ws.Call(method, "message", d.post, jsOn
 
 var errBrowserHidesCause = errors.New("the browser does not say why (refused, handshake rejected, TLS or network error)")
 
-// portMessage runs on the event loop for a batch wake-up (data 0) or a
-// yield's turn (data = its token). It never blocks.
-func (d *jsConn) portMessage(_ js.Value, args []js.Value) any {
-	if d.finished {
-		return nil
-	}
-	d.drain()
-	if tok := int64(args[0].Get("data").Int()); tok != 0 && tok == d.waitToken.Load() {
-		select {
-		case d.turnCh <- struct{}{}:
-		default:
+// jsConns holds the drivers by id, for jsOnEvent; a finished driver's
+// slot is nil, and a later dial takes it.
+var jsConns []*jsConn
+
+// jsOnEvent is every driver's callback, bound to (id, port) as its
+// listeners. It is made once and never released: with a js.Func per
+// connection, Release would link the runtime's map deletion, about 10 KB
+// of the bundle. A finished driver has removed its listeners, so no event
+// comes for its id. It runs on the event loop and never blocks.
+var jsOnEvent = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	if d := jsConns[args[0].Int()]; d != nil && !d.finished {
+		if args[1].Bool() {
+			d.portMessage(args[2])
+		} else {
+			d.socketEvent(args[2])
 		}
 	}
 	return nil
+})
+
+// portMessage takes a batch wake-up (data 0) or a yield's turn (data =
+// its token).
+func (d *jsConn) portMessage(ev js.Value) {
+	d.drain()
+	if tok := int64(ev.Get("data").Int()); tok != 0 && tok == d.waitToken.Load() {
+		notify(d.turnCh)
+	}
 }
 
-// socketEvent runs on the event loop for open, error and close. It never
-// blocks.
-func (d *jsConn) socketEvent(_ js.Value, args []js.Value) any {
-	if d.finished {
-		return nil
-	}
+// socketEvent takes open, error and close.
+func (d *jsConn) socketEvent(ev js.Value) {
 	d.drain() // messages come before the close that follows them
 	d.events.Add(1)
-	ev := args[0]
 	switch ev.Get("type").String() {
 	case "open":
 		d.openedAt = jsClock()
@@ -313,13 +329,12 @@ func (d *jsConn) socketEvent(_ js.Value, args []js.Value) any {
 	case "close":
 		if d.dialing {
 			d.finish()
-			return nil
+			return
 		}
 		code, reason, clean := StatusCode(ev.Get("code").Int()), ev.Get("reason").String(), ev.Get("wasClean").Bool()
 		d.finish()
 		d.c.closeEvent(code, reason, clean)
 	}
-	return nil
 }
 
 // drain takes every message event pushed since the last drain.
@@ -413,8 +428,7 @@ func (d *jsConn) finish() {
 	if d.readyState() < 2 {
 		d.ws.Call("close")
 	}
-	d.onPort.Release()
-	d.onEvent.Release()
+	jsConns[d.id] = nil
 	close(d.doneCh)
 }
 
