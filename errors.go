@@ -76,6 +76,7 @@ func (e *DialError) Unwrap() error { return e.Err }
 
 // opError adds the operation's name to an error that is not a close.
 type opError struct {
+	_   [0]func() // not comparable: no equality function in the bundle (see machineConfig)
 	op  string
 	err error
 }
