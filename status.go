@@ -39,39 +39,30 @@ func (c StatusCode) String() string {
 }
 
 func (c StatusCode) name() string {
-	switch c {
-	case StatusNormalClosure:
-		return "normal closure"
-	case StatusGoingAway:
-		return "going away"
-	case StatusProtocolError:
-		return "protocol error"
-	case StatusUnsupportedData:
-		return "unsupported data"
-	case StatusNoStatusRcvd:
-		return "no status received"
-	case StatusAbnormalClosure:
-		return "abnormal closure"
-	case StatusInvalidFramePayloadData:
-		return "invalid frame payload data"
-	case StatusPolicyViolation:
-		return "policy violation"
-	case StatusMessageTooBig:
-		return "message too big"
-	case StatusMandatoryExtension:
-		return "mandatory extension"
-	case StatusInternalError:
-		return "internal error"
-	case StatusServiceRestart:
-		return "service restart"
-	case StatusTryAgainLater:
-		return "try again later"
-	case StatusBadGateway:
-		return "bad gateway"
-	case StatusTLSHandshake:
-		return "TLS handshake"
+	if c >= 1000 && int(c-1000) < len(statusNames) {
+		return statusNames[c-1000]
 	}
 	return ""
+}
+
+// statusNames holds the RFC names of codes 1000 to 1015, "" where none:
+// a table is smaller in the browser bundle than a switch.
+var statusNames = [...]string{
+	StatusNormalClosure - 1000:           "normal closure",
+	StatusGoingAway - 1000:               "going away",
+	StatusProtocolError - 1000:           "protocol error",
+	StatusUnsupportedData - 1000:         "unsupported data",
+	StatusNoStatusRcvd - 1000:            "no status received",
+	StatusAbnormalClosure - 1000:         "abnormal closure",
+	StatusInvalidFramePayloadData - 1000: "invalid frame payload data",
+	StatusPolicyViolation - 1000:         "policy violation",
+	StatusMessageTooBig - 1000:           "message too big",
+	StatusMandatoryExtension - 1000:      "mandatory extension",
+	StatusInternalError - 1000:           "internal error",
+	StatusServiceRestart - 1000:          "service restart",
+	StatusTryAgainLater - 1000:           "try again later",
+	StatusBadGateway - 1000:              "bad gateway",
+	StatusTLSHandshake - 1000:            "TLS handshake",
 }
 
 // CloseStatus is how a connection ended, or is ending.
