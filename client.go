@@ -366,10 +366,10 @@ func (c *Client) closeError() error {
 	select {
 	case <-c.statusCh:
 	default:
-		t := time.NewTimer(c.cfg.closeTimeout)
+		timeout, t := afterChan(c.cfg.closeTimeout)
 		select {
 		case <-c.statusCh:
-		case <-t.C:
+		case <-timeout:
 			// The reader may be parked on a full queue and never see the
 			// connection fail: decide the status here, which also releases it.
 			c.cfg.logger.Warn("dualws: no close status within the close timeout; dropping the connection")
@@ -422,6 +422,14 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 			return 0, nil, &opError{op: "receive", err: err}
 		}
 	}
+}
+
+// afterChan returns a channel closed after d, and its timer. It stands for
+// time.NewTimer, which links the GODEBUG machinery of timer channels
+// (about 2 KB) into the browser bundle.
+func afterChan(d time.Duration) (<-chan struct{}, *time.Timer) {
+	ch := make(chan struct{})
+	return ch, time.AfterFunc(d, func() { close(ch) })
 }
 
 func notify(ch chan struct{}) {
