@@ -106,7 +106,7 @@ func validateClose(code StatusCode, reason string) error {
 		msg = "close code " + itoa(int(code)) + " is not allowed: use 1000 or 3000-4999 (what browsers accept)"
 	case len(reason) > MaxCloseReason:
 		msg = "close reason is " + itoa(len(reason)) + " bytes, at most " + itoa(MaxCloseReason) + " are allowed"
-	case !utf8.ValidString(reason):
+	case !utf8.Valid([]byte(reason)): // not ValidString: Send links Valid, and one is enough in the bundle
 		msg = "close reason is not valid UTF-8"
 	default:
 		return nil
