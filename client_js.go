@@ -128,11 +128,10 @@ type jsConn struct {
 
 	msgs    js.Value // message events, pushed by the bound Array.prototype.push
 	push    js.Value // the bound push, the permanent message listener
-	port    js.Value // port2 of the MessageChannel whose port1 calls onPort
+	port    js.Value // port2 of the MessageChannel whose port1's onmessage is jsOnEvent bound to (id, true)
 	id      int      // the driver's index in jsConns
 	port1   js.Value
 	post    js.Value // port2.postMessage bound to 0: the one-shot batch wake-up
-	onPort  js.Value // jsOnEvent bound to (id, true): port1's message handler
 	onEvent js.Value // jsOnEvent bound to (id, false): the open, error and close listener
 
 	dialing  bool          // until the open event; a failure before it finishes the driver
@@ -227,9 +226,8 @@ func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 		jsConns = append(jsConns, d)
 	}
 	jsConns[d.id] = d
-	d.onPort = jsOnEvent.Call("bind", nil, d.id, true)
+	d.port1.Set("onmessage", jsOnEvent.Call("bind", nil, d.id, true))
 	d.onEvent = jsOnEvent.Call("bind", nil, d.id, false)
-	d.port1.Set("onmessage", d.onPort)
 	d.listen("addEventListener")
 	c.t = d
 
@@ -312,22 +310,18 @@ func (d *jsConn) portMessage(ev js.Value) {
 func (d *jsConn) socketEvent(ev js.Value) {
 	d.drain() // messages come before the close that follows them
 	d.events.Add(1)
-	switch ev.Get("type").String() {
-	case "open":
+	switch typ := ev.Get("type").String(); {
+	case typ == "open":
 		d.openedAt = jsClock()
 		d.dialing = false
 		d.c.opened(d.ws.Get("protocol").String())
 		close(d.openCh)
-	case "error":
-		// A close event follows, except in Node before the socket opened.
-		if d.dialing {
-			d.finish()
-		}
-	case "close":
-		if d.dialing {
-			d.finish()
-			return
-		}
+	case d.dialing:
+		// An error or close before the open event: the dial failed. (A
+		// close event follows an error, except in Node before the socket
+		// opened.) After the open event an error is followed by a close.
+		d.finish()
+	case typ == "close":
 		code, reason, clean := StatusCode(ev.Get("code").Int()), ev.Get("reason").String(), ev.Get("wasClean").Bool()
 		d.finish()
 		d.c.closeEvent(code, reason, clean)
@@ -412,7 +406,7 @@ func (d *jsConn) drain() {
 // readyState is the socket's: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED.
 func (d *jsConn) readyState() int { return d.ws.Get("readyState").Int() }
 
-// finish detaches the driver from the socket and releases the callbacks.
+// finish detaches the driver from the socket and frees its jsConns slot.
 // A socket still open (an abandoned one) is asked to close.
 func (d *jsConn) finish() {
 	if d.finished {
@@ -422,9 +416,7 @@ func (d *jsConn) finish() {
 	d.listen("removeEventListener")
 	d.port1.Set("onmessage", js.Null())
 	d.port1.Call("close")
-	if d.readyState() < 2 {
-		d.ws.Call("close")
-	}
+	d.ws.Call("close") // a socket still open (an abandoned one); close does nothing once CLOSING or CLOSED
 	jsConns[d.id] = nil
 	close(d.doneCh)
 }
