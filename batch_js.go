@@ -49,7 +49,7 @@ var jsBatch = func() (b struct {
 	b.arrayOf = jsArray.Get("of")
 	b.pop = jsCall.Call("bind", jsArray.Get("prototype").Get("pop"))
 	td := jsGlobal.Get("TextDecoder")
-	b.decode = jsGlobal.Get("Function").Get("prototype").Get("apply").Call("bind", td.Get("prototype").Get("decode"), td.New("x-user-defined"))
+	b.decode = jsFunctionProto.Get("apply").Call("bind", td.Get("prototype").Get("decode"), td.New("x-user-defined"))
 	b.ok = true
 	return b
 }()

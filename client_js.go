@@ -42,7 +42,8 @@ var (
 	jsMessageChannel = jsGlobal.Get("MessageChannel")
 	jsSetTimeout     = jsGlobal.Get("setTimeout")
 	jsObject         = jsGlobal.Get("Object")
-	jsCall           = jsGlobal.Get("Function").Get("prototype").Get("call")
+	jsFunctionProto  = jsGlobal.Get("Function").Get("prototype")
+	jsCall           = jsFunctionProto.Get("call")
 	jsOnce           = jsObject.New() // {once: true}, the batch wake-up listener's options
 )
 
@@ -93,7 +94,7 @@ var jsBackgroundTurn, jsBackgroundOpts = func() (js.Value, any) {
 	if sched.Type() == js.TypeObject && sched.Get("postTask").Type() == js.TypeFunction {
 		opts := jsObject.New()
 		opts.Set("priority", "background")
-		return sched.Get("postTask").Call("bind", sched), opts
+		return bound(sched, "postTask"), opts
 	}
 	return jsSetTimeout, 0
 }()
