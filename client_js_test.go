@@ -625,3 +625,70 @@ func TestJSBatchBeforeCloseStaysReadable(t *testing.T) {
 		}
 	}
 }
+
+// TestJSBatchTurnsOffOnMismatch: a batch whose decoder decodes otherwise,
+// or whose bound functions throw, is left to the per-message path (nil),
+// and the batch path stays off for later batches.
+func TestJSBatchTurnsOffOnMismatch(t *testing.T) {
+	if !jsBatch.ok {
+		t.Skip("no x-user-defined TextDecoder here (Node): the batch path is off from the start")
+	}
+	saved := jsBatch
+	defer func() { jsBatch = saved }()
+	arr := js.Global().Get("Array").New()
+	for i := 0; i < batchMinCount; i++ {
+		u8 := js.Global().Get("Uint8Array").New(2)
+		js.CopyBytesToJS(u8, []byte{'a', 0x80 + byte(i)})
+		arr.Call("push", u8.Get("buffer"))
+	}
+	if got := batchBinary(arr, batchMinCount, batchMaxSize); len(got) != batchMinCount {
+		t.Fatalf("with x-user-defined: got %d messages, want %d", len(got), batchMinCount)
+	}
+	td := js.Global().Get("TextDecoder")
+	for _, tc := range []struct {
+		name  string
+		spoil func()
+	}{
+		{"windows-1252 decoder", func() {
+			jsBatch.decode = jsFunctionProto.Get("apply").Call("bind", td.Get("prototype").Get("decode"), td.New("windows-1252"))
+		}},
+		{"throwing byteLength", func() {
+			// String.prototype.valueOf throws on an ArrayBuffer.
+			jsBatch.byteLength = jsCall.Call("bind", js.Global().Get("String").Get("prototype").Get("valueOf"))
+		}},
+	} {
+		jsBatch = saved
+		tc.spoil()
+		if got := batchBinary(arr, batchMinCount, batchMaxSize); got != nil {
+			t.Errorf("%s: the batch path took %d messages", tc.name, len(got))
+		}
+		if jsBatch.ok {
+			t.Errorf("%s: the batch path is still on", tc.name)
+		}
+	}
+}
+
+// TestJSDriverSlotsFreed: a finished driver frees its jsConns slot, which
+// the next dial takes, so a program that dials again and again does not
+// grow the table.
+func TestJSDriverSlotsFreed(t *testing.T) {
+	a, _ := dialPath(t, "/ws/echo", nil)
+	b, _ := dialPath(t, "/ws/echo", nil)
+	ida, idb := a.t.id, b.t.id
+	if jsConns[ida] != a.t || jsConns[idb] != b.t || ida == idb {
+		t.Fatalf("slots %d and %d do not hold the drivers", ida, idb)
+	}
+	a.Close(StatusNormalClosure, "")
+	if jsConns[ida] != nil {
+		t.Fatalf("slot %d still holds a finished driver", ida)
+	}
+	c, _ := dialPath(t, "/ws/echo", nil)
+	if c.t.id != ida {
+		t.Fatalf("the next dial took slot %d, not the free slot %d", c.t.id, ida)
+	}
+	b.Close(StatusNormalClosure, "")
+	c.Close(StatusNormalClosure, "")
+	if jsConns[idb] != nil || jsConns[ida] != nil {
+		t.Fatal("a closed driver still holds its slot")
+	}
+}
