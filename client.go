@@ -426,7 +426,7 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 
 // afterChan returns a channel closed after d, and its timer. It stands for
 // time.NewTimer, which links the GODEBUG machinery of timer channels
-// (about 2 KB) into the browser bundle.
+// (about 4 KB) into the browser bundle.
 func afterChan(d time.Duration) (<-chan struct{}, *time.Timer) {
 	ch := make(chan struct{})
 	return ch, time.AfterFunc(d, func() { close(ch) })
