@@ -28,9 +28,10 @@ const batchMaxSize = 1023
 const batchMinCount = 4
 
 // jsBatch holds the bound functions; ok is false where one is missing (a
-// runtime without TextDecoder or x-user-defined, such as Node) or a trial
-// batch of one message through them throws or decodes otherwise, and
-// drain then takes every message on its own.
+// runtime without TextDecoder or x-user-defined, such as Node), and drain
+// then takes every message on its own. batchBinary also turns it off for
+// good when a batch throws or decodes otherwise (a runtime whose decoder
+// differs): that batch, and every later one, takes the per-message path.
 var jsBatch = func() (b struct {
 	ok                       bool
 	protoOf, stringProto     js.Value // Object.getPrototypeOf, String.prototype
@@ -38,46 +39,32 @@ var jsBatch = func() (b struct {
 	decode                   js.Value // decode([buffer]): x-user-defined TextDecoder's decode, applied to an argument list
 }) {
 	defer func() {
-		if recover() != nil { // a constructor or property that threw
+		if recover() != nil { // a constructor or property that is missing or threw
 			b.ok = false
 		}
 	}()
-	global := jsGlobal
-	obj, fn := global.Get("Object"), global.Get("Function")
-	ab, td := global.Get("ArrayBuffer"), global.Get("TextDecoder")
-	if obj.Type() != js.TypeFunction || fn.Type() != js.TypeFunction || ab.Type() != js.TypeFunction || td.Type() != js.TypeFunction {
-		return b
-	}
-	call, apply := fn.Get("prototype").Get("call"), fn.Get("prototype").Get("apply")
-	desc := obj.Call("getOwnPropertyDescriptor", ab.Get("prototype"), "byteLength")
-	if desc.Type() != js.TypeObject || desc.Get("get").Type() != js.TypeFunction {
-		return b
-	}
-	b.protoOf = obj.Get("getPrototypeOf")
-	b.stringProto = global.Get("String").Get("prototype")
-	b.byteLength = call.Call("bind", desc.Get("get"))
+	b.protoOf = jsObject.Get("getPrototypeOf")
+	b.stringProto = jsGlobal.Get("String").Get("prototype")
+	b.byteLength = jsGetter(jsGlobal.Get("ArrayBuffer").Get("prototype"), "byteLength")
 	b.arrayOf = jsArray.Get("of")
-	b.pop = call.Call("bind", jsArray.Get("prototype").Get("pop"))
-	b.decode = apply.Call("bind", td.Get("prototype").Get("decode"), td.New("x-user-defined"))
-	// A trial batch through the bound functions: a runtime where one
-	// throws on an ArrayBuffer, or decodes otherwise, keeps the
-	// per-message path rather than panicking or falling back in every
-	// drain.
-	probe := jsUint8Array.New(3)
-	js.CopyBytesToJS(probe, []byte{'A', 0x80, 0xff})
-	one := b.arrayOf.Invoke(probe.Get("buffer"))
-	lens := one.Call("map", b.byteLength).Call("join", ",").String()
-	got := decodeChunk(b.arrayOf, b.pop, b.decode, one, []int{3})
-	b.ok = lens == "3" && len(got) == 1 && string(got[0]) == "A\x80\xff"
+	b.pop = jsCall.Call("bind", jsArray.Get("prototype").Get("pop"))
+	td := jsGlobal.Get("TextDecoder")
+	b.decode = jsFunctionProto.Get("apply").Call("bind", td.Get("prototype").Get("decode"), td.New("x-user-defined"))
+	b.ok = true
 	return b
 }()
 
 // batchBinary returns the messages of datas, an array of n ArrayBuffers
 // and strings, when every one is binary and at most max bytes, else nil.
-func batchBinary(datas js.Value, n int, max int) [][]byte {
+func batchBinary(datas js.Value, n int, max int) (msgs [][]byte) {
 	if !jsBatch.ok || n < batchMinCount {
 		return nil
 	}
+	defer func() {
+		if recover() != nil {
+			jsBatch.ok, msgs = false, nil
+		}
+	}()
 	if datas.Call("map", jsBatch.protoOf).Call("indexOf", jsBatch.stringProto).Int() >= 0 {
 		return nil // a text message
 	}
@@ -96,7 +83,7 @@ func batchBinary(datas js.Value, n int, max int) [][]byte {
 	if len(sizes) != n {
 		return nil
 	}
-	msgs := make([][]byte, 0, n)
+	msgs = make([][]byte, 0, n)
 	for i := 0; i < n; {
 		// A chunk of at most batchChunkBytes (or one message) and
 		// batchChunkCount messages, so that the strings and the arrays
@@ -109,8 +96,9 @@ func batchBinary(datas js.Value, n int, max int) [][]byte {
 		if i > 0 || j < n {
 			chunk = datas.Call("slice", i, j)
 		}
-		part := decodeChunk(jsBatch.arrayOf, jsBatch.pop, jsBatch.decode, chunk, sizes[i:j])
+		part := decodeChunk(chunk, sizes[i:j])
 		if part == nil {
+			jsBatch.ok = false // the decoder is not x-user-defined as the batch path reads it
 			return nil
 		}
 		msgs = append(msgs, part...)
@@ -131,11 +119,11 @@ const batchChunkCount = 8192
 // the given sizes, through one string, or nil if it does not match them.
 // Each [buffer, index, array] that Array.of makes of an element loses its
 // last two elements, and decode is applied to what is left, [buffer].
-func decodeChunk(arrayOf, pop, decode, chunk js.Value, sizes []int) [][]byte {
-	args := chunk.Call("map", arrayOf)
-	args.Call("map", pop)
-	args.Call("map", pop)
-	return splitUserDefined(args.Call("map", decode).Call("join", "").String(), sizes)
+func decodeChunk(chunk js.Value, sizes []int) [][]byte {
+	args := chunk.Call("map", jsBatch.arrayOf)
+	args.Call("map", jsBatch.pop)
+	args.Call("map", jsBatch.pop)
+	return splitUserDefined(args.Call("map", jsBatch.decode).Call("join", "").String(), sizes)
 }
 
 // splitUserDefined decodes s, UTF-8 of x-user-defined text, into one

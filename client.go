@@ -38,9 +38,9 @@ func (t MessageType) String() string {
 
 // transport is what a platform driver provides to the wrapper.
 type transport interface {
-	// write sends one message. It returns errTransportClosing when the
-	// platform knows the connection is closing, any other error when it
-	// failed.
+	// write sends one message. It returns errTransportClosing itself,
+	// never wrapped (Send compares with ==), when the platform knows the
+	// connection is closing, any other error when it failed.
 	write(ctx context.Context, typ MessageType, p []byte) error
 	// sendClose starts the closing handshake on the wire and returns at
 	// once; the driver reports the outcome with its inputs.
@@ -61,7 +61,7 @@ var errTransportClosing = errors.New("connection is closing")
 type Client struct {
 	cfg         settings
 	url         string
-	t           transport
+	t           driver // the platform's driver: *jsConn in the browser (see client_js.go), the transport interface natively
 	subprotocol string
 	state       atomic.Int32 // mirrors m.state for lock-free reads
 	decided     atomic.Bool  // mirrors m.decided: Send's gate
@@ -247,10 +247,13 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 }
 
 // dialReason names why a dial ended when the caller's context or the
-// handshake timeout ended it, or returns "".
+// handshake timeout ended it, or returns "". It compares ctx.Err() with
+// context.Canceled by ==, as Context documents Err's values: errors.Is
+// here and in Send linked about 7 KB into the browser bundle of a program
+// that does not call it itself.
 func dialReason(ctx context.Context, handshakeTimedOut bool) (string, error) {
 	switch err := ctx.Err(); {
-	case errors.Is(err, context.Canceled):
+	case err == context.Canceled:
 		return "cancelled", err
 	case err != nil:
 		return "deadline exceeded", err
@@ -271,8 +274,9 @@ func (c *Client) State() State { return State(c.state.Load()) }
 // handshake did not finish); it does not change after Done is closed.
 func (c *Client) CloseStatus() (CloseStatus, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m.currentStatus()
+	st, ok := c.m.currentStatus()
+	c.mu.Unlock()
+	return st, ok
 }
 
 // Done returns a channel that is closed once the client is CLOSED, its
@@ -343,7 +347,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err == nil {
 		return nil
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, errTransportClosing) {
+	if ctxErr := ctx.Err(); ctxErr != nil && err != errTransportClosing {
 		return &opError{op: "send", err: ctxErr}
 	}
 	c.cfg.logger.Debug("dualws: send failed, waiting for the close status", "err", err)
@@ -362,10 +366,10 @@ func (c *Client) closeError() error {
 	select {
 	case <-c.statusCh:
 	default:
-		t := time.NewTimer(c.cfg.closeTimeout)
+		timeout, t := afterChan(c.cfg.closeTimeout)
 		select {
 		case <-c.statusCh:
-		case <-t.C:
+		case <-timeout:
 			// The reader may be parked on a full queue and never see the
 			// connection fail: decide the status here, which also releases it.
 			c.cfg.logger.Warn("dualws: no close status within the close timeout; dropping the connection")
@@ -418,6 +422,14 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 			return 0, nil, &opError{op: "receive", err: err}
 		}
 	}
+}
+
+// afterChan returns a channel closed after d, and its timer. It stands for
+// time.NewTimer, which links the GODEBUG machinery of timer channels
+// (about 4 KB) into the browser bundle.
+func afterChan(d time.Duration) (<-chan struct{}, *time.Timer) {
+	ch := make(chan struct{})
+	return ch, time.AfterFunc(d, func() { close(ch) })
 }
 
 func notify(ch chan struct{}) {
@@ -577,10 +589,10 @@ func (c *Client) sendHeartbeat() {
 	c.mu.Lock()
 	beating := c.beating
 	c.mu.Unlock()
-	defer close(beating)
 	if err := c.t.write(context.Background(), Text, c.cfg.heartbeat.Message); err != nil {
 		c.cfg.logger.Debug("dualws: heartbeat not sent", "err", err)
 	}
+	close(beating)
 }
 
 // transportGone is the driver's last input: the connection is gone and the

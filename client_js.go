@@ -25,6 +25,13 @@ import (
 // fixed dozen calls (batch_js.go); any other batch takes a few calls and
 // two js.Values per message.
 
+// driver, Client.t's type, is *jsConn in the browser rather than the
+// transport interface: a *jsConn stored in an interface would make the
+// linker keep every field type's String method and type data reachable
+// from it (time.Duration's formatting among them), about 12 KB of the
+// bundle. jsConn still implements transport.
+type driver = *jsConn
+
 // transportCanPause: the browser cannot stop reading a WebSocket.
 const transportCanPause = false
 
@@ -34,7 +41,24 @@ var (
 	jsArray          = jsGlobal.Get("Array")
 	jsMessageChannel = jsGlobal.Get("MessageChannel")
 	jsSetTimeout     = jsGlobal.Get("setTimeout")
+	jsObject         = jsGlobal.Get("Object")
+	jsFunctionProto  = jsGlobal.Get("Function").Get("prototype")
+	jsCall           = jsFunctionProto.Get("call")
+	jsOnce           = jsObject.New() // {once: true}, the batch wake-up listener's options
 )
+
+func init() { jsOnce.Set("once", true) }
+
+// jsGetter returns the getter of the property name of proto bound to be
+// called as getter(obj), for Array.prototype.map. It panics (a js.Error or
+// *js.ValueError) where proto, the property or its getter is missing.
+func jsGetter(proto js.Value, name string) js.Value {
+	get := jsObject.Call("getOwnPropertyDescriptor", proto, name).Get("get")
+	if get.Type() != js.TypeFunction {
+		panic("dualws: no getter")
+	}
+	return jsCall.Call("bind", get)
+}
 
 // timerTurns: in Firefox a posted message or a zero timer often runs
 // before socket events queued earlier (its first turn is already quiet), so
@@ -61,17 +85,18 @@ var timerTurns = func() bool {
 	return false
 }()
 
-// jsBackgroundTurn queues fn as a background-priority task:
-// scheduler.postTask where the browser has it, else a zero timer.
-var jsBackgroundTurn = func() func(fn js.Value) {
+// jsBackgroundTurn queues a background-priority task, called as
+// jsBackgroundTurn(fn, jsBackgroundOpts): scheduler.postTask bound to the
+// scheduler where the browser has it, else setTimeout, for which
+// jsBackgroundOpts is a zero delay.
+var jsBackgroundTurn, jsBackgroundOpts = func() (js.Value, any) {
 	sched := jsGlobal.Get("scheduler")
 	if sched.Type() == js.TypeObject && sched.Get("postTask").Type() == js.TypeFunction {
-		post := sched.Get("postTask").Call("bind", sched)
-		opts := jsGlobal.Get("Object").New()
+		opts := jsObject.New()
 		opts.Set("priority", "background")
-		return func(fn js.Value) { post.Invoke(fn, opts) }
+		return bound(sched, "postTask"), opts
 	}
-	return func(fn js.Value) { jsSetTimeout.Invoke(fn, 0) }
+	return jsSetTimeout, 0
 }()
 
 // idleGap is the time without a Send after which a yield in Firefox starts
@@ -84,16 +109,13 @@ const idleGap = 2 * time.Millisecond
 // message events into their data in one call; undefined where the getter
 // is not there, and drain then reads each event's data, as it does for a
 // socket whose events are not the global MessageEvent's (Node's).
-var jsEventData = func() js.Value {
-	me := jsGlobal.Get("MessageEvent")
-	if me.Type() != js.TypeFunction {
-		return js.Undefined()
-	}
-	desc := jsGlobal.Get("Object").Call("getOwnPropertyDescriptor", me.Get("prototype"), "data")
-	if desc.Type() != js.TypeObject || desc.Get("get").Type() != js.TypeFunction {
-		return js.Undefined()
-	}
-	return jsGlobal.Get("Function").Get("prototype").Get("call").Call("bind", desc.Get("get"))
+var jsEventData = func() (get js.Value) {
+	defer func() {
+		if recover() != nil { // no MessageEvent, or no getter
+			get = js.Undefined()
+		}
+	}()
+	return jsGetter(jsGlobal.Get("MessageEvent").Get("prototype"), "data")
 }()
 
 // maxYieldTurns bounds the event-loop turns one yield waits for.
@@ -105,18 +127,16 @@ type jsConn struct {
 	ws   js.Value
 	send js.Value // ws.send, bound
 
-	msgs     js.Value // message events, pushed by the bound Array.prototype.push
-	push     js.Value // the bound push, the permanent message listener
-	port     js.Value // port2 of the MessageChannel whose port1 calls onPort
-	port1    js.Value
-	post     js.Value // port2.postMessage bound to 0: the one-shot batch wake-up
-	onceOpts js.Value
-	onPort   js.Func
-	onEvent  js.Func
+	msgs    js.Value // message events, pushed by the bound Array.prototype.push
+	push    js.Value // the bound push, the permanent message listener
+	port    js.Value // port2 of the MessageChannel whose port1's onmessage is jsOnEvent bound to (id, true)
+	id      int      // the driver's index in jsConns
+	port1   js.Value
+	post    js.Value // port2.postMessage bound to 0: the one-shot batch wake-up
+	onEvent js.Value // jsOnEvent bound to (id, false): the open, error and close listener
 
-	dialing  bool
+	dialing  bool          // until the open event; a failure before it finishes the driver
 	openCh   chan struct{} // the open event arrived
-	failCh   chan struct{} // the connection closed before opening
 	finished bool
 	doneCh   chan struct{} // closed by finish
 
@@ -128,7 +148,7 @@ type jsConn struct {
 	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (jsClock); 0: never
 	lastWrite atomic.Int64 // when the last Send reached the driver (jsClock)
 	settled   bool         // a yield has let the event loop run until openSettle after the open event
-	openedAt  time.Time
+	openedAt  int64        // the open event's jsClock reading
 
 	rscratch [1024]byte // drain's: binary messages up to 1023 bytes come through it
 	batched  int        // messages taken by the batch path (batch_js.go), for tests
@@ -168,112 +188,145 @@ func newWebSocket(url string, protocols []string) (ws js.Value, err error) {
 	return jsGlobal.Get("WebSocket").New(url, ps), nil
 }
 
-// dialTransport opens the connection within the handshake timeout. It uses
-// a timer rather than context.WithTimeout, whose String method links
-// time formatting (about 80 KB) into the bundle.
+// dialTransport opens the connection within the handshake timeout.
 func dialTransport(ctx context.Context, c *Client) error {
-	if jsGlobal.Get("WebSocket").IsUndefined() {
-		return &DialError{URL: c.url, Reason: "connection failed", Err: errors.New("this JavaScript environment has no WebSocket")}
-	}
-	ws, err := newWebSocket(c.url, c.cfg.subprotocols)
-	if err != nil {
-		return &DialError{URL: c.url, Reason: "refused by the browser", Err: err}
-	}
-	d := &jsConn{
-		c: c, ws: ws, dialing: true,
-		openCh: make(chan struct{}), failCh: make(chan struct{}), doneCh: make(chan struct{}),
-		turnCh: make(chan struct{}, 1),
-	}
-	ws.Set("binaryType", "arraybuffer")
-	d.send = ws.Get("send").Call("bind", ws)
-	d.msgs = jsArray.New()
-	d.push = d.msgs.Get("push").Call("bind", d.msgs)
-	mc := jsMessageChannel.New()
-	d.port, d.port1 = mc.Get("port2"), mc.Get("port1")
-	d.post = d.port.Get("postMessage").Call("bind", d.port, 0)
-	d.onceOpts = jsGlobal.Get("Object").New()
-	d.onceOpts.Set("once", true)
-	d.onPort = js.FuncOf(d.portMessage)
-	d.onEvent = js.FuncOf(d.socketEvent)
-	d.port1.Set("onmessage", d.onPort)
-	for _, typ := range [...]string{"open", "error", "close"} {
-		ws.Call("addEventListener", typ, d.onEvent)
-	}
-	ws.Call("addEventListener", "message", d.push)
-	ws.Call("addEventListener", "message", d.post, d.onceOpts)
-	d.sbuf = jsUint8Array.New(4096)
-	d.sbufLen, d.viewLen = 4096, -1
-	c.t = d
-
-	timer := time.NewTimer(c.cfg.handshakeTimeout)
-	defer timer.Stop()
-	timedOut := false
-	select {
-	case <-d.openCh:
-		// Let the open event's task end, so that the browser asks for the
-		// frames that follow the handshake while the caller goes on.
-		d.yieldTurns(1, 0, false)
+	reason, err := dialJS(ctx, c)
+	if reason == "" {
 		return nil
-	case <-d.failCh:
-		d.finish()
-		return &DialError{URL: c.url, Reason: "connection failed", Err: errBrowserHidesCause}
-	case <-ctx.Done():
-	case <-timer.C:
-		timedOut = true
 	}
-	d.finish()
-	reason, err := dialReason(ctx, timedOut)
 	return &DialError{URL: c.url, Reason: reason, Err: err}
 }
 
+// dialJS opens the connection, or returns the DialError's reason and
+// cause. It uses a timer rather than context.WithTimeout, whose String
+// method links time formatting (about 80 KB) into the bundle.
+func dialJS(ctx context.Context, c *Client) (reason string, err error) {
+	if jsGlobal.Get("WebSocket").IsUndefined() {
+		return "connection failed", errors.New("this JavaScript environment has no WebSocket")
+	}
+	ws, err := newWebSocket(c.url, c.cfg.subprotocols)
+	if err != nil {
+		return "refused by the browser", err
+	}
+	d := &jsConn{
+		c: c, ws: ws, dialing: true,
+		openCh: make(chan struct{}), doneCh: make(chan struct{}),
+		turnCh: make(chan struct{}, 1), viewLen: -1,
+	}
+	ws.Set("binaryType", "arraybuffer")
+	d.send = bound(ws, "send")
+	d.msgs = jsArray.New()
+	d.push = bound(d.msgs, "push")
+	mc := jsMessageChannel.New()
+	d.port, d.port1 = mc.Get("port2"), mc.Get("port1")
+	d.post = bound(d.port, "postMessage", 0)
+	for d.id < len(jsConns) && jsConns[d.id] != nil {
+		d.id++
+	}
+	if d.id == len(jsConns) {
+		jsConns = append(jsConns, d)
+	}
+	jsConns[d.id] = d
+	d.port1.Set("onmessage", jsOnEvent.Call("bind", nil, d.id, true))
+	d.onEvent = jsOnEvent.Call("bind", nil, d.id, false)
+	d.listen("addEventListener")
+	c.t = d
+
+	timedOut, timer := afterChan(c.cfg.handshakeTimeout)
+	select {
+	case <-d.openCh:
+	case <-d.doneCh:
+	case <-ctx.Done():
+	case <-timedOut:
+	}
+	timer.Stop()
+	switch {
+	case d.finished: // the connection failed: socketEvent finished the driver
+		return "connection failed", errBrowserHidesCause
+	case !d.dialing: // opened
+		// Let the open event's task end, so that the browser asks for the
+		// frames that follow the handshake while the caller goes on.
+		d.yieldTurns(1, 0, false)
+		return "", nil
+	}
+	d.finish()
+	return dialReason(ctx, true) // the context's error if it ended, else the handshake timeout
+}
+
+// bound returns obj[method] bound to obj and args.
+func bound(obj js.Value, method string, args ...any) js.Value {
+	return obj.Get(method).Call("bind", append([]any{obj}, args...)...)
+}
+
+// listen calls ws[method], addEventListener or removeEventListener, for
+// each of the driver's listeners: onEvent for open, error and close, push
+// for every message, and the one-shot batch wake-up (see wake).
+func (d *jsConn) listen(method string) {
+	for _, typ := range [...]string{"open", "error", "close", "message"} {
+		fn := d.onEvent
+		if typ == "message" {
+			fn = d.push
+		}
+		d.ws.Call(method, typ, fn)
+	}
+	d.wake(method)
+}
+
+// wake adds (or removes) post as a one-shot message listener: the next
+// message posts the task that drains the batch.
+func (d *jsConn) wake(method string) { d.ws.Call(method, "message", d.post, jsOnce) }
+
 var errBrowserHidesCause = errors.New("the browser does not say why (refused, handshake rejected, TLS or network error)")
 
-// portMessage runs on the event loop for a batch wake-up (data 0) or a
-// yield's turn (data = its token). It never blocks.
-func (d *jsConn) portMessage(_ js.Value, args []js.Value) any {
-	if d.finished {
-		return nil
-	}
-	d.drain()
-	if tok := int64(args[0].Get("data").Int()); tok != 0 && tok == d.waitToken.Load() {
-		select {
-		case d.turnCh <- struct{}{}:
-		default:
+// jsConns holds the drivers by id, for jsOnEvent; a finished driver's
+// slot is nil, and a later dial takes it.
+var jsConns []*jsConn
+
+// jsOnEvent is every driver's callback, bound to (id, port) as its
+// listeners. It is made once and never released: with a js.Func per
+// connection, Release would link the runtime's map deletion, about 10 KB
+// of the bundle. A finished driver has removed its listeners, so no event
+// comes for its id. It runs on the event loop and never blocks.
+var jsOnEvent = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	if d := jsConns[args[0].Int()]; d != nil && !d.finished {
+		if args[1].Bool() {
+			d.portMessage(args[2])
+		} else {
+			d.socketEvent(args[2])
 		}
 	}
 	return nil
+})
+
+// portMessage takes a batch wake-up (data 0) or a yield's turn (data =
+// its token).
+func (d *jsConn) portMessage(ev js.Value) {
+	d.drain()
+	if tok := int64(ev.Get("data").Int()); tok != 0 && tok == d.waitToken.Load() {
+		notify(d.turnCh)
+	}
 }
 
-// socketEvent runs on the event loop for open, error and close. It never
-// blocks.
-func (d *jsConn) socketEvent(_ js.Value, args []js.Value) any {
-	if d.finished {
-		return nil
-	}
+// socketEvent takes open, error and close.
+func (d *jsConn) socketEvent(ev js.Value) {
 	d.drain() // messages come before the close that follows them
 	d.events.Add(1)
-	ev := args[0]
-	switch ev.Get("type").String() {
-	case "open":
-		d.openedAt = time.Now()
+	switch typ := ev.Get("type").String(); {
+	case typ == "open":
+		d.openedAt = jsClock()
 		d.dialing = false
 		d.c.opened(d.ws.Get("protocol").String())
 		close(d.openCh)
-	case "error":
-		// A close event follows, except in Node before the socket opened.
-		if d.dialing {
-			d.dialFailed()
-		}
-	case "close":
-		if d.dialing {
-			d.dialFailed()
-			return nil
-		}
+	case d.dialing:
+		// An error or close before the open event: the dial failed. (A
+		// close event follows an error, except in Node before the socket
+		// opened.) After the open event an error is followed by a close.
+		d.finish()
+	case typ == "close":
 		code, reason, clean := StatusCode(ev.Get("code").Int()), ev.Get("reason").String(), ev.Get("wasClean").Bool()
 		d.finish()
 		d.c.closeEvent(code, reason, clean)
 	}
-	return nil
 }
 
 // drain takes every message event pushed since the last drain.
@@ -347,34 +400,25 @@ func (d *jsConn) drain() {
 	}
 	d.msgs.Set("length", 0)
 	if !d.finished {
-		d.ws.Call("addEventListener", "message", d.post, d.onceOpts)
+		d.wake("addEventListener")
 	}
 }
 
-func (d *jsConn) dialFailed() {
-	d.dialing = false
-	close(d.failCh)
-}
+// readyState is the socket's: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED.
+func (d *jsConn) readyState() int { return d.ws.Get("readyState").Int() }
 
-// finish detaches the driver from the socket and releases the callbacks.
+// finish detaches the driver from the socket and frees its jsConns slot.
 // A socket still open (an abandoned one) is asked to close.
 func (d *jsConn) finish() {
 	if d.finished {
 		return
 	}
 	d.finished = true
-	for _, typ := range [...]string{"open", "error", "close"} {
-		d.ws.Call("removeEventListener", typ, d.onEvent)
-	}
-	d.ws.Call("removeEventListener", "message", d.push)
-	d.ws.Call("removeEventListener", "message", d.post, d.onceOpts)
+	d.listen("removeEventListener")
 	d.port1.Set("onmessage", js.Null())
 	d.port1.Call("close")
-	if d.ws.Get("readyState").Int() < 2 {
-		d.ws.Call("close")
-	}
-	d.onPort.Release()
-	d.onEvent.Release()
+	d.ws.Call("close") // a socket still open (an abandoned one); close does nothing once CLOSING or CLOSED
+	jsConns[d.id] = nil
 	close(d.doneCh)
 }
 
@@ -395,7 +439,7 @@ func (d *jsConn) yield() {
 	if closeCheckDue(jsMillis(now), jsMillis(d.lastQuiet.Load())) {
 		span := time.Duration(0)
 		if !d.settled {
-			span = max(0, openSettle-time.Since(d.openedAt))
+			span = max(0, openSettle-time.Duration(now-d.openedAt))
 		}
 		if d.yieldTurns(quietTurns, span, idle) {
 			d.settled = true
@@ -404,13 +448,15 @@ func (d *jsConn) yield() {
 	}
 }
 
-// jsEpoch lies a second before the package started, so that jsClock is
-// never near 0, which lastQuiet uses for "never".
-var jsEpoch = time.Now().Add(-time.Second)
+// jsNow is performance.now, bound.
+var jsNow = bound(jsGlobal.Get("performance"), "now")
 
-// jsClock is the monotonic clock in nanoseconds since jsEpoch: one call
-// to performance.now, where time.Now also calls Date.now.
-func jsClock() int64 { return int64(time.Since(jsEpoch)) }
+// jsClock is the monotonic clock in nanoseconds since a second before the
+// page's time origin, so that it is never near 0, which lastQuiet uses
+// for "never". It calls performance.now, the clock that Go's monotonic
+// time reads in wasm_exec.js, itself: time.Since would link time.Time's
+// arithmetic (about 4 KB) into the bundle, for some 40 ns less per call.
+func jsClock() int64 { return int64(jsNow.Invoke().Float()*1e6) + int64(time.Second) }
 
 // jsMillis truncates a jsClock reading to whole milliseconds, so that
 // closeCheckDue of two readings says whether a boundary lies between them.
@@ -426,87 +472,80 @@ func jsMillis(t int64) int64 { return t - t%int64(time.Millisecond) }
 func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 	span = max(0, span)
 	d.yieldMu.Lock()
-	defer d.yieldMu.Unlock()
-	still := 0
-	start := time.Now()
-	for turn := 0; turn < maxYieldTurns+int(span/time.Millisecond)*4 && (still < quiet || time.Since(start) < span); turn++ {
-		if d.finished {
-			return false
-		}
+	still, end, left := 0, jsClock()+int64(span), int64(span) // left: nanoseconds of the span still to go
+	for turn := 0; turn < maxYieldTurns+int(span/time.Millisecond)*4 && (still < quiet || left > 0) && !d.finished; turn++ {
 		before := d.events.Load()
 		d.token++
 		d.waitToken.Store(d.token)
-		if left := span - time.Since(start); left > 0 {
-			// One timer for what is left of the span: the event loop idles
-			// meanwhile, so whatever the browser has queued runs.
-			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), left.Milliseconds()+1)
-		} else if timerTurns && turn == 0 && idle {
-			// Firefox runs posted messages and zero timers before socket
-			// events queued earlier: an idle millisecond lets them run.
-			jsSetTimeout.Invoke(d.port.Get("postMessage").Call("bind", d.port, d.token), 1)
-		} else if timerTurns && turn == 0 {
-			jsBackgroundTurn(d.port.Get("postMessage").Call("bind", d.port, d.token))
+		if left > 0 || timerTurns && turn == 0 {
+			post := bound(d.port, "postMessage", d.token)
+			switch {
+			case left > 0:
+				// One timer for what is left of the span: the event loop
+				// idles meanwhile, so whatever the browser has queued runs.
+				jsSetTimeout.Invoke(post, left/int64(time.Millisecond)+1)
+			case idle:
+				// Firefox runs posted messages and zero timers before
+				// socket events queued earlier: an idle millisecond lets
+				// them run.
+				jsSetTimeout.Invoke(post, 1)
+			default:
+				jsBackgroundTurn.Invoke(post, jsBackgroundOpts)
+			}
 		} else {
 			d.port.Call("postMessage", d.token)
 		}
 		select {
 		case <-d.turnCh:
-		case <-d.doneCh:
-			return false
+		case <-d.doneCh: // finished: the loop ends
 		}
 		if d.events.Load() == before {
 			still++
 		} else {
 			still = 0
 		}
+		left = end - jsClock()
 	}
-	return still >= quiet && time.Since(start) >= span
+	d.yieldMu.Unlock()
+	return still >= quiet && left <= 0 && !d.finished
 }
 
-func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) error {
+func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) (err error) {
 	d.yield()
 	d.sendMu.Lock()
-	defer d.sendMu.Unlock()
-	if d.finished || !d.c.sendAllowed() {
-		return errTransportClosing
-	}
 	// send() on a CLOSING socket discards silently: the close has reached
 	// the browser but not yet the client.
-	if d.ws.Get("readyState").Int() != 1 {
-		return errTransportClosing
-	}
-	if typ == Text {
-		d.send.Invoke(unsafe.String(unsafe.SliceData(p), len(p)))
-	} else {
-		d.send.Invoke(d.binaryView(p))
-	}
-	d.unchecked += len(p)
-	if !sendMustWait(d.unchecked) {
-		return nil
-	}
-	// bufferedAmount is at most what it was plus what was sent since: read
-	// it only when that could exceed the window.
-	for {
-		if d.finished {
-			return errTransportClosing
+	err = errTransportClosing
+	if !d.finished && d.c.sendAllowed() && d.readyState() == 1 {
+		err = nil
+		if typ == Text {
+			d.send.Invoke(unsafe.String(unsafe.SliceData(p), len(p)))
+		} else {
+			d.send.Invoke(d.binaryView(p))
 		}
-		if d.ws.Get("readyState").Int() != 1 {
-			// The peer's close arrived while this message was still
-			// queued: the browser discards it.
-			return errTransportClosing
+		d.unchecked += len(p)
+		// bufferedAmount is at most what it was plus what was sent since:
+		// read it only when that could exceed the window.
+		for sendMustWait(d.unchecked) {
+			if d.finished || d.readyState() != 1 {
+				// The peer's close arrived while this message was still
+				// queued: the browser discards it.
+				err = errTransportClosing
+				break
+			}
+			if d.unchecked = d.bufferedAmount(); !sendMustWait(d.unchecked) {
+				break
+			}
+			if err = ctx.Err(); err != nil {
+				break // the message is the browser's now and may still go out
+			}
+			d.sendMu.Unlock()
+			d.yieldTurns(1, time.Millisecond, false) // timer turns: no busy wait while the browser drains
+			d.sendMu.Lock()
 		}
-		d.unchecked = d.ws.Get("bufferedAmount").Int()
-		if !sendMustWait(d.unchecked) {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			// The message is the browser's now and may still go out.
-			return err
-		}
-		d.sendMu.Unlock()
-		d.yieldTurns(1, time.Millisecond, false) // timer turns: no busy wait while the browser drains
-		d.sendMu.Lock()
 	}
+	d.sendMu.Unlock()
+	return err
 }
 
 // binaryView copies p into a Uint8Array and returns a view of its length.
@@ -521,8 +560,8 @@ func (d *jsConn) binaryView(p []byte) js.Value {
 		js.CopyBytesToJS(v, p)
 		return v
 	}
-	if n > d.sbufLen {
-		size := d.sbufLen
+	if n > d.sbufLen || d.sbufLen == 0 {
+		size := 4096 // the first Send of a binary message makes the buffer
 		for size < n {
 			size *= 2
 		}

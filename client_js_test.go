@@ -284,7 +284,7 @@ func TestJSReceiveBatches(t *testing.T) {
 	mixed = append(mixed[:4], append([]msg{{Text, []byte("text among binary é")}}, mixed[4:]...)...)
 	large = append(large, msg{Binary, pattern(1024, 99)}, msg{Binary, pattern(5000, 98)})
 	c, _ := dialPath(t, "/ws/echo", nil)
-	d := c.t.(*jsConn)
+	d := c.t
 	for _, tc := range []struct {
 		name    string
 		msgs    []msg
@@ -518,7 +518,7 @@ func TestJSReceiveWithoutBatchPath(t *testing.T) {
 	jsBatch.ok = false
 	defer func() { jsBatch.ok = saved }()
 	c, _ := dialPath(t, "/ws/echo", nil)
-	d := c.t.(*jsConn)
+	d := c.t
 	var msgs [][]byte
 	for i := 0; i < 8; i++ {
 		msgs = append(msgs, bytes.Repeat([]byte{byte(0x7c + i)}, i))
@@ -598,7 +598,7 @@ func TestJSBatchBeforeCloseStaysReadable(t *testing.T) {
 	const n = 8
 	for attempt := 0; ; attempt++ {
 		c, _ := dialPath(t, "/ws/close?after=8&code=4003", nil)
-		d := c.t.(*jsConn)
+		d := c.t
 		for i := 0; i < n; i++ {
 			if err := c.Send(context.Background(), Binary, bytes.Repeat([]byte{0x80 | byte(i)}, i)); err != nil {
 				t.Fatal(err)
@@ -627,8 +627,10 @@ func TestJSBatchBeforeCloseStaysReadable(t *testing.T) {
 }
 
 // TestJSListenersDetachedWhenFinished: once the client is done, events
-// dispatched on its socket reach none of its listeners (a released
-// callback would panic, and the message listener would queue the event).
+// dispatched on its socket reach none of its listeners: the message
+// listener would queue the event, and the event listener would hand it to
+// the driver that took the finished one's slot (seen failing with the
+// listeners left attached).
 func TestJSListenersDetachedWhenFinished(t *testing.T) {
 	for _, end := range []string{"peer close", "client close"} {
 		t.Run(end, func(t *testing.T) {
@@ -643,10 +645,14 @@ func TestJSListenersDetachedWhenFinished(t *testing.T) {
 				}
 			}
 			waitDone(t, c)
-			d := c.t.(*jsConn)
-			data := jsUint8Array.New(4).Get("buffer")
-			init := jsGlobal.Get("Object").New()
-			init.Set("data", data)
+			next, _ := dialPath(t, "/ws/echo", nil)
+			defer next.Close(StatusNormalClosure, "")
+			if next.t.id != c.t.id {
+				t.Fatalf("the next dial took slot %d, not the finished driver's %d", next.t.id, c.t.id)
+			}
+			d := c.t
+			init := jsObject.New()
+			init.Set("data", jsUint8Array.New(4).Get("buffer"))
 			d.ws.Call("dispatchEvent", jsGlobal.Get("MessageEvent").New("message", init))
 			for _, typ := range []string{"open", "error", "close"} {
 				d.ws.Call("dispatchEvent", jsGlobal.Get("Event").New(typ))
@@ -654,6 +660,76 @@ func TestJSListenersDetachedWhenFinished(t *testing.T) {
 			if n := d.msgs.Length(); n != 0 {
 				t.Fatalf("%d message events queued after the client was done", n)
 			}
+			if st := next.State(); st != Open {
+				t.Fatalf("the driver in the finished one's slot is %v after events on the old socket", st)
+			}
 		})
+	}
+}
+
+// TestJSBatchTurnsOffOnMismatch: a batch whose decoder decodes otherwise,
+// or whose bound functions throw, is left to the per-message path (nil),
+// and the batch path stays off for later batches.
+func TestJSBatchTurnsOffOnMismatch(t *testing.T) {
+	if !jsBatch.ok {
+		t.Skip("no x-user-defined TextDecoder here (Node): the batch path is off from the start")
+	}
+	saved := jsBatch
+	defer func() { jsBatch = saved }()
+	arr := js.Global().Get("Array").New()
+	for i := 0; i < batchMinCount; i++ {
+		u8 := js.Global().Get("Uint8Array").New(2)
+		js.CopyBytesToJS(u8, []byte{'a', 0x80 + byte(i)})
+		arr.Call("push", u8.Get("buffer"))
+	}
+	if got := batchBinary(arr, batchMinCount, batchMaxSize); len(got) != batchMinCount {
+		t.Fatalf("with x-user-defined: got %d messages, want %d", len(got), batchMinCount)
+	}
+	td := js.Global().Get("TextDecoder")
+	for _, tc := range []struct {
+		name  string
+		spoil func()
+	}{
+		{"windows-1252 decoder", func() {
+			jsBatch.decode = jsFunctionProto.Get("apply").Call("bind", td.Get("prototype").Get("decode"), td.New("windows-1252"))
+		}},
+		{"throwing byteLength", func() {
+			// String.prototype.valueOf throws on an ArrayBuffer.
+			jsBatch.byteLength = jsCall.Call("bind", js.Global().Get("String").Get("prototype").Get("valueOf"))
+		}},
+	} {
+		jsBatch = saved
+		tc.spoil()
+		if got := batchBinary(arr, batchMinCount, batchMaxSize); got != nil {
+			t.Errorf("%s: the batch path took %d messages", tc.name, len(got))
+		}
+		if jsBatch.ok {
+			t.Errorf("%s: the batch path is still on", tc.name)
+		}
+	}
+}
+
+// TestJSDriverSlotsFreed: a finished driver frees its jsConns slot, which
+// the next dial takes, so a program that dials again and again does not
+// grow the table.
+func TestJSDriverSlotsFreed(t *testing.T) {
+	a, _ := dialPath(t, "/ws/echo", nil)
+	b, _ := dialPath(t, "/ws/echo", nil)
+	ida, idb := a.t.id, b.t.id
+	if jsConns[ida] != a.t || jsConns[idb] != b.t || ida == idb {
+		t.Fatalf("slots %d and %d do not hold the drivers", ida, idb)
+	}
+	a.Close(StatusNormalClosure, "")
+	if jsConns[ida] != nil {
+		t.Fatalf("slot %d still holds a finished driver", ida)
+	}
+	c, _ := dialPath(t, "/ws/echo", nil)
+	if c.t.id != ida {
+		t.Fatalf("the next dial took slot %d, not the free slot %d", c.t.id, ida)
+	}
+	b.Close(StatusNormalClosure, "")
+	c.Close(StatusNormalClosure, "")
+	if jsConns[idb] != nil || jsConns[ida] != nil {
+		t.Fatal("a closed driver still holds its slot")
 	}
 }

@@ -15,20 +15,18 @@ type CloseError struct {
 
 // Error describes who closed, the code and the reason.
 func (e *CloseError) Error() string {
-	s := "dualws: connection closed"
+	by := " by client"
 	switch e.Status.ClosedBy() {
 	case "network":
-		s += " abnormally (no close frame)"
+		by = " abnormally (no close frame)"
 	case "server":
-		s += " by peer"
-	default:
-		s += " by client"
+		by = " by peer"
 	}
-	s += ": " + e.Status.Code.String()
+	reason := ""
 	if e.Status.Reason != "" {
-		s += " " + quote(e.Status.Reason)
+		reason = " " + quote(e.Status.Reason)
 	}
-	return s
+	return "dualws: connection closed" + by + ": " + e.Status.Code.String() + reason
 }
 
 // Is reports true for ErrClosed.
@@ -76,6 +74,7 @@ func (e *DialError) Unwrap() error { return e.Err }
 
 // opError adds the operation's name to an error that is not a close.
 type opError struct {
+	_   [0]func() // not comparable: no equality function in the bundle (see machineConfig)
 	op  string
 	err error
 }

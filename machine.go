@@ -90,6 +90,7 @@ type transition struct {
 // output is what one input asks the wrapper to do. The zero value asks
 // nothing; the hot path (a message arriving) allocates nothing.
 type output struct {
+	_      [0]func() // not comparable: no equality function in the bundle (see machineConfig)
 	trans  [2]transition
 	ntrans int
 	// decided: the close status was decided by this input; wake everything
@@ -118,6 +119,12 @@ type output struct {
 
 // machineConfig is the part of the options the rules need.
 type machineConfig struct {
+	// A zero-size func array makes the type not comparable, as in
+	// syscall/js.Value, so the compiler generates no equality function
+	// for it; the browser bundle would carry one (with its table entries)
+	// for every comparable struct type it links. Nothing compares these.
+	_ [0]func()
+
 	receiveQueue      int  // messages waiting before reading pauses
 	receiveQueueBytes int  // bytes waiting before reading pauses, or, when the transport cannot pause, before the queue overflows
 	canPause          bool // the transport can stop reading (natively); the browser cannot
