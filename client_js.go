@@ -41,6 +41,7 @@ var (
 	jsArray          = jsGlobal.Get("Array")
 	jsMessageChannel = jsGlobal.Get("MessageChannel")
 	jsSetTimeout     = jsGlobal.Get("setTimeout")
+	jsSetImmediate   = jsGlobal.Get("setImmediate") // Node's; undefined in browsers
 	jsObject         = jsGlobal.Get("Object")
 	jsFunctionProto  = jsGlobal.Get("Function").Get("prototype")
 	jsCall           = jsFunctionProto.Get("call")
@@ -492,6 +493,12 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 			default:
 				jsBackgroundTurn.Invoke(post, jsBackgroundOpts)
 			}
+		} else if jsSetImmediate.Type() == js.TypeFunction {
+			// Node: a MessagePort delivers the messages posted while it
+			// delivers (up to 1000) in the same pass, without polling the
+			// sockets, so a turn posted from a turn never lets a close in.
+			// setImmediate posts it after the event loop's poll for I/O.
+			jsSetImmediate.Invoke(bound(d.port, "postMessage", d.token))
 		} else {
 			d.port.Call("postMessage", d.token)
 		}

@@ -216,11 +216,13 @@ func (s *Server) wsEcho(w http.ResponseWriter, r *http.Request, id string) {
 	s.logf("%s id=%q %s: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
 }
 
-// wsClose: echo after=N messages (default 1), then close with code and
-// reason.
+// wsClose: echo after=N messages (default 1), wait delay milliseconds
+// (default 0; the close then reaches the client in a read of its own),
+// then close with code and reason.
 func (s *Server) wsClose(w http.ResponseWriter, r *http.Request, id string) {
 	p := params{r: r}
 	after := p.int("after", 1, 0, 1<<30)
+	delay := time.Duration(p.int("delay", 0, 0, 10000)) * time.Millisecond
 	code, reason := p.close()
 	if p.err != nil {
 		badRequest(w, r, p.err)
@@ -232,6 +234,13 @@ func (s *Server) wsClose(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	defer c.CloseNow()
 	err = s.echo(s.ctx, c, after)
+	if err == nil && delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-s.ctx.Done():
+			err = s.ctx.Err()
+		}
+	}
 	if err == nil {
 		err = s.closeWith(s.ctx, c, code, reason, nil)
 	}

@@ -293,7 +293,7 @@ func TestCloseDefaults(t *testing.T) {
 func TestCloseBadParameters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Options{})
-	for _, q := range []string{"code=1006", "code=999", "code=abc", "after=-1", "reason=" + strings.Repeat("r", 124)} {
+	for _, q := range []string{"code=1006", "code=999", "code=abc", "after=-1", "delay=-1", "delay=10001", "reason=" + strings.Repeat("r", 124)} {
 		_, resp, err := e.dialOpts(t, "/ws/close?"+q, nil)
 		require.Error(t, err, q)
 		require.NotNil(t, resp, q)
