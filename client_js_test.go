@@ -74,37 +74,57 @@ func TestJSPeerCloseSeenWithoutReceive(t *testing.T) {
 	equal(t, st, CloseStatus{Code: 4000, Reason: "bye", WasClean: true, Remote: true})
 }
 
-// TestJSSeedNoSendAcceptedAfterPeerClose: the server echoes, then closes
-// at once (the close often comes in the echo's read) or 20 ms later (in a
-// read of its own); after 200 ms of work without yielding, no Send is
-// accepted.
+// TestJSSeedNoSendAcceptedAfterPeerClose: a small seed matrix for every
+// runtime the js tests run in (Node too, which the parity suite does not
+// cover). Shapes: send one message then compute; send, receive the echo,
+// then compute; compute right after the dial. Servers: close 4000 at once
+// (after the echo the close often comes in the echo's read), close 20 ms
+// later (in a read of its own), drop. After 100 ms of work without
+// yielding, none of 5 Sends is accepted and each error carries the code.
 func TestJSSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
-	for _, delay := range []string{"0", "20"} {
-		t.Run("delay "+delay+" ms", func(t *testing.T) {
-			c, _ := dialPath(t, "/ws/close?after=1&code=4000&reason=seed&delay="+delay, nil)
-			if err := c.SendText(context.Background(), "first"); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := c.Receive(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
-				// work without yielding to the event loop
-			}
-			accepted := 0
-			for i := 0; i < 5; i++ {
-				err := c.SendText(context.Background(), "late")
-				if err == nil {
-					accepted++
-					continue
+	servers := []struct {
+		name, path string
+		code       StatusCode
+	}{
+		{"close", "/ws/close?code=4000&reason=seed", 4000},
+		{"close 20 ms later", "/ws/close?code=4000&reason=seed&delay=20", 4000},
+		{"drop 20 ms later", "/ws/drop?delay=20", StatusAbnormalClosure},
+	}
+	for _, shape := range []string{"send", "receive", "idle"} {
+		for _, srv := range servers {
+			t.Run(shape+", "+srv.name, func(t *testing.T) {
+				after := "1"
+				if shape == "idle" {
+					after = "0"
 				}
-				st := closeErr(t, err)
-				equal(t, st.Code, StatusCode(4000))
-				equal(t, st.Reason, "seed")
-			}
-			equal(t, accepted, 0)
-			waitDone(t, c)
-		})
+				c, _ := dialPath(t, srv.path+"&after="+after, nil)
+				ctx := context.Background()
+				if shape != "idle" {
+					if err := c.SendText(ctx, "first"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if shape == "receive" {
+					if _, _, err := c.Receive(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+					// work without yielding to the event loop
+				}
+				accepted := 0
+				for i := 0; i < 5; i++ {
+					err := c.SendText(ctx, "late")
+					if err == nil {
+						accepted++
+						continue
+					}
+					equal(t, closeErr(t, err).Code, srv.code)
+				}
+				equal(t, accepted, 0)
+				waitDone(t, c)
+			})
+		}
 	}
 }
 

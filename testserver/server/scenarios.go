@@ -111,6 +111,11 @@ func (p *params) int(name string, def, min, max int) int {
 	return n
 }
 
+// delay is the delay parameter: milliseconds, 0 to 10000, default 0.
+func (p *params) delay() time.Duration {
+	return time.Duration(p.int("delay", 0, 0, 10000)) * time.Millisecond
+}
+
 func (p *params) close() (websocket.StatusCode, string) {
 	if p.err != nil {
 		return 0, ""
@@ -222,7 +227,7 @@ func (s *Server) wsEcho(w http.ResponseWriter, r *http.Request, id string) {
 func (s *Server) wsClose(w http.ResponseWriter, r *http.Request, id string) {
 	p := params{r: r}
 	after := p.int("after", 1, 0, 1<<30)
-	delay := time.Duration(p.int("delay", 0, 0, 10000)) * time.Millisecond
+	delay := p.delay()
 	code, reason := p.close()
 	if p.err != nil {
 		badRequest(w, r, p.err)
@@ -234,12 +239,8 @@ func (s *Server) wsClose(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	defer c.CloseNow()
 	err = s.echo(s.ctx, c, after)
-	if err == nil && delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-s.ctx.Done():
-			err = s.ctx.Err()
-		}
+	if err == nil {
+		err = s.wait(delay)
 	}
 	if err == nil {
 		err = s.closeWith(s.ctx, c, code, reason, nil)
@@ -277,12 +278,14 @@ func (s *Server) wsBurst(w http.ResponseWriter, r *http.Request, id string) {
 	s.logf("%s id=%q %s: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
 }
 
-// wsDrop: echo after=N messages (default 0), then close TCP without a
-// close frame.
+// wsDrop: echo after=N messages (default 0), wait delay milliseconds
+// (default 0), then close TCP without a close frame.
 func (s *Server) wsDrop(w http.ResponseWriter, r *http.Request, id string) {
-	after, err := intParam(r, "after", 0, 0, 1<<30)
-	if err != nil {
-		badRequest(w, r, err)
+	p := params{r: r}
+	after := p.int("after", 0, 0, 1<<30)
+	delay := p.delay()
+	if p.err != nil {
+		badRequest(w, r, p.err)
 		return
 	}
 	c, err := s.accept(w, r, id, nil, nil)
@@ -290,6 +293,9 @@ func (s *Server) wsDrop(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	err = s.echo(s.ctx, c, after)
+	if err == nil {
+		err = s.wait(delay)
+	}
 	c.CloseNow()
 	s.logf("%s id=%q %s: dropped: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
 }
@@ -411,4 +417,19 @@ func (s *Server) wsPing(w http.ResponseWriter, r *http.Request, id string) {
 		<-drained
 	}
 	s.logf("%s id=%q %s: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
+}
+
+// wait waits d, or until the server closes.
+func (s *Server) wait(d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
 }

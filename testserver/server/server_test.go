@@ -293,8 +293,8 @@ func TestCloseDefaults(t *testing.T) {
 func TestCloseBadParameters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Options{})
-	for _, q := range []string{"code=1006", "code=999", "code=abc", "after=-1", "delay=-1", "delay=10001", "reason=" + strings.Repeat("r", 124)} {
-		_, resp, err := e.dialOpts(t, "/ws/close?"+q, nil)
+	for _, q := range []string{"close?code=1006", "close?code=999", "close?code=abc", "close?after=-1", "close?delay=-1", "close?delay=10001", "close?reason=" + strings.Repeat("r", 124), "drop?after=-1", "drop?delay=-1", "drop?delay=10001"} {
+		_, resp, err := e.dialOpts(t, "/ws/"+q, nil)
 		require.Error(t, err, q)
 		require.NotNil(t, resp, q)
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, q)
