@@ -68,8 +68,11 @@ const quickClose = 5 * time.Second
 //
 // In the browser the failure of a Dial is never explained (the browser
 // hides the HTTP status and the cause), so a rejected handshake, 4xx
-// included, is retried as "connection failed". Range over Redial from a
-// goroutine, never from a js.Func callback.
+// included, is retried as "connection failed". Firefox also delays a dial
+// to a host and port whose connections failed before opening (up to 60 s,
+// its pref network.websocket.delay-failed-reconnects), so there the delays
+// are at least the browser's. Range over Redial from a goroutine, never
+// from a js.Func callback.
 func Redial(ctx context.Context, url string, opts *Options) iter.Seq2[*Client, error] {
 	return func(yield func(*Client, error) bool) {
 		var base Options

@@ -333,6 +333,11 @@ func launch(ctx context.Context, n Name, url string, o *Options) (_ *launched, e
 
 // firefoxPrefs make a fresh profile quiet: no first-run pages, updates,
 // telemetry or background connections, and page console lines on stdout.
+// network.websocket.delay-failed-reconnects off: by default Firefox delays
+// a WebSocket to a host and port whose connections failed before opening,
+// 200 ms growing by half per failure up to 60 s; a suite that drops many
+// connections on one server would otherwise see dials wait for seconds
+// (redial-cancel's did, in make demo REPEAT=5).
 const firefoxPrefs = `user_pref("browser.shell.checkDefaultBrowser", false);
 user_pref("browser.startup.homepage_override.mstone", "ignore");
 user_pref("browser.aboutwelcome.enabled", false);
@@ -353,6 +358,7 @@ user_pref("dom.disable_open_during_load", false);
 user_pref("devtools.console.stdout.content", true);
 user_pref("browser.sessionstore.resume_from_crash", false);
 user_pref("toolkit.startup.max_resumed_crashes", -1);
+user_pref("network.websocket.delay-failed-reconnects", false);
 `
 
 // launched tracks the processes of one Launch.
