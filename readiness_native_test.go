@@ -5,7 +5,6 @@ package dualws
 import (
 	"io"
 	"net"
-	"runtime"
 	"testing"
 )
 
@@ -54,16 +53,16 @@ func TestReaderCaughtUpOnlyInAReadEnteredAfterTheBytes(t *testing.T) {
 	if target != int64(n) || n == 0 {
 		t.Fatalf("socket count %d after a read of %d bytes", target, n)
 	}
-	if tc.caughtUp(true, target) {
+	if tc.caughtUp(sock, target) {
 		t.Fatal("caught up while the Read that took the close frame has not returned it")
 	}
-	tc.waiting.Store(true)
+	sock.waiting.Store(true)
 	held.release <- struct{}{}
 	if err := <-reads; err != nil {
 		t.Fatal(err)
 	}
-	<-tc.entered // the second Read, entered after the bytes
-	if !tc.caughtUp(true, target) {
+	<-sock.entered // the second Read, entered after the bytes
+	if !tc.caughtUp(sock, target) {
 		t.Fatal("not caught up in a Read entered after every byte was taken")
 	}
 	tc.Close()
@@ -112,11 +111,13 @@ func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
 	rr := &recordReader{sock: sock, size: 16, took: make(chan int, 4)}
 	tc := &trackedConn{rwc: rr, socket: sock, entered: make(chan struct{}, 1)}
 
+	sock.waiting.Store(true) // a Send waits: each Read of the socket signals entered
 	done := make(chan error, 1)
 	go func() {
 		_, err := tc.Read(make([]byte, 64))
 		done <- err
 	}()
+	<-sock.entered                                           // the first Read of the socket
 	if _, err := server.Write(make([]byte, 6)); err != nil { // the record's first part
 		t.Fatal(err)
 	}
@@ -125,16 +126,8 @@ func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
 	if target != 6 {
 		t.Fatalf("socket count %d, want 6", target)
 	}
-	// The reader is back in the socket's Read, waiting for the record's
-	// rest (net.Pipe's Read blocks until the next Write).
-	caught := false
-	for i := 0; i < 1000 && !caught; i++ {
-		caught = tc.caughtUp(true, target)
-		if !caught {
-			runtime.Gosched()
-		}
-	}
-	if !caught {
+	<-sock.entered // the second, for the record's rest
+	if !tc.caughtUp(sock, target) {
 		t.Error("not caught up while the reader waits in the socket for the rest of a record")
 	}
 	server.Write(make([]byte, 10))
