@@ -761,3 +761,101 @@ func TestJSDriverSlotsFreed(t *testing.T) {
 		t.Fatal("a closed driver still holds its slot")
 	}
 }
+
+// TestJSAbandonedDialSlotReused: a dial whose context ends while the socket
+// is still connecting frees its slot; the next dial takes it, and the
+// abandoned socket's own failure (its error and close events, which
+// ws.close() in CONNECTING sets off) does not reach the driver now in that
+// slot (seen failing with finish leaving the listeners attached: the next
+// client closed with 1006).
+func TestJSAbandonedDialSlotReused(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		go cancel() // runs once Dial waits, before the event loop can open the socket
+		_, err := Dial(ctx, server(t)+"/ws/echo", nil)
+		var de *DialError
+		if !errors.As(err, &de) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("dial with a cancelled context: %v", err)
+		}
+		free := -1
+		for id, d := range jsConns {
+			if d == nil {
+				free = id
+				break
+			}
+		}
+		if free < 0 {
+			t.Fatalf("no free slot after the abandoned dial (%d slots)", len(jsConns))
+		}
+		c, _ := dialPath(t, "/ws/echo", nil)
+		if c.t.id != free {
+			t.Fatalf("the next dial took slot %d, not the abandoned dial's %d", c.t.id, free)
+		}
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+		for j := 0; j < 20; j++ { // round trips: the abandoned socket's events come meanwhile
+			msg := []byte{byte(i), byte(j), 0x80}
+			if err := c.Send(ctx2, Binary, msg); err != nil {
+				t.Fatalf("round %d send %d: %v", i, j, err)
+			}
+			_, got, err := c.Receive(ctx2)
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("round %d receive %d: %x, %v", i, j, got, err)
+			}
+		}
+		cancel2()
+		if st := c.State(); st != Open {
+			t.Fatalf("round %d: the client in the abandoned dial's slot is %v", i, st)
+		}
+		c.Close(StatusNormalClosure, "")
+	}
+}
+
+// TestJSManyClientsKeepTheirMessages: clients dialled together and closed in
+// an interleaved order, so slots are freed and taken while others are open,
+// each receive only their own echoes (seen failing with jsOnEvent sending a
+// slot's events to slot 0).
+func TestJSManyClientsKeepTheirMessages(t *testing.T) {
+	const n, rounds = 6, 3
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	clients := make([]*Client, n)
+	for round := 0; round < rounds; round++ {
+		for i := range clients {
+			if clients[i] == nil || (i+round)%2 == 0 {
+				if clients[i] != nil {
+					clients[i].Close(StatusNormalClosure, "")
+				}
+				clients[i], _ = dialPath(t, "/ws/echo", nil)
+			}
+		}
+		errs := make(chan error, n)
+		for i, c := range clients {
+			go func() {
+				for j := 0; j < 10; j++ {
+					msg := []byte{byte(round), byte(i), byte(j), 0xff}
+					if err := c.Send(ctx, Binary, msg); err != nil {
+						errs <- err
+						return
+					}
+					_, got, err := c.Receive(ctx)
+					if err == nil && !bytes.Equal(got, msg) {
+						err = errors.New("client " + itoa(i) + " got another's message")
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range clients {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	for _, c := range clients {
+		c.Close(StatusNormalClosure, "")
+	}
+}

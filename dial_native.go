@@ -324,15 +324,12 @@ type trackedConn struct {
 	readFailed  atomic.Bool
 	writeFailed atomic.Bool
 
-	// For awaitReader: the reader is in Read, having entered it when
-	// socket (a *countingConn) had given readAtEntry bytes; entered is
-	// signalled when it calls Read while a Send waits. A Read that already
-	// has bytes from the socket but has not returned them is still inRead:
-	// readAtEntry tells it from a Read waiting for more.
-	inRead      atomic.Bool
-	readAtEntry atomic.Int64
-	waiting     atomic.Bool
-	entered     chan struct{}
+	// For awaitReader when socket is not a *countingConn (which then
+	// tracks its own Reads): the reader is in Read; entered is signalled
+	// when it calls Read while a Send waits.
+	inRead  atomic.Bool
+	waiting atomic.Bool
+	entered chan struct{}
 
 	// Used only by the reading goroutine (coder/websocket reads under a lock).
 	frames   frameChecker
@@ -343,9 +340,6 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	if t.violated != nil {
 		t.readFailed.Store(true)
 		return 0, t.violated
-	}
-	if sock, ok := t.socket.(*countingConn); ok {
-		t.readAtEntry.Store(sock.read.Load())
 	}
 	t.inRead.Store(true)
 	if t.waiting.Load() {

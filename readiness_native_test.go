@@ -53,20 +53,86 @@ func TestReaderCaughtUpOnlyInAReadEnteredAfterTheBytes(t *testing.T) {
 	if target != int64(n) || n == 0 {
 		t.Fatalf("socket count %d after a read of %d bytes", target, n)
 	}
-	if tc.caughtUp(true, target) {
+	if tc.caughtUp(sock, target) {
 		t.Fatal("caught up while the Read that took the close frame has not returned it")
 	}
-	tc.waiting.Store(true)
+	sock.waiting.Store(true)
 	held.release <- struct{}{}
 	if err := <-reads; err != nil {
 		t.Fatal(err)
 	}
-	<-tc.entered // the second Read, entered after the bytes
-	if !tc.caughtUp(true, target) {
+	<-sock.entered // the second Read, entered after the bytes
+	if !tc.caughtUp(sock, target) {
 		t.Fatal("not caught up in a Read entered after every byte was taken")
 	}
 	tc.Close()
 	<-held.took
 	close(held.release)
 	<-reads
+}
+
+// recordReader reads the socket as tls.Conn does: a Read returns only a
+// whole record of size bytes, reading the socket as often as it takes, so
+// a record that arrives in parts keeps the reader in one Read that has
+// taken socket bytes. took gets the count after each socket read.
+type recordReader struct {
+	sock io.ReadCloser
+	size int
+	took chan int
+}
+
+func (r *recordReader) Read(p []byte) (int, error) {
+	rec := make([]byte, r.size)
+	got := 0
+	for got < r.size {
+		n, err := r.sock.Read(rec[got:])
+		got += n
+		r.took <- got
+		if err != nil {
+			return 0, err
+		}
+	}
+	return copy(p, rec), nil
+}
+
+func (r *recordReader) Write(p []byte) (int, error) { return len(p), nil }
+func (r *recordReader) Close() error                { return r.sock.Close() }
+
+// TestReaderCaughtUpInAPartialRecord: over TLS a Read that has taken the
+// first part of a record from the socket waits in the socket for the rest,
+// with nothing to act on yet: the reader is caught up with what the socket
+// gave, and a Send's check must not wait readerCatchUpMax for the rest of
+// the record (a wss:// stream whose records arrive in parts would pay it at
+// every check).
+func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	sock := newCountingConn(client)
+	rr := &recordReader{sock: sock, size: 16, took: make(chan int, 4)}
+	tc := &trackedConn{rwc: rr, socket: sock, entered: make(chan struct{}, 1)}
+
+	sock.waiting.Store(true) // a Send waits: each Read of the socket signals entered
+	done := make(chan error, 1)
+	go func() {
+		_, err := tc.Read(make([]byte, 64))
+		done <- err
+	}()
+	<-sock.entered                                           // the first Read of the socket
+	if _, err := server.Write(make([]byte, 6)); err != nil { // the record's first part
+		t.Fatal(err)
+	}
+	<-rr.took
+	target := sock.read.Load() // nothing more in the socket: net.Pipe wrote 6 bytes, all read
+	if target != 6 {
+		t.Fatalf("socket count %d, want 6", target)
+	}
+	<-sock.entered // the second, for the record's rest
+	if !tc.caughtUp(sock, target) {
+		t.Error("not caught up while the reader waits in the socket for the rest of a record")
+	}
+	server.Write(make([]byte, 10))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	tc.Close()
 }
