@@ -42,7 +42,7 @@ var (
 	jsArray          = jsGlobal.Get("Array")
 	jsMessageChannel = jsGlobal.Get("MessageChannel")
 	jsSetTimeout     = jsGlobal.Get("setTimeout")
-	jsSetImmediate   = jsGlobal.Get("setImmediate") // Node's; undefined in browsers
+	jsSetImmediate   = nodeSetImmediate()
 	jsObject         = jsGlobal.Get("Object")
 	jsFunctionProto  = jsGlobal.Get("Function").Get("prototype")
 	jsCall           = jsFunctionProto.Get("call")
@@ -78,6 +78,20 @@ var timerTurns = userAgentHas("Firefox/")
 // against 0.90-1.00 ms with the port. The yield's turns keep the port:
 // their round trip through the network process is what lets a close in.
 var timerWake = userAgentHas("AppleWebKit") && !userAgentHas("Chrome/")
+
+// nodeSetImmediate returns Node's setImmediate, or undefined elsewhere:
+// a page may install a setImmediate polyfill (on window.postMessage, say),
+// whose turns would not keep the yield's ordering with the socket.
+func nodeSetImmediate() js.Value {
+	proc := jsGlobal.Get("process")
+	if proc.Type() != js.TypeObject {
+		return js.Undefined()
+	}
+	if v := proc.Get("versions"); v.Type() != js.TypeObject || v.Get("node").Type() != js.TypeString {
+		return js.Undefined()
+	}
+	return jsGlobal.Get("setImmediate")
+}
 
 // userAgentHas reports whether navigator.userAgent contains sub.
 func userAgentHas(sub string) bool {

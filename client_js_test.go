@@ -859,3 +859,17 @@ func TestJSManyClientsKeepTheirMessages(t *testing.T) {
 		c.Close(StatusNormalClosure, "")
 	}
 }
+
+// TestJSNodeSetImmediateOnlyInNode: the yield takes setImmediate for its
+// turns in Node only, not from a page's polyfill (seen failing with the
+// global setImmediate taken wherever it exists).
+func TestJSNodeSetImmediateOnlyInNode(t *testing.T) {
+	proc := jsGlobal.Get("process")
+	inNode := proc.Type() == js.TypeObject && proc.Get("versions").Type() == js.TypeObject &&
+		proc.Get("versions").Get("node").Type() == js.TypeString
+	if !inNode && jsGlobal.Get("setImmediate").IsUndefined() {
+		jsGlobal.Set("setImmediate", jsSetTimeout) // a page's polyfill
+		defer jsGlobal.Delete("setImmediate")
+	}
+	equal(t, nodeSetImmediate().Type() == js.TypeFunction, inNode)
+}
