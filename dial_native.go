@@ -224,7 +224,10 @@ func (h *handshakeTransport) RoundTrip(req *http.Request) (*http.Response, error
 		resp.Body.Close()
 		return nil, &handshakeError{msg: fmt.Sprintf("the HTTP client's transport returned a 101 response whose body (%T) is not writable", resp.Body)}
 	}
-	t := &trackedConn{rwc: rwc, socket: h.sockets.last(), entered: make(chan struct{}, 1)}
+	t := &trackedConn{rwc: rwc, socket: h.sockets.last()}
+	if _, counted := t.socket.(*countingConn); !counted {
+		t.entered = make(chan struct{}, 1) // a counted socket signals its own
+	}
 	h.mu.Lock()
 	h.conn = t
 	h.mu.Unlock()
