@@ -8,11 +8,27 @@ import (
 	"testing"
 )
 
+// socketSide is the writing and closing half of a test reader over sock:
+// writes are dropped, Close closes the socket.
+type socketSide struct{ sock io.ReadCloser }
+
+func (s socketSide) Write(p []byte) (int, error) { return len(p), nil }
+func (s socketSide) Close() error                { return s.sock.Close() }
+
+// trackedPipe returns a trackedConn reading one end of a pipe, counted, as
+// a reader made by over reads it, and the pipe's other end.
+func trackedPipe(t *testing.T, over func(sock *countingConn) io.ReadWriteCloser) (*trackedConn, *countingConn, net.Conn) {
+	client, server := net.Pipe()
+	t.Cleanup(func() { server.Close() })
+	sock := newCountingConn(client)
+	return &trackedConn{rwc: over(sock), socket: sock}, sock, server
+}
+
 // heldReader passes a read of the socket up only when released, holding
 // the reader between taking bytes from the socket and returning them, as
 // a reader that has just woken up with a close frame is.
 type heldReader struct {
-	sock    io.ReadCloser
+	socketSide
 	took    chan int
 	release chan struct{}
 }
@@ -24,20 +40,17 @@ func (h *heldReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (h *heldReader) Write(p []byte) (int, error) { return len(p), nil }
-func (h *heldReader) Close() error                { return h.sock.Close() }
-
 // TestReaderCaughtUpOnlyInAReadEnteredAfterTheBytes: a Read that has taken
 // the socket's bytes but not returned them is not caught up, so a Send does
 // not go on while the reader has yet to act on a close frame; once the
 // reader is back in a Read entered after those bytes, it is (seen failing
 // with the byte count taken at the check instead of at the Read's entry).
 func TestReaderCaughtUpOnlyInAReadEnteredAfterTheBytes(t *testing.T) {
-	client, server := net.Pipe()
-	defer server.Close()
-	sock := newCountingConn(client)
-	held := &heldReader{sock: sock, took: make(chan int), release: make(chan struct{})}
-	tc := &trackedConn{rwc: held, socket: sock, entered: make(chan struct{}, 1)}
+	held := &heldReader{took: make(chan int), release: make(chan struct{})}
+	tc, sock, server := trackedPipe(t, func(sock *countingConn) io.ReadWriteCloser {
+		held.socketSide = socketSide{sock}
+		return held
+	})
 
 	reads := make(chan error, 2)
 	go func() {
@@ -76,7 +89,7 @@ func TestReaderCaughtUpOnlyInAReadEnteredAfterTheBytes(t *testing.T) {
 // a record that arrives in parts keeps the reader in one Read that has
 // taken socket bytes. took gets the count after each socket read.
 type recordReader struct {
-	sock io.ReadCloser
+	socketSide
 	size int
 	took chan int
 }
@@ -95,9 +108,6 @@ func (r *recordReader) Read(p []byte) (int, error) {
 	return copy(p, rec), nil
 }
 
-func (r *recordReader) Write(p []byte) (int, error) { return len(p), nil }
-func (r *recordReader) Close() error                { return r.sock.Close() }
-
 // TestReaderCaughtUpInAPartialRecord: over TLS a Read that has taken the
 // first part of a record from the socket waits in the socket for the rest,
 // with nothing to act on yet: the reader is caught up with what the socket
@@ -105,11 +115,11 @@ func (r *recordReader) Close() error                { return r.sock.Close() }
 // the record (a wss:// stream whose records arrive in parts would pay it at
 // every check).
 func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
-	client, server := net.Pipe()
-	defer server.Close()
-	sock := newCountingConn(client)
-	rr := &recordReader{sock: sock, size: 16, took: make(chan int, 4)}
-	tc := &trackedConn{rwc: rr, socket: sock, entered: make(chan struct{}, 1)}
+	rr := &recordReader{size: 16, took: make(chan int, 4)}
+	tc, sock, server := trackedPipe(t, func(sock *countingConn) io.ReadWriteCloser {
+		rr.socketSide = socketSide{sock}
+		return rr
+	})
 
 	sock.waiting.Store(true) // a Send waits: each Read of the socket signals entered
 	done := make(chan error, 1)
