@@ -25,13 +25,21 @@ type seedOutcome struct {
 	Messages  int
 }
 
-// runSeedEndpoint dials /ws/seed at base with before and end, sends
+// runSeedEndpoint dials /ws/seed at base with before (which may carry more
+// parameters after "?") and end, sends
 // "first" when before is echo, reads until the end and returns the outcome.
 func runSeedEndpoint(t *testing.T, base, id, before, end string) seedOutcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	q := url.Values{"before": {before}, "end": {end}, "code": {"4000"}, "reason": {"seed"}, "id": {id}}
+	q := url.Values{"end": {end}, "code": {"4000"}, "reason": {"seed"}, "id": {id}}
+	before, extra, _ := strings.Cut(before, "?") // burst?n=N&size=S
+	q.Set("before", before)
+	more, err := url.ParseQuery(extra)
+	require.NoError(t, err)
+	for k, v := range more {
+		q[k] = v
+	}
 	start := time.Now().UnixNano()
 	c, _, err := websocket.Dial(ctx, base+"/ws/seed?"+q.Encode(), nil)
 	require.NoError(t, err)
@@ -85,14 +93,15 @@ func runSeedEndpoint(t *testing.T, base, id, before, end string) seedOutcome {
 // cells mean the same against both.
 func TestSeedServersAgree(t *testing.T) {
 	want := map[string]seedOutcome{
-		"echo/close":  {Received: []string{"first"}, CloseCode: 4000, Ended: "close", Messages: 1},
-		"echo/drop":   {Received: []string{"first"}, CloseCode: -1, Ended: "drop", Messages: 1},
-		"push/close":  {Received: []string{"first"}, CloseCode: 4000, Ended: "close"},
-		"push/drop":   {Received: []string{"first"}, CloseCode: -1, Ended: "drop"},
-		"burst/close": {Received: []string{"1", "2", "3"}, CloseCode: 4000, Ended: "close"},
-		"burst/drop":  {Received: []string{"1", "2", "3"}, CloseCode: -1, Ended: "drop"},
-		"none/close":  {CloseCode: 4000, Ended: "close"},
-		"none/drop":   {CloseCode: -1, Ended: "drop"},
+		"echo/close":             {Received: []string{"first"}, CloseCode: 4000, Ended: "close", Messages: 1},
+		"echo/drop":              {Received: []string{"first"}, CloseCode: -1, Ended: "drop", Messages: 1},
+		"push/close":             {Received: []string{"first"}, CloseCode: 4000, Ended: "close"},
+		"push/drop":              {Received: []string{"first"}, CloseCode: -1, Ended: "drop"},
+		"burst/close":            {Received: []string{"1", "2", "3"}, CloseCode: 4000, Ended: "close"},
+		"burst/drop":             {Received: []string{"1", "2", "3"}, CloseCode: -1, Ended: "drop"},
+		"none/close":             {CloseCode: 4000, Ended: "close"},
+		"burst?n=2&size=5/close": {Received: []string{"1xxxx", "2xxxx"}, CloseCode: 4000, Ended: "close"},
+		"none/drop":              {CloseCode: -1, Ended: "drop"},
 	}
 	for _, srv := range []struct{ name, base string }{{"go", env.BaseURL}, {"nodews", env.NodeWSURL}} {
 		for key, w := range want {
@@ -103,7 +112,7 @@ func TestSeedServersAgree(t *testing.T) {
 			})
 		}
 		t.Run(srv.name+"/bad-parameters", func(t *testing.T) {
-			for _, q := range []string{"before=x&end=close", "before=echo&end=x", "before=echo&end=close&code=1006"} {
+			for _, q := range []string{"before=x&end=close", "before=echo&end=x", "before=echo&end=close&code=1006", "before=burst&end=close&n=0", "before=burst&end=close&size=-1"} {
 				_, resp, err := websocket.Dial(t.Context(), srv.base+"/ws/seed?"+q, nil)
 				require.Error(t, err, q)
 				require.NotNil(t, resp, q)

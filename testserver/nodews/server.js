@@ -6,6 +6,8 @@
 //
 //   /ws/echo                   echo every data message until the client closes
 //   /ws/seed before=echo|push|burst|none end=close|drop [code=1000 reason=]
+//            [n=3 size=0: burst's message count, and each message's size:
+//             its number padded with "x", as the Go server's BurstMessage]
 //                              echo one message, or send "first", or send
 //                              "1", "2", "3", or nothing; then close with code
 //                              and reason, or drop TCP
@@ -64,6 +66,12 @@ function observationJSON(o) {
   return s + '}\n';
 }
 
+// burstMessage is message i of a burst: i, padded with "x" to size bytes.
+function burstMessage(i, size) {
+  const m = String(i);
+  return m.length < size ? m + 'x'.repeat(size - m.length) : m;
+}
+
 function log(...args) {
   if (process.env.DUALWS_NODEWS_LOG) console.error('nodews:', ...args);
 }
@@ -85,6 +93,10 @@ function seedParams(q) {
     if (!Number.isInteger(p.code) || !validCloseCode(p.code)) return 'parameter code=' + q.get('code') + ' cannot be sent by this server';
   }
   if (Buffer.byteLength(p.reason) > 123) return 'parameter reason is longer than 123 bytes';
+  p.n = q.has('n') ? Number(q.get('n')) : BURST;
+  if (!Number.isInteger(p.n) || p.n < 1 || p.n > 1 << 20) return 'parameter n=' + q.get('n') + ' is not in [1, 1048576]';
+  p.size = q.has('size') ? Number(q.get('size')) : 0;
+  if (!Number.isInteger(p.size) || p.size < 0 || p.size > 1 << 20) return 'parameter size=' + q.get('size') + ' is not in [0, 1048576]';
   return p;
 }
 
@@ -144,8 +156,8 @@ function seed(ws, id, p) {
       ws.send('first', (err) => { if (!err) end(ws, id, p); });
       return;
     case 'burst':
-      for (let i = 1; i <= BURST; i++) {
-        ws.send(String(i), i < BURST ? undefined : (err) => { if (!err) end(ws, id, p); });
+      for (let i = 1; i <= p.n; i++) {
+        ws.send(burstMessage(i, p.size), i < p.n ? undefined : (err) => { if (!err) end(ws, id, p); });
       }
       return;
     default:

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/dualws/dualws/internal/wsframe"
@@ -17,14 +16,15 @@ import (
 const (
 	SeedBeforeEcho  = "echo"  // read one data message and echo it
 	SeedBeforePush  = "push"  // send the text "first" without waiting for the client
-	SeedBeforeBurst = "burst" // send the texts "1", "2", "3" without waiting for the client
+	SeedBeforeBurst = "burst" // send n texts (default SeedBurst) of size bytes (BurstMessage) without waiting for the client
 	SeedBeforeNone  = "none"  // nothing: end right after the handshake
 
 	SeedEndClose = "close" // write a close frame with code and reason
 	SeedEndDrop  = "drop"  // close TCP without a close frame
 )
 
-// SeedBurst is the number of messages /ws/seed sends with before=burst.
+// SeedBurst is the number of messages /ws/seed sends with before=burst
+// when its parameter n is absent.
 const SeedBurst = 3
 
 // wsSeed: the server side of the seed matrix. It records when its 101
@@ -47,6 +47,11 @@ func (s *Server) wsSeed(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	code, reason, err := closeParams(r)
+	p := params{r: r}
+	n, size := p.int("n", SeedBurst, 1, 1<<20), p.int("size", 0, 0, 1<<20)
+	if err == nil {
+		err = p.err
+	}
 	if err != nil {
 		badRequest(w, r, err)
 		return
@@ -66,8 +71,8 @@ func (s *Server) wsSeed(w http.ResponseWriter, r *http.Request, id string) {
 	case SeedBeforePush:
 		err = writeFrame(rc, true, wsframe.OpText, []byte("first"))
 	case SeedBeforeBurst:
-		for i := 1; i <= SeedBurst && err == nil; i++ {
-			err = writeFrame(rc, true, wsframe.OpText, []byte(strconv.Itoa(i)))
+		for i := 1; i <= n && err == nil; i++ {
+			err = writeFrame(rc, true, wsframe.OpText, []byte(BurstMessage(i, size)))
 		}
 	}
 	if err != nil {
