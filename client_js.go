@@ -167,6 +167,7 @@ type jsConn struct {
 	doneCh   chan struct{} // closed by finish
 
 	events    atomic.Int64 // socket events taken so far
+	bytesIn   atomic.Int64 // bytes of the messages taken so far
 	waitToken atomic.Int64 // the turn a yield waits for
 	token     int64
 	turnCh    chan struct{}
@@ -385,6 +386,11 @@ func (d *jsConn) drain() {
 			max = int(limit)
 		}
 		if batch := batchBinary(datas, n, max); batch != nil {
+			size := 0
+			for _, p := range batch {
+				size += len(p)
+			}
+			d.bytesIn.Add(int64(size))
 			d.c.deliverAll(batch)
 			d.batched += n
 			n = 0
@@ -428,6 +434,7 @@ func (d *jsConn) drain() {
 			d.c.messageTooBig()
 			break
 		}
+		d.bytesIn.Add(int64(len(p)))
 		d.c.deliver(typ, p)
 	}
 	d.msgs.Set("length", 0)
@@ -496,8 +503,9 @@ func jsMillis(t int64) int64 { return t - t%int64(time.Millisecond) }
 
 // yieldTurns lets the event loop run turn after turn, each a fresh task of
 // its own, until quiet turns in a row delivered no socket event, at most
-// maxYieldTurns. A turn ends only when its own task ran, never on another
-// wake-up. The turns span at least span: a timer task for what is left of
+// maxYieldTurns; once the turns have taken drainWindow bytes of messages,
+// each turn is a drainTurn timer, at most maxDrainTurns in all. A turn ends
+// only when its own task ran, never on another wake-up. The turns span at least span: a timer task for what is left of
 // it, so the event loop idles meanwhile. In Firefox (timerTurns) the first
 // turn is a 1 ms timer when idle is set, else a background task. It
 // reports whether it ended on quiet turns.
@@ -505,11 +513,18 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 	span = max(0, span)
 	d.yieldMu.Lock()
 	still, end, left := 0, jsClock()+int64(span), int64(span) // left: nanoseconds of the span still to go
-	for turn := 0; turn < maxYieldTurns+int(span/time.Millisecond)*4 && (still < quiet || left > 0) && !d.finished; turn++ {
+	budget, taken := maxYieldTurns+int(span/time.Millisecond)*4, d.bytesIn.Load()
+	for turn := 0; turn < budget && (still < quiet || left > 0) && !d.finished; turn++ {
 		before := d.events.Load()
 		d.token++
 		d.waitToken.Store(d.token)
-		if left > 0 || timerTurns && turn == 0 {
+		if d.bytesIn.Load()-taken >= drainWindow {
+			// The browser may read from the network only as the page
+			// takes data (Chromium does, with gaps of milliseconds): a
+			// timer lets it refill, and the backlog may take many turns.
+			budget = max(budget, maxDrainTurns)
+			jsSetTimeout.Invoke(bound(d.port, "postMessage", d.token), int(drainTurn/time.Millisecond))
+		} else if left > 0 || timerTurns && turn == 0 {
 			post := bound(d.port, "postMessage", d.token)
 			switch {
 			case left > 0:

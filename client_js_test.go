@@ -5,8 +5,10 @@ package dualws
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"syscall/js"
 	"testing"
@@ -126,6 +128,88 @@ func TestJSSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestJSSeedAfterBacklog: the server sends 4 MiB in 1 KiB messages, then
+// its close, while the client computes; the Sends after are judged by the
+// server's timestamp of its close. Chromium reads from the network only as
+// the page takes data, with gaps of over 2 ms between its deliveries: with
+// two quiet turns back to back the yield ended inside such a gap, and
+// Sends started 280 ms after the close were accepted.
+func TestJSSeedAfterBacklog(t *testing.T) {
+	id := "backlog-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	c, _ := dialPath(t, "/ws/seed?before=burst&n=4096&size=1024&end=close&code=4000&reason=seed&id="+id, nil)
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+		// work without yielding to the event loop
+	}
+	ctx := context.Background()
+	var starts []int64
+	var errs []error
+	for i := 0; i < 5; i++ {
+		starts = append(starts, time.Now().UnixNano())
+		errs = append(errs, c.SendText(ctx, "late"))
+	}
+	got := 0
+	for {
+		if _, _, err := c.Receive(ctx); err != nil {
+			equal(t, closeErr(t, err).Code, StatusCode(4000))
+			break
+		}
+		got++
+	}
+	equal(t, got, 4096)
+	waitDone(t, c)
+	closedAt := observed(t, id).EndedAt
+	judged := 0
+	for i, err := range errs {
+		if starts[i]-closedAt < int64(3*time.Millisecond) {
+			continue // the close was not yet written, or only just
+		}
+		judged++
+		if err == nil {
+			t.Errorf("Send %d started %v after the server's close and was accepted", i, time.Duration(starts[i]-closedAt))
+		}
+	}
+	if judged == 0 {
+		t.Fatalf("no Send started 3 ms or more after the server's close (written %v after the first Send's start): the case measured nothing", time.Duration(closedAt-starts[0]))
+	}
+}
+
+// observed fetches what the scenario server recorded of connection id,
+// with the runtime's fetch (net/http has no transport in Node's wasm).
+func observed(t *testing.T, id string) (o struct{ EndedAt int64 }) {
+	t.Helper()
+	type result struct {
+		text string
+		err  string
+	}
+	ch := make(chan result, 1)
+	var fail, gotText, gotResp js.Func
+	fail = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{err: args[0].Call("toString").String()}
+		return nil
+	})
+	gotText = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{text: args[0].String()}
+		return nil
+	})
+	gotResp = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		args[0].Call("text").Call("then", gotText, fail)
+		return nil
+	})
+	defer func() { fail.Release(); gotText.Release(); gotResp.Release() }()
+	url := strings.Replace(server(t), "ws", "http", 1) + "/observed?id=" + id
+	js.Global().Call("fetch", url).Call("then", gotResp, fail)
+	r := <-ch
+	if r.err == "" {
+		if err := json.Unmarshal([]byte(r.text), &o); err != nil {
+			r.err = err.Error()
+		}
+	}
+	if r.err != "" || o.EndedAt == 0 {
+		t.Fatalf("observed %s: %q, %s", id, r.text, r.err)
+	}
+	return o
 }
 
 func TestJSEchoSizes(t *testing.T) {

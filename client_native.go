@@ -204,8 +204,8 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return err
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
-		d.awaitReader()
-		d.lastCheck, d.sinceCheck = int64(time.Since(d.epoch)), 0
+		backlog := d.awaitReader(drainQuiet, readerCatchUpMax)
+		d.lastCheck, d.sinceCheck = lookEnded(int64(time.Since(d.epoch)), backlog), 0
 	}
 	var err error
 	switch n := int64(len(p)); {

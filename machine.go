@@ -45,13 +45,22 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // the reader is given at most readerCatchUpMax to take what is in the
 // socket; in the browser the event loop runs until quietTurns turns in a
 // row bring no socket event, and the first time until at least openSettle
-// after the open event). The drivers carry these out.
+// after the open event). A backlog of drainWindow bytes may hide a close
+// behind it, still on its way: natively a look that found one in the
+// socket also waits, once caught up, until no byte came for drainQuiet; in
+// the browser, once a look has taken that much, its turns are drainTurn
+// timers, up to maxDrainTurns, since Chromium reads from the network only
+// as the page takes data. The drivers carry these out.
 const (
 	closeCheckEvery  = time.Millisecond
 	closeCheckSends  = 32 // natively, also after this many Sends: a flood checks often, at one ioctl per check
 	readerCatchUpMax = 5 * time.Millisecond
 	quietTurns       = 2
 	openSettle       = 5 * time.Millisecond
+	drainWindow      = 64 << 10
+	drainQuiet       = time.Millisecond
+	drainTurn        = 4 * time.Millisecond // Chromium's deliveries of a backlog came over 2 ms apart
+	maxDrainTurns    = 256
 )
 
 // closeCheckDue reports whether a Send starting at now must look for a
@@ -60,6 +69,16 @@ const (
 // -closeCheckEvery; in the browser jsClock truncated to milliseconds,
 // never being 0).
 func closeCheckDue(now, last int64) bool { return now-last >= int64(closeCheckEvery) }
+
+// lookEnded returns what counts, for closeCheckDue, as the end of a native
+// look that ended at now: the time itself, or after a backlog "never", so
+// that the next Send looks again for what was still on its way.
+func lookEnded(now int64, backlog bool) int64 {
+	if backlog {
+		return -int64(closeCheckEvery)
+	}
+	return now
+}
 
 // scriptCloseCode maps a close code to one a browser script may send:
 // 1000 and 3000–4999 pass; others the client decides (1008, 1009) become

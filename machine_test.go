@@ -551,3 +551,19 @@ func TestMachineHeartbeat(t *testing.T) {
 		t.Fatalf("silent peer: %+v status %+v", o, m.status)
 	}
 }
+
+// TestMachineLookAfterBacklog: a look that found a backlog makes the next
+// Send look again, whenever it comes; another waits closeCheckEvery.
+func TestMachineLookAfterBacklog(t *testing.T) {
+	for _, now := range []int64{0, 1, int64(time.Hour)} {
+		if !closeCheckDue(now, lookEnded(now, true)) {
+			t.Errorf("at %d, a Send right after a look that found a backlog does not look", now)
+		}
+		if closeCheckDue(now, lookEnded(now, false)) {
+			t.Errorf("at %d, a Send right after a quiet look looks again", now)
+		}
+		if !closeCheckDue(now+int64(closeCheckEvery), lookEnded(now, false)) {
+			t.Errorf("at %d, a Send %v after a look does not look", now, closeCheckEvery)
+		}
+	}
+}

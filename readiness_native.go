@@ -56,20 +56,27 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // awaitReader waits until the reader has read every byte that was in the
 // socket when it was called and has entered a Read of the socket after
 // them, waiting for more, the status is decided, reading is paused, or
-// readerCatchUpMax has passed. A Read that has taken the bytes but not
+// limit (readerCatchUpMax) has passed. A Read that has taken the bytes but not
 // returned them does not count: the reader has yet to act on them (a close
 // frame among them decides the status only after coder/websocket has
 // answered it). A tls.Conn that reads the socket again for the rest of a
 // record does count: it has nothing to act on yet.
-func (d *nativeConn) awaitReader() {
+//
+// With drainWindow bytes or more in the socket (a backlog) a close may be
+// on its way behind them, held back by TCP's window: once caught up, it
+// also waits until no byte has come for quiet (drainQuiet), looking again
+// after each, and it reports the backlog so that the next Send looks
+// again.
+func (d *nativeConn) awaitReader(quiet, limit time.Duration) (backlog bool) {
 	sock, _ := d.raw.socket.(*countingConn)
 	var target int64
 	if sock != nil {
-		target = sock.read.Load() + int64(socketPending(sock.raw))
+		pending := socketPending(sock.raw)
+		target, backlog = sock.read.Load()+int64(pending), pending >= drainWindow
 	}
 	caughtUp := func() bool { return d.raw.caughtUp(sock, target) }
-	if caughtUp() || d.c.decided.Load() {
-		return
+	if (caughtUp() && !backlog) || d.c.decided.Load() {
+		return backlog
 	}
 	waiting, entered := &d.raw.waiting, d.raw.entered
 	if sock != nil {
@@ -77,15 +84,36 @@ func (d *nativeConn) awaitReader() {
 	}
 	waiting.Store(true)
 	defer waiting.Store(false)
-	timer := time.NewTimer(readerCatchUpMax)
+	timer := time.NewTimer(limit)
 	defer timer.Stop()
-	for !caughtUp() && !d.c.decided.Load() && !d.c.readingPaused() {
-		select {
-		case <-entered:
-		case <-d.c.statusCh:
-		case <-timer.C:
-			return
+	for {
+		for !caughtUp() && !d.c.decided.Load() && !d.c.readingPaused() {
+			select {
+			case <-entered:
+			case <-d.c.statusCh:
+			case <-timer.C:
+				return backlog
+			}
 		}
+		if !backlog || d.c.decided.Load() || d.c.readingPaused() {
+			return backlog
+		}
+		// Caught up after a backlog: wait until no byte came for quiet.
+		read := sock.read.Load()
+		quietTimer := time.NewTimer(quiet)
+		for sock.read.Load() == read && !d.c.decided.Load() {
+			select {
+			case <-entered: // a Read entered: did one return bytes before it?
+			case <-d.c.statusCh:
+			case <-quietTimer.C:
+				return backlog
+			case <-timer.C:
+				quietTimer.Stop()
+				return backlog
+			}
+		}
+		quietTimer.Stop()
+		target = sock.read.Load() + int64(socketPending(sock.raw))
 	}
 }
 

@@ -5,7 +5,9 @@ package dualws
 import (
 	"io"
 	"net"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // socketSide is the writing and closing half of a test reader over sock:
@@ -145,4 +147,132 @@ func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.Close()
+}
+
+// tcpPair returns both ends of a loopback TCP connection, so that the
+// kernel reports what waits in the client's socket (socketPending).
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// lookOverTCP returns a nativeConn whose reader side reads a loopback TCP
+// socket through a counted trackedConn (no WebSocket over it: awaitReader
+// only counts bytes), the server's end, and the socket.
+func lookOverTCP(t *testing.T) (*nativeConn, net.Conn, *countingConn) {
+	client, server := tcpPair(t)
+	sock := newCountingConn(client)
+	d := &nativeConn{c: newClient("ws://test", nil), raw: &trackedConn{rwc: sock, socket: sock}}
+	d.c.opened("")
+	return d, server, sock
+}
+
+// readAll reads d's socket through its trackedConn until it fails.
+func readAll(d *nativeConn) {
+	buf := make([]byte, 16<<10)
+	for {
+		if _, err := d.raw.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// waitPending waits until the kernel reports n bytes in sock.
+func waitPending(t *testing.T, sock *countingConn, n int) {
+	t.Helper()
+	for i := 0; socketPending(sock.raw) < n; i++ {
+		if i == 5000 {
+			t.Fatalf("%d bytes never reached the socket", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLookWaitsOutABacklog: a look that finds drainWindow bytes in the
+// socket, once the reader has caught up with them, waits until no byte
+// has come for the quiet period, and follows bytes that come meanwhile:
+// behind a backlog, a close may still be on its way. (Seen failing with
+// the look ending at the catch-up.)
+func TestLookWaitsOutABacklog(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("socketPending asks the kernel only on Linux")
+	}
+	d, server, sock := lookOverTCP(t)
+	if _, err := server.Write(make([]byte, drainWindow)); err != nil {
+		t.Fatal(err)
+	}
+	waitPending(t, sock, drainWindow)
+	looked := make(chan int64, 1)
+	go func() {
+		backlog := d.awaitReader(time.Hour, time.Hour) // only new bytes or the status end the wait
+		if !backlog {
+			t.Error("no backlog reported with drainWindow bytes in the socket")
+		}
+		looked <- sock.read.Load()
+	}()
+	for !sock.waiting.Load() { // the look has taken its target
+		time.Sleep(100 * time.Microsecond)
+	}
+	go readAll(d)
+	// Caught up: the reader waits in a Read entered after the backlog.
+	for !(sock.inRead.Load() && sock.read.Load() == drainWindow) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	select {
+	case got := <-looked:
+		t.Fatalf("the look ended at the catch-up (%d bytes read), before the quiet period", got)
+	case <-time.After(20 * time.Millisecond):
+	}
+	// Bytes come: the look follows them, then the status ends it.
+	if _, err := server.Write([]byte("more")); err != nil {
+		t.Fatal(err)
+	}
+	for sock.read.Load() < drainWindow+4 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	d.c.transportGone(false)
+	if got := <-looked; got != drainWindow+4 {
+		t.Fatalf("the look ended with %d bytes read, want %d", got, drainWindow+4)
+	}
+}
+
+// TestLookWithoutBacklogEndsAtTheCatchUp: under drainWindow bytes, a look
+// ends as soon as the reader has caught up: the quiet period is the price
+// of a backlog only.
+func TestLookWithoutBacklogEndsAtTheCatchUp(t *testing.T) {
+	d, server, sock := lookOverTCP(t)
+	if _, err := server.Write(make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	waitPending(t, sock, 100)
+	go readAll(d)
+	done := make(chan bool, 1)
+	go func() { done <- d.awaitReader(time.Hour, time.Hour) }()
+	select {
+	case backlog := <-done:
+		if backlog {
+			t.Error("a backlog reported for 100 bytes")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the look waited on after the catch-up without a backlog")
+	}
 }
