@@ -315,13 +315,15 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // that came with the handshake need the browser's start-up round trips.
 // In Firefox, which often runs a page's own tasks before socket events
 // queued earlier, the first turn of a yield is a 1 ms timer when no Send
-// came for 2 ms, else a background-priority task. A yield whose turns
-// take 64 KiB or more of messages the page had not yet taken goes on in
-// 4 ms timer turns until two in a row bring none, at most 256 turns:
-// Chromium reads from the network only as the page takes data, with gaps
-// of milliseconds, and a close behind that backlog has reached the
-// machine. Such a Send waits while the backlog is taken (about 120 ms for
-// 4 MiB in 1 KiB messages in Chromium).
+// came for 2 ms, else a background-priority task. Once a yield's turns
+// have taken 64 KiB or more of messages the page had not yet taken, it
+// goes on in 1 ms timer turns until no socket event came for 4 ms, at most
+// 50 ms: Chromium reads from the network only as the page takes data, with
+// gaps of milliseconds, and a close behind that backlog has reached the
+// machine. A stream that never goes quiet ends such a drain at 50 ms, and
+// the next yields drain only after one ended quiet on less than 64 KiB.
+// In a hidden tab, where the browser delays timers, a drain waits for its
+// first timer.
 //
 // Natively Send returns once the message is written to the socket. One
 // Send writes at a time; ctx bounds the wait for an earlier one. If ctx

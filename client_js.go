@@ -168,6 +168,7 @@ type jsConn struct {
 
 	events    atomic.Int64 // socket events taken so far
 	bytesIn   atomic.Int64 // bytes of the messages taken so far
+	drainOff  bool         // a drain was cut short by maxDrain: none until a yield ends quiet on less than drainWindow
 	waitToken atomic.Int64 // the turn a yield waits for
 	token     int64
 	turnCh    chan struct{}
@@ -503,27 +504,33 @@ func jsMillis(t int64) int64 { return t - t%int64(time.Millisecond) }
 
 // yieldTurns lets the event loop run turn after turn, each a fresh task of
 // its own, until quiet turns in a row delivered no socket event, at most
-// maxYieldTurns; once the turns have taken drainWindow bytes of messages,
-// each turn is a drainTurn timer, at most maxDrainTurns in all. A turn ends
-// only when its own task ran, never on another wake-up. The turns span at least span: a timer task for what is left of
+// maxYieldTurns. A turn ends only when its own task ran, never on another
+// wake-up. The turns span at least span: a timer task for what is left of
 // it, so the event loop idles meanwhile. In Firefox (timerTurns) the first
-// turn is a 1 ms timer when idle is set, else a background task. It
-// reports whether it ended on quiet turns.
+// turn is a 1 ms timer when idle is set, else a background task.
+//
+// Once the turns have taken drainWindow bytes of messages, the browser may
+// hold more behind them (Chromium reads from the network only as the page
+// takes data, with gaps of milliseconds): the turns then go on until no
+// socket event came for drainQuietJS, at most maxDrain. A drain cut short
+// by maxDrain (a stream, not a backlog) is not tried again until a yield
+// ends quiet having taken less than drainWindow. It reports whether it
+// ended quiet.
 func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 	span = max(0, span)
 	d.yieldMu.Lock()
-	still, end, left := 0, jsClock()+int64(span), int64(span) // left: nanoseconds of the span still to go
+	now := jsClock()
+	still, end, left := 0, now+int64(span), int64(span) // left: nanoseconds of the span still to go
 	budget, taken := maxYieldTurns+int(span/time.Millisecond)*4, d.bytesIn.Load()
-	for turn := 0; turn < budget && (still < quiet || left > 0) && !d.finished; turn++ {
+	var drainFrom, lastEvent int64 // drainFrom: when the drain began, 0 if none
+	drained := false               // the drain ended on quiet
+	for turn := 0; !d.finished && (drainFrom != 0 || turn < budget && (still < quiet || left > 0)); turn++ {
 		before := d.events.Load()
 		d.token++
 		d.waitToken.Store(d.token)
-		if d.bytesIn.Load()-taken >= drainWindow {
-			// The browser may read from the network only as the page
-			// takes data (Chromium does, with gaps of milliseconds): a
-			// timer lets it refill, and the backlog may take many turns.
-			budget = max(budget, maxDrainTurns)
-			jsSetTimeout.Invoke(bound(d.port, "postMessage", d.token), int(drainTurn/time.Millisecond))
+		if drainFrom != 0 {
+			// A timer: the event loop idles, and Chromium refills.
+			jsSetTimeout.Invoke(bound(d.port, "postMessage", d.token), 1)
 		} else if left > 0 || timerTurns && turn == 0 {
 			post := bound(d.port, "postMessage", d.token)
 			switch {
@@ -552,15 +559,35 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 		case <-d.turnCh:
 		case <-d.doneCh: // finished: the loop ends
 		}
+		now = jsClock()
 		if d.events.Load() == before {
 			still++
 		} else {
-			still = 0
+			still, lastEvent = 0, now
 		}
-		left = end - jsClock()
+		left = end - now
+		if drainFrom == 0 && !d.drainOff && d.bytesIn.Load()-taken >= drainWindow {
+			drainFrom, lastEvent = now, now
+		}
+		if drainFrom != 0 && left <= 0 {
+			if drained = now-lastEvent >= int64(drainQuietJS); drained {
+				break
+			}
+			if now-drainFrom >= int64(maxDrain) {
+				d.drainOff = true
+				break
+			}
+		}
 	}
 	d.yieldMu.Unlock()
-	return still >= quiet && left <= 0 && !d.finished
+	if drainFrom != 0 {
+		return drained && !d.finished
+	}
+	ok := still >= quiet && left <= 0 && !d.finished
+	if ok && d.bytesIn.Load()-taken < drainWindow {
+		d.drainOff = false
+	}
+	return ok
 }
 
 func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) (err error) {

@@ -48,9 +48,11 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // after the open event). A backlog of drainWindow bytes may hide a close
 // behind it, still on its way: natively a look that found one in the
 // socket also waits, once caught up, until no byte came for drainQuiet; in
-// the browser, once a look has taken that much, its turns are drainTurn
-// timers, up to maxDrainTurns, since Chromium reads from the network only
-// as the page takes data. The drivers carry these out.
+// the browser, once a look has taken that much, its turns go on until no
+// socket event came for drainQuietJS, since Chromium reads from the
+// network only as the page takes data, at most maxDrain: a stream never
+// goes quiet, and a drain cut short is not tried again until the page has
+// caught up. The drivers carry these out.
 const (
 	closeCheckEvery  = time.Millisecond
 	closeCheckSends  = 32 // natively, also after this many Sends: a flood checks often, at one ioctl per check
@@ -59,8 +61,8 @@ const (
 	openSettle       = 5 * time.Millisecond
 	drainWindow      = 64 << 10
 	drainQuiet       = time.Millisecond
-	drainTurn        = 4 * time.Millisecond // Chromium's deliveries of a backlog came over 2 ms apart
-	maxDrainTurns    = 256
+	drainQuietJS     = 4 * time.Millisecond // Chromium's deliveries of a backlog came over 2 ms apart
+	maxDrain         = 50 * time.Millisecond
 )
 
 // closeCheckDue reports whether a Send starting at now must look for a

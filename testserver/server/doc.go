@@ -16,7 +16,7 @@
 //	/ws/close [after=1 code=1000 reason=]
 //	                          echo after messages, then close with code and reason
 //	                          (code 1005 sends a close frame without a code)
-//	/ws/burst [n=10 size=0 code=1000 reason=]
+//	/ws/burst [n=10 size=0 every=0 code=1000 reason=]
 //	                          send n text messages BurstMessage(1..n, size), then close at once
 //	/ws/drop [after=0]        echo after messages, then close TCP without a close frame
 //	/ws/dropfragment          send a text frame with FIN=0 ("first fragment"), then close TCP

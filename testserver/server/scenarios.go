@@ -248,11 +248,13 @@ func (s *Server) wsClose(w http.ResponseWriter, r *http.Request, id string) {
 	s.logf("%s id=%q %s: %s", r.URL.Path, id, r.RemoteAddr, outcome(err))
 }
 
-// wsBurst: send n text messages right after the handshake, then close.
+// wsBurst: send n text messages right after the handshake, pausing 1 ms
+// after every `every` of them (0: no pause), then close.
 func (s *Server) wsBurst(w http.ResponseWriter, r *http.Request, id string) {
 	p := params{r: r}
 	n := p.int("n", 10, 0, 1<<20)
 	size := p.int("size", 0, 0, 16<<20)
+	every := p.int("every", 0, 0, 1<<20)
 	code, reason := p.close()
 	if p.err != nil {
 		badRequest(w, r, p.err)
@@ -267,6 +269,9 @@ func (s *Server) wsBurst(w http.ResponseWriter, r *http.Request, id string) {
 	for i := 1; i <= n && err == nil; i++ {
 		if werr := c.Write(s.ctx, websocket.MessageText, []byte(BurstMessage(i, size))); werr != nil {
 			err = fmt.Errorf("writing message %d: %w", i, werr)
+		}
+		if every > 0 && i%every == 0 {
+			time.Sleep(time.Millisecond)
 		}
 	}
 	if err == nil {

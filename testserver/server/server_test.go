@@ -305,7 +305,7 @@ func TestBurst(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Options{})
 	ctx := ctxT(t)
-	c := e.dial(t, "/ws/burst?id=burst&n=200&size=6&code=4002")
+	c := e.dial(t, "/ws/burst?id=burst&n=200&size=6&every=50&code=4002")
 	for i := 1; i <= 200; i++ {
 		typ, data, err := c.Read(ctx)
 		require.NoError(t, err, "message %d", i)
