@@ -17,6 +17,7 @@
 		go.env = cfg.env;
 		go.exit = c => { code = c; };
 		const bytes = await (await fetch(runner.base + "test.wasm")).arrayBuffer();
+		if (cfg.settleMs > 0) await new Promise(r => setTimeout(r, cfg.settleMs)); // the browser is still starting up
 		const { instance } = await WebAssembly.instantiate(bytes, go.importObject);
 		await post("started");
 		await go.run(instance);
