@@ -76,30 +76,30 @@ func TestJSPeerCloseSeenWithoutReceive(t *testing.T) {
 	equal(t, st, CloseStatus{Code: 4000, Reason: "bye", WasClean: true, Remote: true})
 }
 
-// TestJSSeedNoSendAcceptedAfterPeerClose: a small seed matrix for every
-// runtime the js tests run in (Node too, which the parity suite does not
-// cover). Shapes: send one message then compute; send, receive the echo,
-// then compute; compute right after the dial. Servers: close 4000 at once
-// (after the echo the close often comes in the echo's read), close 20 ms
-// later (in a read of its own), drop. After 100 ms of work without
-// yielding, none of 5 Sends is accepted and each error carries the code.
+// TestJSSeedNoSendAcceptedAfterPeerClose: the seed matrix's shapes in
+// every runtime the js tests use, Node included: the client sends (and
+// Receives the echo) or not, computes 100 ms without yielding while the
+// server closes 4000 or drops TCP (at once or 20 ms later), then sends 5
+// times. Every Send started 3 ms or more after the server's end, by its own
+// timestamp, must be refused with the server's code.
 func TestJSSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
 	servers := []struct {
-		name, path string
-		code       StatusCode
+		name, query string
+		code        StatusCode
 	}{
-		{"close", "/ws/close?code=4000&reason=seed", 4000},
-		{"close 20 ms later", "/ws/close?code=4000&reason=seed&delay=20", 4000},
-		{"drop 20 ms later", "/ws/drop?delay=20", StatusAbnormalClosure},
+		{"close", "end=close", 4000},
+		{"close 20 ms later", "end=close&delay=20", 4000},
+		{"drop 20 ms later", "end=drop&delay=20", StatusAbnormalClosure},
 	}
 	for _, shape := range []string{"send", "receive", "idle"} {
 		for _, srv := range servers {
 			t.Run(shape+", "+srv.name, func(t *testing.T) {
-				after := "1"
+				before := "echo"
 				if shape == "idle" {
-					after = "0"
+					before = "push" // the server sends "first" itself
 				}
-				c, _ := dialPath(t, srv.path+"&after="+after, nil)
+				id := "seed-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+				c, _ := dialPath(t, "/ws/seed?before="+before+"&"+srv.query+"&code=4000&reason=seed&id="+id, nil)
 				ctx := context.Background()
 				if shape != "idle" {
 					if err := c.SendText(ctx, "first"); err != nil {
@@ -114,19 +114,40 @@ func TestJSSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
 				for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
 					// work without yielding to the event loop
 				}
-				accepted := 0
+				var starts []int64
+				var errs []error
 				for i := 0; i < 5; i++ {
-					err := c.SendText(ctx, "late")
-					if err == nil {
-						accepted++
-						continue
-					}
-					equal(t, closeErr(t, err).Code, srv.code)
+					starts = append(starts, time.Now().UnixNano())
+					errs = append(errs, c.SendText(ctx, "late"))
 				}
-				equal(t, accepted, 0)
 				waitDone(t, c)
+				judgeAfterEnd(t, observed(t, id).EndedAt, starts, errs, srv.code)
 			})
 		}
+	}
+}
+
+// judgeAfterEnd fails the test for each Send started 3 ms or more after
+// the server's end (endedAt, Unix ns) that was accepted or refused with
+// another code than code, and when no Send started that late: such a run
+// measured nothing.
+func judgeAfterEnd(t *testing.T, endedAt int64, starts []int64, errs []error, code StatusCode) {
+	t.Helper()
+	judged := 0
+	for i, err := range errs {
+		after := time.Duration(starts[i] - endedAt)
+		if after < 3*time.Millisecond {
+			continue // the end was not yet written, or only just
+		}
+		judged++
+		if err == nil {
+			t.Errorf("Send %d started %v after the server's end and was accepted", i, after)
+		} else if got := closeErr(t, err).Code; got != code {
+			t.Errorf("Send %d: code %v, want %v", i, got, code)
+		}
+	}
+	if judged == 0 {
+		t.Fatalf("no Send started 3 ms or more after the server's end (%v after the first Send's start): the run measured nothing", time.Duration(endedAt-starts[0]))
 	}
 }
 
@@ -159,20 +180,7 @@ func TestJSSeedAfterBacklog(t *testing.T) {
 	}
 	equal(t, got, 16)
 	waitDone(t, c)
-	closedAt := observed(t, id).EndedAt
-	judged := 0
-	for i, err := range errs {
-		if starts[i]-closedAt < int64(3*time.Millisecond) {
-			continue // the close was not yet written, or only just
-		}
-		judged++
-		if err == nil {
-			t.Errorf("Send %d started %v after the server's close and was accepted", i, time.Duration(starts[i]-closedAt))
-		}
-	}
-	if judged == 0 {
-		t.Fatalf("no Send started 3 ms or more after the server's close (written %v after the first Send's start): the case measured nothing", time.Duration(closedAt-starts[0]))
-	}
+	judgeAfterEnd(t, observed(t, id).EndedAt, starts, errs, 4000)
 }
 
 // TestJSDrainCutShortUnderAStream: the page falls 64 KiB behind a stream

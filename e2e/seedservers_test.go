@@ -101,6 +101,7 @@ func TestSeedServersAgree(t *testing.T) {
 		"burst/drop":             {Received: []string{"1", "2", "3"}, CloseCode: -1, Ended: "drop"},
 		"none/close":             {CloseCode: 4000, Ended: "close"},
 		"burst?n=2&size=5/close": {Received: []string{"1xxxx", "2xxxx"}, CloseCode: 4000, Ended: "close"},
+		"echo?delay=20/drop":     {Received: []string{"first"}, CloseCode: -1, Ended: "drop", Messages: 1},
 		"none/drop":              {CloseCode: -1, Ended: "drop"},
 	}
 	for _, srv := range []struct{ name, base string }{{"go", env.BaseURL}, {"nodews", env.NodeWSURL}} {
@@ -112,7 +113,7 @@ func TestSeedServersAgree(t *testing.T) {
 			})
 		}
 		t.Run(srv.name+"/bad-parameters", func(t *testing.T) {
-			for _, q := range []string{"before=x&end=close", "before=echo&end=x", "before=echo&end=close&code=1006", "before=burst&end=close&n=0", "before=burst&end=close&size=-1"} {
+			for _, q := range []string{"before=x&end=close", "before=echo&end=x", "before=echo&end=close&code=1006", "before=burst&end=close&n=0", "before=burst&end=close&size=-1", "before=echo&end=close&delay=-1"} {
 				_, resp, err := websocket.Dial(t.Context(), srv.base+"/ws/seed?"+q, nil)
 				require.Error(t, err, q)
 				require.NotNil(t, resp, q)

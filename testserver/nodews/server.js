@@ -8,6 +8,7 @@
 //   /ws/seed before=echo|push|burst|none end=close|drop [code=1000 reason=]
 //            [n=3 size=0: burst's message count, and each message's size:
 //             its number padded with "x", as the Go server's BurstMessage]
+//            [delay=0: milliseconds between what before does and the end]
 //                              echo one message, or send "first", or send
 //                              "1", "2", "3", or nothing; then close with code
 //                              and reason, or drop TCP
@@ -97,6 +98,8 @@ function seedParams(q) {
   if (!Number.isInteger(p.n) || p.n < 1 || p.n > 1 << 20) return 'parameter n=' + q.get('n') + ' is not in [1, 1048576]';
   p.size = q.has('size') ? Number(q.get('size')) : 0;
   if (!Number.isInteger(p.size) || p.size < 0 || p.size > 1 << 20) return 'parameter size=' + q.get('size') + ' is not in [0, 1048576]';
+  p.delay = q.has('delay') ? Number(q.get('delay')) : 0;
+  if (!Number.isInteger(p.delay) || p.delay < 0 || p.delay > 10000) return 'parameter delay=' + q.get('delay') + ' is not in [0, 10000]';
   return p;
 }
 
@@ -131,6 +134,14 @@ function recordEnd(id, how) {
 // frame has left the process (written to the kernel); for a drop, right
 // after the socket was destroyed (its file descriptor is closed then).
 function end(ws, id, p) {
+  if (p.delay > 0) {
+    setTimeout(() => endNow(ws, id, p), p.delay);
+    return;
+  }
+  endNow(ws, id, p);
+}
+
+function endNow(ws, id, p) {
   if (p.end === 'drop') {
     ws.terminate();
     recordEnd(id, 'drop');

@@ -12,7 +12,8 @@ import (
 )
 
 // Seed behaviours: what /ws/seed does before it ends the connection
-// (parameter before) and how it ends it (parameter end).
+// (parameter before) and how it ends it (parameter end), delay
+// milliseconds later (parameter delay, default 0).
 const (
 	SeedBeforeEcho  = "echo"  // read one data message and echo it
 	SeedBeforePush  = "push"  // send the text "first" without waiting for the client
@@ -48,7 +49,7 @@ func (s *Server) wsSeed(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	code, reason, err := closeParams(r)
 	p := params{r: r}
-	n, size := p.int("n", SeedBurst, 1, 1<<20), p.int("size", 0, 0, 1<<20)
+	n, size, delay := p.int("n", SeedBurst, 1, 1<<20), p.int("size", 0, 0, 1<<20), p.delay()
 	if err == nil {
 		err = p.err
 	}
@@ -74,6 +75,9 @@ func (s *Server) wsSeed(w http.ResponseWriter, r *http.Request, id string) {
 		for i := 1; i <= n && err == nil; i++ {
 			err = writeFrame(rc, true, wsframe.OpText, []byte(BurstMessage(i, size)))
 		}
+	}
+	if err == nil {
+		err = s.wait(delay)
 	}
 	if err != nil {
 		s.logf("%s id=%q %s: %v", r.URL.Path, id, r.RemoteAddr, err)
