@@ -22,16 +22,6 @@ const reportPath = "/e2e/report"
 // page's first report.
 const LoadTimeout = 90 * time.Second
 
-// FirefoxSettle is how long Launch lets Firefox settle after the harness
-// has loaded. For a few seconds after its first page Firefox is still
-// starting up and delivers socket events to the page late: the first seed
-// cells run right after launch missed a close in 5 of 25 launches (all 5
-// Sends accepted, the close event 8 ms or more after the server's close),
-// and in 0 of 25 after this wait. A close still in the browser's parent
-// process is beyond any page's reach (see the README); the seed matrix
-// measures what the page can see.
-const FirefoxSettle = 3 * time.Second
-
 // Browser is one engine running the harness page in remote mode: the page
 // asks this process for a scenario, runs it and posts its trace back. Runs
 // are serialised: one scenario at a time per Browser.
@@ -96,9 +86,12 @@ func (e *Env) Launch(ctx context.Context, n engine.Name) (*Browser, error) {
 		return nil, err
 	}
 	b.launchTime = time.Since(start)
-	if n == engine.Firefox {
+	if settle := engine.Settle(n); settle > 0 {
+		// A close still in the browser's parent process is beyond any
+		// page's reach (see the README); the seed matrix measures what the
+		// page can see.
 		select {
-		case <-time.After(FirefoxSettle):
+		case <-time.After(settle):
 		case <-ctx.Done():
 			b.Close()
 			return nil, ctx.Err()

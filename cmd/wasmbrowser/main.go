@@ -137,14 +137,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// firefoxSettle is how long the page waits, in Firefox, before it runs the
-// test binary. For a few seconds after its first page Firefox is still
-// starting up and delivers socket events to the page late: the js seed
-// test, the first to run, accepted every Send after a drop in about 1 of
-// 15 runs, as the parity suite's first seed cells did before e2e's own
-// FirefoxSettle (5 of 25 launches without it, 0 of 25 with it).
-const firefoxSettle = 3 * time.Second
-
 type runner struct {
 	engine      engine.Name
 	wasm        string
@@ -191,10 +183,7 @@ func (r *runner) run() (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	settle := time.Duration(0)
-	if r.engine == engine.Firefox {
-		settle = firefoxSettle
-	}
+	settle := engine.Settle(r.engine) // the page waits this long before it runs the test binary
 	config, err := json.Marshal(map[string]any{"argv": argv, "env": r.env, "cwd": cwd, "pid": os.Getpid(), "ppid": os.Getppid(), "settleMs": settle.Milliseconds()})
 	if err != nil {
 		return 1, err

@@ -40,6 +40,15 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestSettle: only Firefox is waited for after its page loads.
+func TestSettle(t *testing.T) {
+	for _, n := range All {
+		if got, want := Settle(n) > 0, n == Firefox; got != want {
+			t.Errorf("Settle(%s) = %v", n, Settle(n))
+		}
+	}
+}
+
 func TestCheckNamesThePackage(t *testing.T) {
 	t.Setenv("FIREFOX", "/nonexistent/firefox")
 	err := Check(Firefox)
