@@ -41,18 +41,18 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 
 // A close that has reached the machine but not yet the client is looked
 // for before a Send, at most once per closeCheckEvery of sending, and
-// natively also every closeCheckSends Sends (natively
-// the reader is given at most readerCatchUpMax to take what is in the
-// socket; in the browser the event loop runs until quietTurns turns in a
-// row bring no socket event, and the first time until at least openSettle
-// after the open event). A backlog of drainWindow bytes may hide a close
-// behind it, still on its way: natively a look that found one in the
-// socket also waits, once caught up, until no byte came for drainQuiet; in
-// the browser, once a look has taken that much, its turns go on until no
-// socket event came for drainQuietJS, since Chromium reads from the
-// network only as the page takes data, at most maxDrain: a stream never
-// goes quiet, and a drain cut short is not tried again until the page has
-// caught up. The drivers carry these out.
+// natively also every closeCheckSends Sends (natively the reader is given
+// at most readerCatchUpMax to take what is in the socket; in the browser
+// the event loop runs until quietTurns turns in a row bring no socket
+// event, and the first time until at least openSettle after the open
+// event). A backlog of drainWindow bytes may hide a close behind it, still
+// on its way: natively a look that found one in the socket, or saw the
+// reader take one, also waits, once caught up, until no byte came for
+// drainQuiet; in the browser, once a look has taken that much, its turns
+// go on until no socket event came for drainQuietJS, since Chromium reads
+// from the network only as the page takes data, at most maxDrain: a stream
+// never goes quiet, and a drain cut short is not tried again until the
+// page has caught up. The drivers carry these out.
 const (
 	closeCheckEvery  = time.Millisecond
 	closeCheckSends  = 32 // natively, also after this many Sends: a flood checks often, at one ioctl per check

@@ -62,17 +62,21 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // answered it). A tls.Conn that reads the socket again for the rest of a
 // record does count: it has nothing to act on yet.
 //
-// With drainWindow bytes or more in the socket (a backlog) a close may be
-// on its way behind them, held back by TCP's window: once caught up, it
-// also waits until no byte has come for quiet (drainQuiet), looking again
-// after each, and it reports the backlog so that the next Send looks
-// again.
+// A look that sees drainWindow bytes (a backlog: in the socket when it
+// starts, or taken by the reader while it waits plus those come meanwhile)
+// may have a close on its way behind them, held back by TCP's window: once
+// caught up, it also waits until no byte has come for quiet (drainQuiet)
+// and none waits in the socket, and it reports the backlog so that the
+// next Send looks again. Counting only what was in the socket at the start
+// missed a burst that a slow reader (under -race) kept below drainWindow
+// there while the rest, and the close, waited in the peer's kernel.
 func (d *nativeConn) awaitReader(quiet, limit time.Duration) (backlog bool) {
 	sock, _ := d.raw.socket.(*countingConn)
-	var target int64
+	var target, read0 int64
 	if sock != nil {
 		pending := socketPending(sock.raw)
-		target, backlog = sock.read.Load()+int64(pending), pending >= drainWindow
+		read0 = sock.read.Load()
+		target, backlog = read0+int64(pending), pending >= drainWindow
 	}
 	caughtUp := func() bool { return d.raw.caughtUp(sock, target) }
 	if (caughtUp() && !backlog) || d.c.decided.Load() {
@@ -95,18 +99,28 @@ func (d *nativeConn) awaitReader(quiet, limit time.Duration) (backlog bool) {
 				return backlog
 			}
 		}
-		if !backlog || d.c.decided.Load() || d.c.readingPaused() {
+		if d.c.decided.Load() || d.c.readingPaused() || sock == nil {
 			return backlog
+		}
+		if !backlog {
+			seen := sock.read.Load() - read0 + int64(socketPending(sock.raw))
+			if backlog = seen >= drainWindow; !backlog {
+				return false
+			}
 		}
 		// Caught up after a backlog: wait until no byte came for quiet.
 		read := sock.read.Load()
 		quietTimer := time.NewTimer(quiet)
+	quietWait:
 		for sock.read.Load() == read && !d.c.decided.Load() {
 			select {
 			case <-entered: // a Read entered: did one return bytes before it?
 			case <-d.c.statusCh:
 			case <-quietTimer.C:
-				return backlog
+				if socketPending(sock.raw) == 0 {
+					return backlog
+				}
+				break quietWait // bytes came that the reader has yet to take
 			case <-timer.C:
 				quietTimer.Stop()
 				return backlog
