@@ -47,6 +47,7 @@ var (
 	jsObject         = jsGlobal.Get("Object")
 	jsFunctionProto  = jsGlobal.Get("Function").Get("prototype")
 	jsCall           = jsFunctionProto.Get("call")
+	jsReflectGet     = jsGlobal.Get("Reflect").Get("get")
 	jsOnce           = jsObject.New() // {once: true}, the batch wake-up listener's options
 )
 
@@ -153,6 +154,10 @@ type jsConn struct {
 	c    *Client
 	ws   js.Value
 	send js.Value // ws.send, bound
+	// Reflect.get bound to (ws, "readyState"): a property read by name
+	// (ws.Get) decodes the name from Go memory on every call, and Send
+	// reads the state every time.
+	state js.Value
 
 	msgs    js.Value // message events, pushed by the bound Array.prototype.push
 	push    js.Value // the bound push, the permanent message listener
@@ -244,6 +249,7 @@ func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 	}
 	ws.Set("binaryType", "arraybuffer")
 	d.send = bound(ws, "send")
+	d.state = jsReflectGet.Call("bind", nil, ws, "readyState")
 	d.msgs = jsArray.New()
 	d.push = bound(d.msgs, "push")
 	mc := jsMessageChannel.New()
@@ -446,7 +452,7 @@ func (d *jsConn) drain() {
 }
 
 // readyState is the socket's: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED.
-func (d *jsConn) readyState() int { return d.ws.Get("readyState").Int() }
+func (d *jsConn) readyState() int { return d.state.Invoke().Int() }
 
 // finish detaches the driver from the socket and frees its jsConns slot.
 // A socket still open (an abandoned one) is asked to close.
