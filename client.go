@@ -307,8 +307,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // Before writing, at most once per millisecond of sending, Send looks for
 // a close that has reached the machine but not yet the client. Natively it
 // waits, at most 5 ms, until the reader has taken what is in the socket;
-// when that was 64 KiB or more, also until no byte came for 1 ms, since a
-// close may be on its way behind a backlog.
+// when that, or what the reader took meanwhile, was 64 KiB or more, also
+// until no byte came for 1 ms, since a close may be on its way behind a
+// backlog.
 // In the browser it yields to the event loop until two turns in a row
 // bring no socket event (tens of microseconds); a first Send within 5 ms of
 // the open event lets the event loop run until 5 ms after it, since frames
