@@ -308,8 +308,10 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // a close that has reached the machine but not yet the client. Natively it
 // waits, at most 5 ms, until the reader has taken what is in the socket;
 // when that, or what the reader took meanwhile, was 64 KiB or more, also
-// until no byte came for 1 ms, since a close may be on its way behind a
-// backlog.
+// until no byte came for 1 ms, at most 50 ms in all, since a close may be
+// on its way behind a backlog (a stream that keeps such a look from
+// ending quiet costs one 50 ms wait; the next looks wait 5 ms at most
+// until one ends quiet).
 // In the browser it yields to the event loop until two turns in a row
 // bring no socket event (tens of microseconds); a first Send within 5 ms of
 // the open event lets the event loop run until 5 ms after it, since frames

@@ -36,6 +36,7 @@ type nativeConn struct {
 	epoch      time.Time // the monotonic origin of lastCheck
 	lastCheck  int64     // when the last look ended (ns since epoch); under sendMu
 	sinceCheck int       // Sends since the last look; under sendMu
+	drainOff   bool      // a backlog look was cut short: looks wait readerCatchUpMax at most (backlogLookLimit); under sendMu
 
 	mu          sync.Mutex
 	tearingDown bool          // the reader ended: no goroutine starts any more
@@ -204,8 +205,9 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return err
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
-		backlog := d.awaitReader(drainQuiet, readerCatchUpMax)
+		backlog, cut := d.awaitReader(drainQuiet, readerCatchUpMax, backlogLookLimit(d.drainOff))
 		d.lastCheck, d.sinceCheck = lookEnded(int64(time.Since(d.epoch)), backlog), 0
+		d.drainOff = drainOffAfter(d.drainOff, backlog, cut)
 	}
 	var err error
 	switch n := int64(len(p)); {

@@ -48,11 +48,12 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // event). A backlog of drainWindow bytes may hide a close behind it, still
 // on its way: natively a look that found one in the socket, or saw the
 // reader take one, also waits, once caught up, until no byte came for
-// drainQuiet; in the browser, once a look has taken that much, its turns
-// go on until no socket event came for drainQuietJS, since Chromium reads
-// from the network only as the page takes data, at most maxDrain: a stream
-// never goes quiet, and a drain cut short is not tried again until the
-// page has caught up. The drivers carry these out.
+// drainQuiet, taking up to maxDrain in all (backlogLookLimit); in the
+// browser, once a look has taken that much, its turns go on until no
+// socket event came for drainQuietJS, since Chromium reads from the
+// network only as the page takes data, at most maxDrain. A stream never
+// goes quiet: a long look or drain cut short is not tried again until one
+// has ended quiet (drainOffAfter natively). The drivers carry these out.
 const (
 	closeCheckEvery  = time.Millisecond
 	closeCheckSends  = 32 // natively, also after this many Sends: a flood checks often, at one ioctl per check
@@ -80,6 +81,30 @@ func lookEnded(now int64, backlog bool) int64 {
 		return -int64(closeCheckEvery)
 	}
 	return now
+}
+
+// backlogLookLimit returns how long a native look that has seen a backlog
+// may wait (one without waits readerCatchUpMax at most): maxDrain, since a
+// reader slowed by the machine (its load, the program's own busy
+// goroutines, -race) may take longer than readerCatchUpMax to reach a
+// close behind a backlog; readerCatchUpMax while drainOff.
+func backlogLookLimit(drainOff bool) time.Duration {
+	if drainOff {
+		return readerCatchUpMax
+	}
+	return maxDrain
+}
+
+// drainOffAfter returns drainOff after a look that saw a backlog or not
+// and was cut short by its limit or not: a backlog look cut short (a
+// stream faster than the reader, which is never caught up and quiet)
+// turns the long wait off, so that such a stream costs one maxDrain, not
+// one per Send; a look that ends caught up turns it on again.
+func drainOffAfter(drainOff, backlog, cut bool) bool {
+	if !cut {
+		return false
+	}
+	return drainOff || backlog
 }
 
 // scriptCloseCode maps a close code to one a browser script may send:

@@ -567,3 +567,30 @@ func TestMachineLookAfterBacklog(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineBacklogLookLimit: a native look that has seen a backlog may
+// wait maxDrain, until one is cut short by its limit; then readerCatchUpMax,
+// until a look ends caught up.
+func TestMachineBacklogLookLimit(t *testing.T) {
+	if got := backlogLookLimit(false); got != maxDrain {
+		t.Errorf("backlog look limit %v, want maxDrain %v", got, maxDrain)
+	}
+	if got := backlogLookLimit(true); got != readerCatchUpMax {
+		t.Errorf("backlog look limit while off %v, want readerCatchUpMax %v", got, readerCatchUpMax)
+	}
+	for _, tc := range []struct {
+		off, backlog, cut, want bool
+	}{
+		{false, true, true, true},   // a stream: one long wait, then short ones
+		{false, false, true, false}, // a slow reader without a backlog
+		{true, false, true, true},
+		{true, true, true, true},
+		{true, true, false, false}, // caught up: long waits again
+		{true, false, false, false},
+		{false, true, false, false},
+	} {
+		if got := drainOffAfter(tc.off, tc.backlog, tc.cut); got != tc.want {
+			t.Errorf("drainOffAfter(off %v, backlog %v, cut %v) = %v, want %v", tc.off, tc.backlog, tc.cut, got, tc.want)
+		}
+	}
+}

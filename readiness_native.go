@@ -69,8 +69,10 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // and none waits in the socket, and it reports the backlog so that the
 // next Send looks again. Counting only what was in the socket at the start
 // missed a burst that a slow reader (under -race) kept below drainWindow
-// there while the rest, and the close, waited in the peer's kernel.
-func (d *nativeConn) awaitReader(quiet, limit time.Duration) (backlog bool) {
+// there while the rest, and the close, waited in the peer's kernel. Such a
+// look may wait backlogLimit (backlogLookLimit) in all; cut reports that
+// a limit ended the look.
+func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (backlog, cut bool) {
 	sock, _ := d.raw.socket.(*countingConn)
 	var target, read0 int64
 	if sock != nil {
@@ -80,7 +82,7 @@ func (d *nativeConn) awaitReader(quiet, limit time.Duration) (backlog bool) {
 	}
 	caughtUp := func() bool { return d.raw.caughtUp(sock, target) }
 	if (caughtUp() && !backlog) || d.c.decided.Load() {
-		return backlog
+		return backlog, false
 	}
 	waiting, entered := &d.raw.waiting, d.raw.entered
 	if sock != nil {
@@ -88,25 +90,41 @@ func (d *nativeConn) awaitReader(quiet, limit time.Duration) (backlog bool) {
 	}
 	waiting.Store(true)
 	defer waiting.Store(false)
+	start := time.Now()
+	if backlog {
+		limit = max(limit, backlogLimit)
+	}
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
+	// seenBacklog reports whether the look has seen a backlog: found at the
+	// start, or taken by the reader since plus what waits in the socket.
+	// Seeing one, the look may wait backlogLimit from its start.
+	seenBacklog := func() bool {
+		if !backlog && sock != nil && sock.read.Load()-read0+int64(socketPending(sock.raw)) >= drainWindow {
+			backlog = true
+			if backlogLimit > limit {
+				limit = backlogLimit
+				timer.Reset(limit - time.Since(start))
+			}
+		}
+		return backlog
+	}
 	for {
 		for !caughtUp() && !d.c.decided.Load() && !d.c.readingPaused() {
 			select {
 			case <-entered:
 			case <-d.c.statusCh:
 			case <-timer.C:
-				return backlog
+				if backlog || !seenBacklog() { // a slow reader has taken a backlog by now: wait on
+					return backlog, true
+				}
 			}
 		}
 		if d.c.decided.Load() || d.c.readingPaused() || sock == nil {
-			return backlog
+			return backlog, false
 		}
-		if !backlog {
-			seen := sock.read.Load() - read0 + int64(socketPending(sock.raw))
-			if backlog = seen >= drainWindow; !backlog {
-				return false
-			}
+		if !seenBacklog() {
+			return false, false
 		}
 		// Caught up after a backlog: wait until no byte came for quiet.
 		read := sock.read.Load()
@@ -118,12 +136,12 @@ func (d *nativeConn) awaitReader(quiet, limit time.Duration) (backlog bool) {
 			case <-d.c.statusCh:
 			case <-quietTimer.C:
 				if socketPending(sock.raw) == 0 {
-					return backlog
+					return backlog, false
 				}
 				break quietWait // bytes came that the reader has yet to take
 			case <-timer.C:
 				quietTimer.Stop()
-				return backlog
+				return backlog, true
 			}
 		}
 		quietTimer.Stop()
