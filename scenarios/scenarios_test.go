@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/dualws/dualws"
 	"github.com/dualws/dualws/testserver/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -217,8 +218,41 @@ func TestSeedJudgeCatchesABlindClient(t *testing.T) {
 	}
 	o := s.Observed("blind")
 	require.NotZero(t, o.EndedAt)
-	accepted, judged, refused, detail := judgeSends(sends, o.EndedAt, SeedMargin)
+	accepted, judged, refused, detail, early := judgeSends(sends, o.EndedAt, SeedMargin)
 	assert.Equal(t, SeedSends, judged, detail)
 	assert.Equal(t, SeedSends, accepted, detail)
 	assert.Equal(t, "none", refused)
+	assert.False(t, early)
+}
+
+// TestSeedJudgeEarlyDecision: an attempt whose sends all started within the
+// margin measured something only if the last was refused with a close code
+// (the status was decided, so every later Send is refused); one accepted,
+// or refused otherwise, measured nothing.
+func TestSeedJudgeEarlyDecision(t *testing.T) {
+	const end = int64(1e9)
+	closed := &dualws.CloseError{Status: dualws.CloseStatus{Code: 4000, Reason: "seed", Remote: true}}
+	before := func(errs ...error) []timedSend {
+		var ss []timedSend
+		for i, err := range errs {
+			ss = append(ss, timedSend{"s", end + int64(i)*int64(time.Millisecond) - int64(2*time.Millisecond), err})
+		}
+		return ss
+	}
+	_, judged, refused, detail, early := judgeSends(before(nil, closed, closed), end, SeedMargin)
+	assert.Equal(t, 0, judged, detail)
+	assert.True(t, early, detail)
+	assert.Equal(t, "close 4000", refused)
+
+	_, _, refused, detail, early = judgeSends(before(closed, nil), end, SeedMargin)
+	assert.False(t, early, "the last send was accepted: %s", detail)
+	assert.Equal(t, "none", refused)
+
+	_, _, _, detail, early = judgeSends(before(nil, context.Canceled), end, SeedMargin)
+	assert.False(t, early, "refused without a close code: %s", detail)
+
+	late := append(before(nil), timedSend{"late", end + int64(SeedMargin), closed})
+	_, judged, _, detail, early = judgeSends(late, end, SeedMargin)
+	assert.Equal(t, 1, judged, detail)
+	assert.False(t, early, "a send was judged: %s", detail)
 }
