@@ -207,12 +207,9 @@ func waitPending(t *testing.T, sock *countingConn, n int) {
 	}
 }
 
-// TestLookWaitsOutABacklog: a look that finds drainWindow bytes in the
-// socket, once the reader has caught up with them, waits until no byte
-// has come for the quiet period, and follows bytes that come meanwhile:
-// behind a backlog, a close may still be on its way. (Seen failing with
-// the look ending at the catch-up.)
-func TestLookWaitsOutABacklog(t *testing.T) {
+// lookOverBacklog is lookOverTCP with drainWindow bytes in the socket; it
+// skips where socketPending cannot ask the kernel.
+func lookOverBacklog(t *testing.T) (*nativeConn, net.Conn, *countingConn) {
 	if runtime.GOOS != "linux" {
 		t.Skip("socketPending asks the kernel only on Linux")
 	}
@@ -221,6 +218,16 @@ func TestLookWaitsOutABacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPending(t, sock, drainWindow)
+	return d, server, sock
+}
+
+// TestLookWaitsOutABacklog: a look that finds drainWindow bytes in the
+// socket, once the reader has caught up with them, waits until no byte
+// has come for the quiet period, and follows bytes that come meanwhile:
+// behind a backlog, a close may still be on its way. (Seen failing with
+// the look ending at the catch-up.)
+func TestLookWaitsOutABacklog(t *testing.T) {
+	d, server, sock := lookOverBacklog(t)
 	looked := make(chan int64, 1)
 	go func() {
 		backlog, _ := d.awaitReader(time.Hour, time.Hour, time.Hour) // only new bytes or the status end the wait
@@ -375,14 +382,7 @@ func TestLookSeesABacklogWhileTheReaderLags(t *testing.T) {
 // catches up with them before it can end. (Seen failing with the quiet
 // period judged by the reader's count alone.)
 func TestLookQuietNeedsAnEmptySocket(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("socketPending asks the kernel only on Linux")
-	}
-	d, server, sock := lookOverTCP(t)
-	if _, err := server.Write(make([]byte, drainWindow)); err != nil {
-		t.Fatal(err)
-	}
-	waitPending(t, sock, drainWindow)
+	d, server, sock := lookOverBacklog(t)
 	looked := make(chan bool, 1)
 	go func() { backlog, _ := d.awaitReader(2*time.Millisecond, time.Hour, time.Hour); looked <- backlog }()
 	for !sock.waiting.Load() { // the look has taken its target
