@@ -196,6 +196,18 @@ func readAll(d *nativeConn) {
 	}
 }
 
+// readPaced reads d's socket through its trackedConn, at most chunk bytes
+// a millisecond, until it fails: a reader the machine slows.
+func readPaced(d *nativeConn, chunk int) {
+	buf := make([]byte, chunk)
+	for {
+		if _, err := d.raw.Read(buf); err != nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitPending waits until the kernel reports n bytes in sock.
 func waitPending(t *testing.T, sock *countingConn, n int) {
 	t.Helper()
@@ -318,15 +330,7 @@ func TestLookFollowsASlowReaderThroughABacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPending(t, sock, drainWindow) // the rest waits in the server's kernel
-	go func() {                       // 4 KiB a millisecond: 32 ms for the backlog
-		buf := make([]byte, 4<<10)
-		for {
-			if _, err := d.raw.Read(buf); err != nil {
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	go readPaced(d, 4<<10)            // 32 ms for the backlog
 	backlog, cut := d.awaitReader(time.Millisecond, time.Millisecond, time.Hour)
 	if read := sock.read.Load(); !backlog || cut || read != total {
 		t.Fatalf("look ended with backlog %v, cut %v, %d of %d bytes read: it must follow the reader to the end of the backlog", backlog, cut, read, total)
@@ -349,15 +353,7 @@ func TestLookSeesABacklogWhileTheReaderLags(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPending(t, sock, len(part))
-	go func() { // 1 KiB a millisecond: 48 ms for the first part
-		buf := make([]byte, 1<<10)
-		for {
-			if _, err := d.raw.Read(buf); err != nil {
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	go readPaced(d, 1<<10) // 48 ms for the first part
 	type result struct{ backlog, cut bool }
 	looked := make(chan result, 1)
 	go func() {
