@@ -174,7 +174,7 @@ type jsConn struct {
 
 	events    atomic.Int64 // socket events taken so far
 	bytesIn   atomic.Int64 // bytes of the messages taken so far
-	drainOff  bool         // a drain was cut short by maxDrain: none until a yield ends quiet on less than drainWindow
+	drainOff  bool         // no drain (drainOffAfter): one was cut short by maxDrain, and no yield has ended quiet on less than drainWindow since
 	waitToken atomic.Int64 // the turn a yield waits for
 	token     int64
 	turnCh    chan struct{}
@@ -581,19 +581,17 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 				break
 			}
 			if now-drainFrom >= int64(maxDrain) {
-				d.drainOff = true
 				break
 			}
 		}
 	}
-	d.yieldMu.Unlock()
+	ok := still >= quiet && left <= 0
 	if drainFrom != 0 {
-		return drained && !d.finished
+		ok = drained
 	}
-	ok := still >= quiet && left <= 0 && !d.finished
-	if ok && d.bytesIn.Load()-taken < drainWindow {
-		d.drainOff = false
-	}
+	ok = ok && !d.finished
+	d.drainOff = drainOffAfter(d.drainOff, d.bytesIn.Load()-taken >= drainWindow, !ok)
+	d.yieldMu.Unlock()
 	return ok
 }
 

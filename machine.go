@@ -53,7 +53,8 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // socket event came for drainQuietJS, since Chromium reads from the
 // network only as the page takes data, at most maxDrain. A stream never
 // goes quiet: a long look or drain cut short is not tried again until one
-// has ended quiet (drainOffAfter natively). The drivers carry these out.
+// has ended quiet without a backlog (drainOffAfter). The drivers carry
+// these out.
 const (
 	closeCheckEvery  = time.Millisecond
 	closeCheckSends  = 32 // natively, also after this many Sends: a flood checks often, at one ioctl per check
@@ -95,16 +96,21 @@ func backlogLookLimit(drainOff bool) time.Duration {
 	return maxDrain
 }
 
-// drainOffAfter returns drainOff after a look that saw a backlog or not
-// and was cut short by its limit or not: a backlog look cut short (a
-// stream faster than the reader, which is never caught up and quiet)
-// turns the long wait off, so that such a stream costs one maxDrain, not
-// one per Send; a look that ends caught up turns it on again.
+// drainOffAfter returns drainOff after a look (natively) or a yield (in
+// the browser) that saw a backlog or not and was cut short by its limit
+// or not. A backlog look cut short (a stream faster than the client, never
+// caught up and quiet) turns the long wait or drain off, so that such a
+// stream costs one maxDrain, not one per Send; only a look that ends
+// caught up without a backlog turns it on again (a quiet gap within a
+// stream does not). Anything else leaves it as it was.
 func drainOffAfter(drainOff, backlog, cut bool) bool {
-	if !cut {
+	switch {
+	case backlog && cut:
+		return true
+	case !backlog && !cut:
 		return false
 	}
-	return drainOff || backlog
+	return drainOff
 }
 
 // scriptCloseCode maps a close code to one a browser script may send:

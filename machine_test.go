@@ -570,7 +570,8 @@ func TestMachineLookAfterBacklog(t *testing.T) {
 
 // TestMachineBacklogLookLimit: a native look that has seen a backlog may
 // wait maxDrain, until one is cut short by its limit; then readerCatchUpMax,
-// until a look ends caught up.
+// until a look ends caught up without a backlog. The browser's drain turns
+// off and on by the same rule (drainOffAfter).
 func TestMachineBacklogLookLimit(t *testing.T) {
 	if got := backlogLookLimit(false); got != maxDrain {
 		t.Errorf("backlog look limit %v, want maxDrain %v", got, maxDrain)
@@ -581,13 +582,14 @@ func TestMachineBacklogLookLimit(t *testing.T) {
 	for _, tc := range []struct {
 		off, backlog, cut, want bool
 	}{
-		{false, true, true, true},   // a stream: one long wait, then short ones
-		{false, false, true, false}, // a slow reader without a backlog
-		{true, false, true, true},
+		{false, true, true, true}, // a stream: one long wait, then short ones
 		{true, true, true, true},
-		{true, true, false, false}, // caught up: long waits again
-		{true, false, false, false},
-		{false, true, false, false},
+		{true, false, false, false}, // caught up without a backlog: long waits again
+		{false, false, false, false},
+		{true, true, false, true},   // a quiet gap within a stream: still off
+		{false, true, false, false}, // a backlog waited out
+		{true, false, true, true},   // a slow reader without a backlog: as it was
+		{false, false, true, false},
 	} {
 		if got := drainOffAfter(tc.off, tc.backlog, tc.cut); got != tc.want {
 			t.Errorf("drainOffAfter(off %v, backlog %v, cut %v) = %v, want %v", tc.off, tc.backlog, tc.cut, got, tc.want)

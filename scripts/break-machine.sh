@@ -36,5 +36,6 @@ mutate "the browser queue overflows with 1008" '		m.closeWith(statusOverflow)' '
 mutate "a browser script sends only 1000 and 3000-4999" $'\tif m.cfg.scriptCodes {' $'\tif false {'
 mutate "after a backlog the next Send looks again" $'\tif backlog {\n\t\treturn -int64(closeCheckEvery)' $'\tif false {\n\t\treturn -int64(closeCheckEvery)'
 mutate "a backlog look may wait maxDrain" $'\t\treturn readerCatchUpMax\n\t}\n\treturn maxDrain' $'\t\treturn readerCatchUpMax\n\t}\n\treturn readerCatchUpMax'
-mutate "a cut backlog look turns the long wait off" $'\treturn drainOff || backlog\n}' $'\treturn drainOff\n}'
+mutate "a cut backlog look turns the long wait off" $'\tcase backlog && cut:\n\t\treturn true' $'\tcase backlog && cut:\n\t\treturn drainOff'
+mutate "a quiet gap within a stream leaves it off" $'\tcase !backlog && !cut:' $'\tcase !cut:'
 [ "$missed" = 0 ] || { echo "$missed mutation(s) not caught" >&2; exit 1; }
