@@ -311,7 +311,7 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // until no byte came for 1 ms, at most 50 ms in all, since a close may be
 // on its way behind a backlog (a stream that keeps such a look from
 // ending quiet costs one 50 ms wait; the next looks wait 5 ms at most
-// until one ends quiet).
+// until one ends quiet on less than 64 KiB).
 // In the browser it yields to the event loop until two turns in a row
 // bring no socket event (tens of microseconds); a first Send within 5 ms of
 // the open event lets the event loop run until 5 ms after it, since frames
