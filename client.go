@@ -313,9 +313,12 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // ending quiet costs one 50 ms wait; the next looks wait 5 ms at most
 // until one ends quiet on less than 64 KiB).
 // In the browser it yields to the event loop until two turns in a row
-// bring no socket event (tens of microseconds); a first Send within 5 ms of
-// the open event lets the event loop run until 5 ms after it, since frames
-// that came with the handshake need the browser's start-up round trips.
+// bring no socket event (tens of microseconds). The first Send's yield
+// lets the event loop run until 5 ms after the open event and until no
+// socket event came for 4 ms, at most 50 ms, since frames that came with
+// the handshake need the browser's start-up exchange with its network
+// process, which moves only while the event loop runs: the first Send of
+// a connection takes 4 ms or more.
 // In Firefox, which often runs a page's own tasks before socket events
 // queued earlier, the first turn of a yield is a 1 ms timer when no Send
 // came for 2 ms, else a background-priority task. Once a yield's turns

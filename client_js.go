@@ -181,7 +181,8 @@ type jsConn struct {
 	yieldMu   sync.Mutex
 	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (jsClock); 0: never
 	lastWrite atomic.Int64 // when the last Send reached the driver (jsClock)
-	settled   bool         // a yield has let the event loop run until openSettle after the open event
+	settled   bool         // a yield has let the event loop run until openSettle after the open event, and drained (drainsAtOnce)
+	drains    int          // drains begun, for tests
 	openedAt  int64        // the open event's jsClock reading
 
 	rscratch [1024]byte // drain's: binary messages up to 1023 bytes come through it
@@ -287,7 +288,7 @@ func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 	case !d.dialing: // opened
 		// Let the open event's task end, so that the browser asks for the
 		// frames that follow the handshake while the caller goes on.
-		d.yieldTurns(1, 0, false)
+		d.yieldTurns(1, 0, false, false)
 		return "", nil
 	}
 	d.finish()
@@ -488,8 +489,12 @@ func (d *jsConn) yield() {
 		if !d.settled {
 			span = max(0, openSettle-time.Duration(now-d.openedAt))
 		}
-		if d.yieldTurns(quietTurns, span, idle) {
+		drainNow := drainsAtOnce(d.settled, d.drainOff)
+		ok := d.yieldTurns(quietTurns, span, idle, drainNow)
+		if ok || drainNow {
 			d.settled = true
+		}
+		if ok {
 			d.lastQuiet.Store(jsClock())
 		}
 	}
@@ -521,9 +526,9 @@ func jsMillis(t int64) int64 { return t - t%int64(time.Millisecond) }
 // takes data, with gaps of milliseconds): the turns then go on until no
 // socket event came for drainQuietJS, at most maxDrain. A drain cut short
 // by maxDrain (a stream, not a backlog) is not tried again until a yield
-// ends quiet having taken less than drainWindow. It reports whether it
-// ended quiet.
-func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
+// ends quiet having taken less than drainWindow. With drainNow the drain
+// begins at the first turn. It reports whether it ended quiet.
+func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) bool {
 	span = max(0, span)
 	d.yieldMu.Lock()
 	now := jsClock()
@@ -531,6 +536,10 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 	budget, taken := maxYieldTurns+int(span/time.Millisecond)*4, d.bytesIn.Load()
 	var drainFrom, lastEvent int64 // drainFrom: when the drain began, 0 if none
 	drained := false               // the drain ended on quiet
+	if drainNow {
+		drainFrom, lastEvent = now, now
+		d.drains++
+	}
 	for turn := 0; !d.finished && (drainFrom != 0 || turn < budget && (still < quiet || left > 0)); turn++ {
 		before := d.events.Load()
 		d.token++
@@ -575,6 +584,7 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle bool) bool {
 		left = end - now
 		if drainFrom == 0 && !d.drainOff && d.bytesIn.Load()-taken >= drainWindow {
 			drainFrom, lastEvent = now, now
+			d.drains++
 		}
 		if drainFrom != 0 && left <= 0 {
 			if drained = now-lastEvent >= int64(drainQuietJS); drained {
@@ -625,7 +635,7 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) (err erro
 				break // the message is the browser's now and may still go out
 			}
 			d.sendMu.Unlock()
-			d.yieldTurns(1, time.Millisecond, false) // timer turns: no busy wait while the browser drains
+			d.yieldTurns(1, time.Millisecond, false, false) // timer turns: no busy wait while the browser drains
 			d.sendMu.Lock()
 		}
 	}

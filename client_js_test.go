@@ -207,6 +207,30 @@ func TestJSDrainCutShortUnderAStream(t *testing.T) {
 	equal(t, got, 4000)
 }
 
+// TestJSFirstYieldDrains: the first Send's yield drains (1 ms timer turns
+// until no socket event came for 4 ms), with nothing to take; the next
+// Send's does not. See drainsAtOnce.
+func TestJSFirstYieldDrains(t *testing.T) {
+	c, _ := dialPath(t, "/ws/echo", nil)
+	d := c.t
+	ctx := context.Background()
+	for i, want := range []int{1, 1} {
+		time.Sleep(2 * time.Millisecond) // the next Send's yield is due
+		if err := c.SendText(ctx, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if d.drains != want {
+			t.Fatalf("after Send %d: %d drains, want %d", i+1, d.drains, want)
+		}
+		if _, _, err := c.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // observed fetches what the scenario server recorded of connection id,
 // with the runtime's fetch (net/http has no transport in Node's wasm).
 func observed(t *testing.T, id string) (o struct{ EndedAt int64 }) {

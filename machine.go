@@ -45,7 +45,7 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // at most readerCatchUpMax to take what is in the socket; in the browser
 // the event loop runs until quietTurns turns in a row bring no socket
 // event, and the first time until at least openSettle after the open
-// event). A backlog of drainWindow bytes may hide a close behind it, still
+// event, then as a drain: drainsAtOnce). A backlog of drainWindow bytes may hide a close behind it, still
 // on its way: natively a look that found one in the socket, or saw the
 // reader take one, also waits, once caught up, until no byte came for
 // drainQuiet, taking up to maxDrain in all (backlogLookLimit); in the
@@ -112,6 +112,15 @@ func drainOffAfter(drainOff, backlog, cut bool) bool {
 	}
 	return drainOff
 }
+
+// drainsAtOnce reports whether a browser yield drains from its first turn,
+// whatever it takes: the first yield after the open event (not yet
+// settled), unless a drain cut short turned drains off. A page that
+// computes right after Dial holds up the browser's start-up exchange with
+// its network process, which moves only while the event loop runs: in
+// Chromium a close written with the handshake, or behind the head of a
+// burst, came more than two quiet turns after such a page yielded.
+func drainsAtOnce(settled, drainOff bool) bool { return !settled && !drainOff }
 
 // scriptCloseCode maps a close code to one a browser script may send:
 // 1000 and 3000–4999 pass; others the client decides (1008, 1009) become

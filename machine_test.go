@@ -596,3 +596,18 @@ func TestMachineBacklogLookLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineDrainsAtOnce: only the first yield after the open event
+// drains whatever it takes, and not once drains are off.
+func TestMachineDrainsAtOnce(t *testing.T) {
+	for _, tc := range []struct{ settled, off, want bool }{
+		{false, false, true},
+		{false, true, false},
+		{true, false, false},
+		{true, true, false},
+	} {
+		if got := drainsAtOnce(tc.settled, tc.off); got != tc.want {
+			t.Errorf("drainsAtOnce(settled %v, off %v) = %v, want %v", tc.settled, tc.off, got, tc.want)
+		}
+	}
+}
