@@ -42,9 +42,11 @@ type transport interface {
 	// never wrapped (Send compares with ==), when the platform knows the
 	// connection is closing, any other error when it failed.
 	write(ctx context.Context, typ MessageType, p []byte) error
-	// sendClose starts the closing handshake on the wire and returns at
-	// once; the driver reports the outcome with its inputs.
-	sendClose(code StatusCode, reason string)
+	// sendClose starts the closing handshake on the wire; the driver
+	// reports the outcome with its inputs. It returns at once, or with
+	// here (Close's call, which waits for Done anyway) natively only once
+	// the handshake has ended, having run it on the calling goroutine.
+	sendClose(code StatusCode, reason string, here bool)
 	// abort drops the connection now, after trying to send frame without
 	// waiting when courtesy is set. The driver then reports transportGone,
 	// at once or from its reader.
@@ -146,7 +148,7 @@ func (c *Client) perform(o output) {
 		c.flush()
 	}
 	if o.sendClose {
-		c.t.sendClose(o.frame.Code, o.frame.Reason)
+		c.t.sendClose(o.frame.Code, o.frame.Reason, false)
 	}
 	if o.abort {
 		c.t.abort(o.courtesy, o.frame)
@@ -472,10 +474,18 @@ func (c *Client) Close(code StatusCode, reason string) error {
 	if err := validateClose(code, reason); err != nil {
 		return err
 	}
-	st := CloseStatus{Code: code, Reason: reason}
-	c.input(func(m *machine) { m.closeWith(st) })
+	c.mu.Lock()
+	c.m.closeWith(CloseStatus{Code: code, Reason: reason})
+	o := c.applyLocked()
+	c.mu.Unlock()
+	here := o.sendClose
+	o.sendClose = false
+	c.perform(o)
+	if here {
+		c.t.sendClose(o.frame.Code, o.frame.Reason, true)
+	}
 	<-c.done
-	st, _ = c.CloseStatus()
+	st, _ := c.CloseStatus()
 	if st.WasClean {
 		return nil
 	}

@@ -674,7 +674,8 @@ func (d *jsConn) binaryView(p []byte) js.Value {
 // maxSendBuffer is the largest send buffer a connection keeps.
 const maxSendBuffer = 1 << 20
 
-func (d *jsConn) sendClose(code StatusCode, reason string) {
+// sendClose asks the browser to close; it returns at once, here or not.
+func (d *jsConn) sendClose(code StatusCode, reason string, _ bool) {
 	if d.finished {
 		return
 	}

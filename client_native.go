@@ -239,9 +239,11 @@ func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) er
 	return err
 }
 
-// sendClose runs coder/websocket's close handshake in a goroutine; the
-// reader waits for it in its teardown.
-func (d *nativeConn) sendClose(code StatusCode, reason string) {
+// sendClose runs coder/websocket's close handshake: in a goroutine, or
+// with here (Close, whose caller waits for Done anyway) on the calling
+// goroutine, which returns when the handshake has ended. The reader waits
+// for it in its teardown.
+func (d *nativeConn) sendClose(code StatusCode, reason string, here bool) {
 	d.mu.Lock()
 	if d.tearingDown || d.closerDone != nil {
 		d.mu.Unlock()
@@ -250,25 +252,32 @@ func (d *nativeConn) sendClose(code StatusCode, reason string) {
 	done := make(chan struct{})
 	d.closerDone = done
 	d.mu.Unlock()
-	go func() {
-		defer close(done)
-		err := d.ws.Close(websocket.StatusCode(code), reason)
-		switch {
-		case err == nil:
-			d.closeSeen.Store(true)
-			d.c.peerClosed(code, reason) // the peer echoed our code
-		case websocket.CloseStatus(err) != -1:
-			var ce websocket.CloseError
-			errors.As(err, &ce)
-			d.closeSeen.Store(true)
-			d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
-		case errors.Is(err, context.DeadlineExceeded):
-			// coder/websocket gives up after 5 s on its own: report it as
-			// the close timeout it is, even when CloseTimeout is longer.
-			d.c.closeTimerFired()
-		}
-		d.raw.Close()
-	}()
+	if here {
+		d.closeHandshake(code, reason, done)
+	} else {
+		go d.closeHandshake(code, reason, done)
+	}
+}
+
+// closeHandshake is sendClose's work; it closes done when it ends.
+func (d *nativeConn) closeHandshake(code StatusCode, reason string, done chan struct{}) {
+	defer close(done)
+	err := d.ws.Close(websocket.StatusCode(code), reason)
+	switch {
+	case err == nil:
+		d.closeSeen.Store(true)
+		d.c.peerClosed(code, reason) // the peer echoed our code
+	case websocket.CloseStatus(err) != -1:
+		var ce websocket.CloseError
+		errors.As(err, &ce)
+		d.closeSeen.Store(true)
+		d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
+	case errors.Is(err, context.DeadlineExceeded):
+		// coder/websocket gives up after 5 s on its own: report it as
+		// the close timeout it is, even when CloseTimeout is longer.
+		d.c.closeTimerFired()
+	}
+	d.raw.Close()
 }
 
 // waitCloser lets a close handshake in progress finish; the close timer
