@@ -546,14 +546,62 @@ func TestSocketRecorderWrapsDials(t *testing.T) {
 		"DialTLSContext": {DialTLSContext: (&net.Dialer{}).DialContext},
 	} {
 		var r socketRecorder
-		r.wrap(tr)
+		recordDials(tr)
 		dial := tr.DialContext
 		if name == "DialTLSContext" {
 			dial = tr.DialTLSContext
 		}
-		c, err := dial(context.Background(), "tcp", addr)
+		c, err := dial(context.WithValue(context.Background(), socketRecorderKey{}, &r), "tcp", addr)
 		require.NoError(t, err, name)
 		assert.Same(t, c, r.last(), name)
 		c.Close()
+	}
+}
+
+// TestConcurrentDialsTrackTheirOwnSockets: Dials without HTTPClient share
+// one handshake transport, and each finds the socket it dialed through the
+// recorder in its own request's context. The server tells each client the
+// address it sees; the client's tracked socket must have it as its local
+// address. One recorder for all would hand sockets across concurrent Dials.
+func TestConcurrentDialsTrackTheirOwnSockets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		if c.Write(r.Context(), websocket.MessageText, []byte(r.RemoteAddr)) == nil {
+			c.Read(r.Context()) // until the client's close
+		}
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			c, err := Dial(context.Background(), url, nil)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer c.Close(StatusNormalClosure, "")
+			_, p, err := c.Receive(context.Background())
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			socket := c.t.(*nativeConn).raw.socket
+			if socket == nil {
+				errs[i] = errors.New("no tracked socket")
+			} else if got := socket.LocalAddr().String(); got != string(p) {
+				errs[i] = errors.New("tracked socket " + got + ", the server saw " + string(p))
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "dial %d", i)
 	}
 }
