@@ -124,7 +124,13 @@ func (d *nativeConn) readLoop() {
 	d.mu.Unlock()
 	d.waitCloser()
 	d.raw.Close()
-	d.ws.CloseNow() // releases a ping waiting for its pong
+	if !peerClosed {
+		// Releases a ping waiting for its pong. After the peer's close
+		// frame coder/websocket has closed the connection itself (with
+		// its reply, or in the Close waitCloser waited for), which
+		// released any ping: there CloseNow would only build its error.
+		d.ws.CloseNow()
+	}
 	d.pings.Wait()
 	// coder/websocket answers the peer's close frame itself; the handshake
 	// is clean only if that answer, or our own close frame, was written.

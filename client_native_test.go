@@ -375,6 +375,43 @@ func TestKeepaliveAnswered(t *testing.T) {
 	require.NoError(t, c.Close(StatusNormalClosure, ""))
 }
 
+// A ping waiting for its pong when the peer's close frame comes does not
+// hold up CLOSED: coder/websocket closes the connection after its close
+// reply, which ends the ping, and the reader's teardown waits for it
+// without CloseNow (PingTimeout is far beyond waitDone's bound).
+func TestPeerCloseReleasesAPingInFlight(t *testing.T) {
+	pinged := make(chan struct{}, 1)
+	testCtx, stop := context.WithCancel(context.Background())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OnPingReceived: func(context.Context, []byte) bool {
+			notify(pinged)
+			return false // no pong
+		}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx, cancel := context.WithCancel(r.Context())
+		defer context.AfterFunc(testCtx, cancel)()
+		go func() {
+			for ctx.Err() == nil {
+				if _, _, err := c.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		select {
+		case <-pinged:
+			c.Close(4000, "bye")
+		case <-ctx.Done():
+		}
+	}))
+	t.Cleanup(func() { stop(); srv.Close() })
+	c, rec := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: 10 * time.Millisecond, PingTimeout: time.Minute})
+	waitDone(t, c)
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 4000 remote", "CLOSING>CLOSED 4000 clean remote"}, rec.transitions())
+}
+
 // Issue 8: once invalid UTF-8 has failed the connection, no Send is
 // accepted, although the close handshake with the peer is still running
 // (the peer never answers it here).
