@@ -721,7 +721,10 @@ func TestHeartbeatBlackhole(t *testing.T) {
 }
 
 // Heartbeat: a peer that answers "ping" with "pong" keeps the connection
-// open across many intervals, and Receive never sees a reply.
+// open across many intervals, and Receive never sees a reply. An answered
+// beat is checked at Timeout, so beats come every Timeout plus Interval:
+// Timeout is short enough for the test to take 2 s, long enough for a
+// loopback reply under -race.
 func TestHeartbeatAnswered(t *testing.T) {
 	beats := make(chan struct{}, 64)
 	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
@@ -740,11 +743,16 @@ func TestHeartbeatAnswered(t *testing.T) {
 		}
 	})
 	c, _ := dial(t, url, &Options{PingInterval: -1, Heartbeat: &Heartbeat{
-		Interval: 10 * time.Millisecond, Timeout: 2 * time.Second, Message: []byte("ping"),
+		Interval: 10 * time.Millisecond, Timeout: 400 * time.Millisecond, Message: []byte("ping"),
 		IsReply: func(typ MessageType, b []byte) bool { return typ == Text && string(b) == "pong" },
 	}})
-	for range 10 {
-		<-beats
+	for range 5 {
+		select {
+		case <-beats:
+		case <-c.Done():
+			st, _ := c.CloseStatus()
+			t.Fatalf("closed with %v while the heartbeats were answered", st)
+		}
 	}
 	_, decided := c.CloseStatus()
 	assert.False(t, decided, "an answered heartbeat decided a close")
