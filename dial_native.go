@@ -164,9 +164,9 @@ func configureHandshake(base *http.Transport, tlsConfig *tls.Config) *http.Trans
 	return base
 }
 
-// socketRecorder remembers the last connection a dual Dial's
-// *http.Transport dialed for it: the socket under the upgraded connection
-// (under TLS, if any). The Dial puts it in the request's context.
+// socketRecorder remembers the last connection the *http.Transport dialed
+// for one Dial: the socket under the upgraded connection (under TLS, if
+// any). The Dial puts it in the request's context.
 type socketRecorder struct {
 	mu   sync.Mutex
 	conn net.Conn
