@@ -46,8 +46,7 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 	ctx, cancel := context.WithTimeout(parent, cfg.handshakeTimeout)
 	defer cancel()
 	sockets := &socketRecorder{}
-	ctx = context.WithValue(ctx, socketRecorderKey{}, sockets)
-	rt, owned, err := handshakeRoundTripper(nopts)
+	rt, owned, err := handshakeRoundTripper(nopts, sockets)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,10 +89,8 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 // handshake, and the *http.Transport when it is a private one whose idle
 // connections Dial must close.
 //
-// With neither HTTPClient nor TLSConfig it is defaultHandshakeTransport.
 // With no HTTPClient, or one whose Transport is nil (http.DefaultTransport)
-// or an *http.Transport, a new one or a clone is used with keep-alives and
-// HTTP/2 off:
+// or an *http.Transport, a clone is used with keep-alives and HTTP/2 off:
 // a WebSocket takes its connection for itself, and a failed handshake's
 // connection must not stay in a pool (with its two goroutines and its
 // socket). Response headers are capped at 256 KiB, as in browsers, unless
@@ -103,13 +100,11 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 // must return a writable body (an io.ReadWriteCloser) for a 101 response,
 // as *http.Transport does, its own pool keeps what it keeps, and TLSConfig
 // cannot apply to it (a *UsageError).
-func handshakeRoundTripper(o nativeOptions) (http.RoundTripper, *http.Transport, error) {
+func handshakeRoundTripper(o nativeOptions, sockets *socketRecorder) (http.RoundTripper, *http.Transport, error) {
 	var base *http.Transport
 	switch {
-	case o.httpClient == nil && o.tlsConfig == nil:
-		return defaultHandshakeTransport(), nil, nil
 	case o.httpClient == nil:
-		base = newHandshakeBase()
+		base = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{}).DialContext}
 	default:
 		rt := o.httpClient.Transport
 		if rt == nil {
@@ -124,28 +119,7 @@ func handshakeRoundTripper(o nativeOptions) (http.RoundTripper, *http.Transport,
 		}
 		base = t.Clone()
 	}
-	return configureHandshake(base, o.tlsConfig), base, nil
-}
-
-// newHandshakeBase is the *http.Transport a Dial without HTTPClient starts
-// from.
-func newHandshakeBase() *http.Transport {
-	return &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{}).DialContext}
-}
-
-// defaultHandshakeTransport is the handshake transport of every Dial
-// without HTTPClient and TLSConfig, made once: building one per Dial cost
-// the connection churn its allocations. With keep-alives off it holds no
-// connection between handshakes and never gives one request's dial to
-// another, so each dial's socket reaches its own recorder.
-var defaultHandshakeTransport = sync.OnceValue(func() *http.Transport {
-	return configureHandshake(newHandshakeBase(), nil)
-})
-
-// configureHandshake sets up base for handshakes (see handshakeRoundTripper)
-// and returns it.
-func configureHandshake(base *http.Transport, tlsConfig *tls.Config) *http.Transport {
-	recordDials(base)
+	sockets.wrap(base)
 	base.DisableKeepAlives = true
 	if base.MaxResponseHeaderBytes == 0 {
 		// Go's default is 10 MiB; browsers stop near 256 KiB.
@@ -153,30 +127,26 @@ func configureHandshake(base *http.Transport, tlsConfig *tls.Config) *http.Trans
 	}
 	base.ForceAttemptHTTP2 = false
 	base.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	if tlsConfig != nil {
-		base.TLSClientConfig = tlsConfig.Clone()
+	if o.tlsConfig != nil {
+		base.TLSClientConfig = o.tlsConfig.Clone()
 	}
 	if c := base.TLSClientConfig; c != nil && len(c.NextProtos) > 0 {
 		c = c.Clone()
 		c.NextProtos = nil // HTTP/1.1 only: the handshake needs an Upgrade
 		base.TLSClientConfig = c
 	}
-	return base
+	return base, base, nil
 }
 
-// socketRecorder remembers the last connection the *http.Transport dialed
-// for one Dial: the socket under the upgraded connection (under TLS, if
-// any). The Dial puts it in the request's context.
+// socketRecorder remembers the last connection a private *http.Transport
+// dialed: the socket under the upgraded connection (under TLS, if any).
 type socketRecorder struct {
 	mu   sync.Mutex
 	conn net.Conn
 }
 
-type socketRecorderKey struct{}
-
-// recordDials makes t's dials go through the socketRecorder in their
-// context, if any: net/http dials with the request's context values.
-func recordDials(t *http.Transport) {
+// wrap makes t's dials go through the recorder.
+func (r *socketRecorder) wrap(t *http.Transport) {
 	dial := t.DialContext
 	if dial == nil && t.Dial != nil { // the deprecated field, honoured as net/http does
 		d := t.Dial
@@ -186,23 +156,17 @@ func recordDials(t *http.Transport) {
 		dial = (&net.Dialer{}).DialContext
 	}
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return recorderOf(ctx).record(dial(ctx, network, addr))
+		return r.record(dial(ctx, network, addr))
 	}
 	if dialTLS := t.DialTLSContext; dialTLS != nil {
 		t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return recorderOf(ctx).record(dialTLS(ctx, network, addr))
+			return r.record(dialTLS(ctx, network, addr))
 		}
 	}
 }
 
-func recorderOf(ctx context.Context) *socketRecorder {
-	r, _ := ctx.Value(socketRecorderKey{}).(*socketRecorder)
-	return r
-}
-
-// record wraps and remembers c; with no recorder it returns c as it is.
 func (r *socketRecorder) record(c net.Conn, err error) (net.Conn, error) {
-	if err == nil && r != nil {
+	if err == nil {
 		c = newCountingConn(c)
 		r.mu.Lock()
 		r.conn = c

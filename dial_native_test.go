@@ -546,23 +546,21 @@ func TestSocketRecorderWrapsDials(t *testing.T) {
 		"DialTLSContext": {DialTLSContext: (&net.Dialer{}).DialContext},
 	} {
 		var r socketRecorder
-		recordDials(tr)
+		r.wrap(tr)
 		dial := tr.DialContext
 		if name == "DialTLSContext" {
 			dial = tr.DialTLSContext
 		}
-		c, err := dial(context.WithValue(context.Background(), socketRecorderKey{}, &r), "tcp", addr)
+		c, err := dial(context.Background(), "tcp", addr)
 		require.NoError(t, err, name)
 		assert.Same(t, c, r.last(), name)
 		c.Close()
 	}
 }
 
-// TestConcurrentDialsTrackTheirOwnSockets: Dials without HTTPClient share
-// one handshake transport, and each finds the socket it dialed through the
-// recorder in its own request's context. The server tells each client the
-// address it sees; the client's tracked socket must have it as its local
-// address. One recorder for all would hand sockets across concurrent Dials.
+// TestConcurrentDialsTrackTheirOwnSockets: each of 16 concurrent Dials
+// tracks the socket it dialed. The server tells each client the address
+// it sees; the client's tracked socket must have it as its local address.
 func TestConcurrentDialsTrackTheirOwnSockets(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
@@ -603,5 +601,50 @@ func TestConcurrentDialsTrackTheirOwnSockets(t *testing.T) {
 	wg.Wait()
 	for i, err := range errs {
 		assert.NoError(t, err, "dial %d", i)
+	}
+}
+
+// TestStalledTLSDialLeavesNoSocket: a wss:// Dial to a server that never
+// answers the TLS handshake fails at HandshakeTimeout, or when its context
+// ends, and leaves nothing behind: net/http detaches a dial from the
+// request's cancellation, so only the Dial's own transport, whose dials
+// Dial cancels on its way out, ends it. The server must see the client's
+// end close.
+func TestStalledTLSDialLeavesNoSocket(t *testing.T) {
+	for _, byCtx := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			if c, err := ln.Accept(); err == nil {
+				accepted <- c
+			}
+		}()
+		opts, ctx := &Options{HandshakeTimeout: 200 * time.Millisecond}, context.Background()
+		if byCtx {
+			var cancel context.CancelFunc
+			opts.HandshakeTimeout = 0
+			ctx, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+		}
+		_, err = Dial(ctx, "wss://"+ln.Addr().String(), opts)
+		require.Error(t, err)
+		ln.Close()
+		var srv net.Conn
+		select {
+		case srv = <-accepted:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connection accepted")
+		}
+		srv.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 4096)
+		for {
+			if _, err = srv.Read(buf); err != nil { // the ClientHello first
+				break
+			}
+		}
+		srv.Close()
+		var ne net.Error
+		assert.False(t, errors.As(err, &ne) && ne.Timeout(), "by ctx %v: 3 s after Dial failed, its socket was still open", byCtx)
 	}
 }
