@@ -560,6 +560,14 @@ func (c *Client) deliver(typ MessageType, data []byte) (pause bool) {
 	return pause
 }
 
+// closeFrameRequested reports whether the machine asked for a close frame
+// of the client's own (see machine.closeFrameRequested).
+func (c *Client) closeFrameRequested() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m.closeFrameRequested()
+}
+
 // readingPaused reports whether the machine has paused reading.
 func (c *Client) readingPaused() bool {
 	c.mu.Lock()

@@ -39,8 +39,10 @@ type nativeConn struct {
 	drainOff   bool      // a backlog look was cut short: looks wait readerCatchUpMax at most (backlogLookLimit); under sendMu
 
 	mu          sync.Mutex
-	tearingDown bool          // the reader ended: no goroutine starts any more
-	closerDone  chan struct{} // non-nil once the close handshake goroutine started
+	tearingDown bool          // the reader ended: no ping starts any more
+	rawClosed   bool          // the teardown closed the socket: no close handshake starts any more
+	closerDone  chan struct{} // non-nil once the close handshake started
+	closerStart chan struct{} // closed when closerDone is set
 	pingTimer   *time.Timer
 	pings       sync.WaitGroup // Add only under mu before tearingDown
 	closeSeen   atomic.Bool    // the closer's handshake completed: both frames crossed
@@ -59,7 +61,7 @@ func dialTransport(parent context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	d := &nativeConn{c: c, ws: ws, raw: raw}
+	d := &nativeConn{c: c, ws: ws, raw: raw, closerStart: make(chan struct{})}
 	d.sendMu.wake = make(chan struct{}, 1)
 	d.epoch, d.lastCheck = time.Now(), -int64(closeCheckEvery)
 	if c.cfg.readLimit < 0 {
@@ -122,7 +124,16 @@ func (d *nativeConn) readLoop() {
 		d.pings.Done()
 	}
 	d.mu.Unlock()
+	if d.c.closeFrameRequested() {
+		// Close decided before the reader's last input, which then did
+		// nothing: it starts the handshake right after its decision, and
+		// closing the socket first would lose its close frame.
+		<-d.closerStart
+	}
 	d.waitCloser()
+	d.mu.Lock()
+	d.rawClosed = true
+	d.mu.Unlock()
 	d.raw.Close()
 	if !peerClosed {
 		// Releases a ping waiting for its pong. After the peer's close
@@ -251,12 +262,13 @@ func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) er
 // for it in its teardown.
 func (d *nativeConn) sendClose(code StatusCode, reason string, here bool) {
 	d.mu.Lock()
-	if d.tearingDown || d.closerDone != nil {
+	if d.rawClosed || d.closerDone != nil {
 		d.mu.Unlock()
 		return
 	}
 	done := make(chan struct{})
 	d.closerDone = done
+	close(d.closerStart)
 	d.mu.Unlock()
 	if here {
 		d.closeHandshake(code, reason, done)

@@ -762,3 +762,60 @@ func TestHeartbeatAnswered(t *testing.T) {
 	assert.Equal(t, "data", string(b), "Receive saw a heartbeat reply")
 	require.NoError(t, c.Close(StatusNormalClosure, ""))
 }
+
+// A Close whose decision comes just before the reader meets a message
+// over ReadLimit still sends its close frame: the reader's 1009 input
+// does nothing (the status is decided), and its teardown waits for Close
+// to start the handshake instead of closing the socket under it. The
+// test holds Close in OnStateChange until the reader has begun tearing
+// down, the order a helper's attack hit about once in 2,000 races.
+func TestCloseDecidedBeforeAnOverLimitMessageSendsItsFrame(t *testing.T) {
+	sendBig := make(chan struct{})
+	serverGot := make(chan StatusCode, 1)
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		select {
+		case <-sendBig:
+		case <-ctx.Done():
+			return
+		}
+		if c.Write(ctx, websocket.MessageBinary, make([]byte, 200)) != nil {
+			return
+		}
+		_, _, err := c.Read(ctx)
+		serverGot <- StatusCode(websocket.CloseStatus(err))
+	})
+	closing, proceed := make(chan struct{}), make(chan struct{})
+	c, err := Dial(context.Background(), url, &Options{ReadLimit: 100, OnStateChange: func(ev StateChange) {
+		if ev.To == Closing {
+			close(closing)
+			select {
+			case <-proceed:
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}})
+	require.NoError(t, err)
+	go func() {
+		<-closing
+		close(sendBig)
+		d := c.t.(*nativeConn)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			d.mu.Lock()
+			down := d.tearingDown
+			d.mu.Unlock()
+			if down {
+				break
+			}
+		}
+		close(proceed)
+	}()
+	err = c.Close(4002, "bye")
+	st, _ := c.CloseStatus()
+	assert.NoError(t, err, "final status %v", st)
+	select {
+	case code := <-serverGot:
+		assert.Equal(t, StatusCode(4002), code, "the close frame the server read")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server read nothing")
+	}
+}

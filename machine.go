@@ -344,6 +344,12 @@ func (m *machine) peerClose(code StatusCode, reason string) {
 	m.transition(Closing, st)
 }
 
+// closeFrameRequested reports whether the client asked for a close frame
+// of its own (Close, 1009, 1008) while OPEN: the driver starts that
+// handshake after the decision, and its reader must not close the socket
+// before it has.
+func (m *machine) closeFrameRequested() bool { return m.state == Closing && !m.status.Remote }
+
 // closeEvent: the transport reports, at once, the peer's close frame (code
 // and reason; 1006 means none arrived, since 1006 never goes on the wire)
 // and the end of the connection. The browser's close event.

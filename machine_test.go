@@ -199,6 +199,12 @@ func step(m *machine, mdl model, in machineInput) (model, string) {
 	if before.state == Open && mdl.state == Closing && !(o.sendClose || isPeerFrame) {
 		return mdl, "CLOSING without a close frame in this step"
 	}
+	// The native reader waits, before closing the socket, for a handshake
+	// the client asked for: closeFrameRequested says so exactly while
+	// CLOSING after a close frame of ours was requested.
+	if want := mdl.state == Closing && mdl.frameSent; m.closeFrameRequested() != want {
+		return mdl, fmt.Sprintf("closeFrameRequested %v in %v, frame of ours requested %v", !want, mdl.state, mdl.frameSent)
+	}
 
 	// The close timer is armed only for a handshake the client started, or
 	// a failure that sent a frame.

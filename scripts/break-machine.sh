@@ -38,5 +38,6 @@ mutate "after a backlog the next Send looks again" $'\tif backlog {\n\t\treturn 
 mutate "a backlog look may wait maxDrain" $'\t\treturn readerCatchUpMax\n\t}\n\treturn maxDrain' $'\t\treturn readerCatchUpMax\n\t}\n\treturn readerCatchUpMax'
 mutate "a cut backlog look turns the long wait off" $'\tcase backlog && cut:\n\t\treturn true' $'\tcase backlog && cut:\n\t\treturn drainOff'
 mutate "a quiet gap within a stream leaves it off" $'\tcase !backlog && !cut:' $'\tcase !cut:'
+mutate "the reader waits only for a close frame of ours" 'func (m *machine) closeFrameRequested() bool { return m.state == Closing && !m.status.Remote }' 'func (m *machine) closeFrameRequested() bool { return m.state == Closing }'
 mutate "the first yield after the open event drains" 'func drainsAtOnce(settled, drainOff bool) bool { return !settled && !drainOff }' 'func drainsAtOnce(settled, drainOff bool) bool { return !drainOff }'
 [ "$missed" = 0 ] || { echo "$missed mutation(s) not caught" >&2; exit 1; }
