@@ -76,8 +76,11 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 	sock, _ := d.raw.socket.(*countingConn)
 	var target, read0 int64
 	if sock != nil {
-		pending := socketPending(sock.raw)
+		// read before pending: a Read returning between them then leaves
+		// its bytes out of both. The other order counted them twice, and
+		// the look waited for bytes that never came, to its limit.
 		read0 = sock.read.Load()
+		pending := socketPending(sock.raw)
 		target, backlog = read0+int64(pending), pending >= drainWindow
 	}
 	caughtUp := func() bool { return d.raw.caughtUp(sock, target) }

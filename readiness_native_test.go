@@ -331,7 +331,8 @@ func TestLookFollowsASlowReaderThroughABacklog(t *testing.T) {
 	}
 	waitPending(t, sock, drainWindow) // the rest waits in the server's kernel
 	go readPaced(d, 4<<10)            // 32 ms for the backlog
-	backlog, cut := d.awaitReader(time.Millisecond, time.Millisecond, time.Hour)
+	// Cut at 10 s: a lost wake-up fails rather than hangs.
+	backlog, cut := d.awaitReader(time.Millisecond, time.Millisecond, 10*time.Second)
 	if read := sock.read.Load(); !backlog || cut || read != total {
 		t.Fatalf("look ended with backlog %v, cut %v, %d of %d bytes read: it must follow the reader to the end of the backlog", backlog, cut, read, total)
 	}
