@@ -42,7 +42,7 @@ type nativeConn struct {
 	tearingDown bool          // the reader ended: no ping starts any more
 	rawClosed   bool          // the teardown closed the socket: no close handshake starts any more
 	closerDone  chan struct{} // non-nil once the close handshake started
-	closerStart chan struct{} // closed when closerDone is set
+	closerWait  chan struct{} // made by a teardown that waits for the handshake to start; closed when it does
 	pingTimer   *time.Timer
 	pings       sync.WaitGroup // Add only under mu before tearingDown
 	closeSeen   atomic.Bool    // the closer's handshake completed: both frames crossed
@@ -61,7 +61,7 @@ func dialTransport(parent context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	d := &nativeConn{c: c, ws: ws, raw: raw, closerStart: make(chan struct{})}
+	d := &nativeConn{c: c, ws: ws, raw: raw}
 	d.sendMu.wake = make(chan struct{}, 1)
 	d.epoch, d.lastCheck = time.Now(), -int64(closeCheckEvery)
 	if c.cfg.readLimit < 0 {
@@ -127,8 +127,18 @@ func (d *nativeConn) readLoop() {
 	if d.c.closeFrameRequested() {
 		// Close decided before the reader's last input, which then did
 		// nothing: it starts the handshake right after its decision, and
-		// closing the socket first would lose its close frame.
-		<-d.closerStart
+		// closing the socket first would lose its close frame. The channel
+		// is made only here, so a connection does not carry it.
+		d.mu.Lock()
+		var started chan struct{}
+		if d.closerDone == nil {
+			d.closerWait = make(chan struct{})
+			started = d.closerWait
+		}
+		d.mu.Unlock()
+		if started != nil {
+			<-started
+		}
 	}
 	d.waitCloser()
 	d.mu.Lock()
@@ -268,7 +278,9 @@ func (d *nativeConn) sendClose(code StatusCode, reason string, here bool) {
 	}
 	done := make(chan struct{})
 	d.closerDone = done
-	close(d.closerStart)
+	if d.closerWait != nil {
+		close(d.closerWait)
+	}
 	d.mu.Unlock()
 	if here {
 		d.closeHandshake(code, reason, done)
