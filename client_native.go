@@ -36,21 +36,24 @@ type nativeConn struct {
 	epoch      time.Time // the monotonic origin of lastCheck
 	lastCheck  int64     // when the last look ended (ns since epoch); under sendMu
 	sinceCheck int       // Sends since the last look; under sendMu
-	drainOff   bool      // a backlog look was cut short: looks wait readerCatchUpMax at most (backlogLookLimit); under sendMu
 
-	mu          sync.Mutex
-	tearingDown bool          // the reader ended: no ping starts any more
-	rawClosed   bool          // the teardown closed the socket: no close handshake starts any more
-	closerDone  chan struct{} // non-nil once the close handshake started
-	closerWait  chan struct{} // made by a teardown that waits for the handshake to start; closed when it does
-	pingTimer   *time.Timer
-	pings       sync.WaitGroup // Add only under mu before tearingDown
-	closeSeen   atomic.Bool    // the closer's handshake completed: both frames crossed
+	mu         sync.Mutex
+	closerDone chan struct{} // non-nil once the close handshake started
+	closerWait chan struct{} // made by a teardown that waits for the handshake to start; closed when it does
+	pingTimer  *time.Timer
+	pings      sync.WaitGroup // Add only under mu before tearingDown
 
 	// Used only by the reader goroutine. The scratch buffer is allocated
 	// by the first message, so an idle connection does not hold it.
 	scratch *[512]byte
-	probe   [1]byte
+
+	// The flags come last, packed: the struct then fits a smaller
+	// allocation size class.
+	closeSeen   atomic.Bool // the closer's handshake completed: both frames crossed
+	drainOff    bool        // a backlog look was cut short: looks wait readerCatchUpMax at most (backlogLookLimit); under sendMu
+	tearingDown bool        // the reader ended: no ping starts any more; under mu
+	rawClosed   bool        // the teardown closed the socket: no close handshake starts any more; under mu
+	probe       [1]byte     // the reader's
 }
 
 func checkPlatformOptions(*settings) error { return nil }
@@ -62,7 +65,6 @@ func dialTransport(parent context.Context, c *Client) error {
 		return err
 	}
 	d := &nativeConn{c: c, ws: ws, raw: raw}
-	d.sendMu.wake = make(chan struct{}, 1)
 	d.epoch, d.lastCheck = time.Now(), -int64(closeCheckEvery)
 	if c.cfg.readLimit < 0 {
 		ws.SetReadLimit(-1)

@@ -27,18 +27,30 @@ type countingConn struct {
 	// a Send waits. Kept here rather than in trackedConn because a layer
 	// between them (tls.Conn) may read the socket several times in one of
 	// trackedConn's Reads, for a record that arrives in parts.
-	inRead      atomic.Bool
+	// entered is made by the first look that waits (awaitReader, under
+	// the send lock), before it sets waiting, so an idle connection does
+	// not hold it.
 	readAtEntry atomic.Int64
+	inRead      atomic.Bool
 	waiting     atomic.Bool
 	entered     chan struct{}
 }
 
 func newCountingConn(c net.Conn) *countingConn {
-	cc := &countingConn{Conn: c, entered: make(chan struct{}, 1)}
+	cc := &countingConn{Conn: c}
 	if sc, ok := c.(syscall.Conn); ok {
 		cc.raw, _ = sc.SyscallConn()
 	}
 	return cc
+}
+
+// enteredCh returns entered, made by its first call. Only a look calls
+// it, under the send lock, before it sets waiting.
+func (c *countingConn) enteredCh() chan struct{} {
+	if c.entered == nil {
+		c.entered = make(chan struct{}, 1)
+	}
+	return c.entered
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
@@ -89,7 +101,7 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 	}
 	waiting, entered := &d.raw.waiting, d.raw.entered
 	if sock != nil {
-		waiting, entered = &sock.waiting, sock.entered
+		waiting, entered = &sock.waiting, sock.enteredCh()
 	}
 	waiting.Store(true)
 	defer waiting.Store(false)

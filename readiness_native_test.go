@@ -71,12 +71,13 @@ func TestReaderCaughtUpOnlyInAReadEnteredAfterTheBytes(t *testing.T) {
 	if tc.caughtUp(sock, target) {
 		t.Fatal("caught up while the Read that took the close frame has not returned it")
 	}
+	entered := sock.enteredCh()
 	sock.waiting.Store(true)
 	held.release <- struct{}{}
 	if err := <-reads; err != nil {
 		t.Fatal(err)
 	}
-	<-sock.entered // the second Read, entered after the bytes
+	<-entered // the second Read, entered after the bytes
 	if !tc.caughtUp(sock, target) {
 		t.Fatal("not caught up in a Read entered after every byte was taken")
 	}
@@ -123,13 +124,14 @@ func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
 		return rr
 	})
 
+	entered := sock.enteredCh()
 	sock.waiting.Store(true) // a Send waits: each Read of the socket signals entered
 	done := make(chan error, 1)
 	go func() {
 		_, err := tc.Read(make([]byte, 64))
 		done <- err
 	}()
-	<-sock.entered                                           // the first Read of the socket
+	<-entered                                                // the first Read of the socket
 	if _, err := server.Write(make([]byte, 6)); err != nil { // the record's first part
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
 	if target != 6 {
 		t.Fatalf("socket count %d, want 6", target)
 	}
-	<-sock.entered // the second, for the record's rest
+	<-entered // the second, for the record's rest
 	if !tc.caughtUp(sock, target) {
 		t.Error("not caught up while the reader waits in the socket for the rest of a record")
 	}

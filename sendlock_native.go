@@ -13,8 +13,8 @@ import (
 // context.
 type sendLock struct {
 	held    atomic.Bool
-	waiters atomic.Int32  // Sends in lockSlow
-	wake    chan struct{} // capacity 1, made by its owner: a release while someone waits
+	waiters atomic.Int32                  // Sends in lockSlow
+	wake    atomic.Pointer[chan struct{}] // capacity 1, made by the first Send to wait: a release while someone waits
 }
 
 // lock takes the lock, or returns ctx's error if ctx ends first.
@@ -29,14 +29,23 @@ func (l *sendLock) lock(ctx context.Context) error {
 // sees the waiter and signals wake, or happened before the retry, which
 // then succeeds. A spurious or stale signal only costs another try.
 func (l *sendLock) lockSlow(ctx context.Context) error {
-	l.waiters.Add(1)
+	wake := l.wake.Load()
+	if wake == nil { // made here, not with the lock, so that a connection whose Sends never overlap does not hold it
+		ch := make(chan struct{}, 1)
+		if l.wake.CompareAndSwap(nil, &ch) {
+			wake = &ch
+		} else {
+			wake = l.wake.Load()
+		}
+	}
+	l.waiters.Add(1) // after wake is stored: a release that sees the waiter sees wake
 	defer l.waiters.Add(-1)
 	for {
 		if l.held.CompareAndSwap(false, true) {
 			return nil
 		}
 		select {
-		case <-l.wake:
+		case <-*wake:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -47,6 +56,6 @@ func (l *sendLock) lockSlow(ctx context.Context) error {
 func (l *sendLock) unlock() {
 	l.held.Store(false)
 	if l.waiters.Load() > 0 {
-		notify(l.wake)
+		notify(*l.wake.Load())
 	}
 }

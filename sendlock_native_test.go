@@ -10,11 +10,8 @@ import (
 	"time"
 )
 
-func newTestSendLock() *sendLock {
-	l := &sendLock{}
-	l.wake = make(chan struct{}, 1)
-	return l
-}
+// newTestSendLock returns a lock as a connection has it: the zero value.
+func newTestSendLock() *sendLock { return &sendLock{} }
 
 // TestSendLockContext: a Send waiting for the lock returns its context's
 // error when the context ends, and the lock is still usable.
