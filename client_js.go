@@ -21,7 +21,7 @@ import (
 // one-shot listener posts a MessageChannel task (in WebKit a zero timer, see
 // timerWake) that calls Go once to take every message pushed meanwhile.
 // Open, error and close events call Go at once. Every listener is one
-// permanent js.Func (jsOnEvent) bound to the driver's slot. Each JS-to-Go
+// permanent js.Func (jsOnEvent) bound to the driver's slot and serial. Each JS-to-Go
 // call costs tens of microseconds; Go-to-JS calls are cheaper. A batch of
 // small binary messages crosses as two strings, with a fixed dozen calls
 // (batch_js.go); any other batch takes a few calls and two js.Values per
@@ -50,6 +50,9 @@ var (
 	jsReflectGet     = jsGlobal.Get("Reflect").Get("get")
 	jsOnce           = jsObject.New() // {once: true}, the batch wake-up listener's options
 )
+
+// jsPortClose is MessagePort's close, called as jsPortClose(port).
+var jsPortClose = jsCall.Call("bind", jsMessageChannel.New().Get("port1").Get("close"))
 
 func init() { jsOnce.Set("once", true) }
 
@@ -161,11 +164,12 @@ type jsConn struct {
 
 	msgs    js.Value // message events, pushed by the bound Array.prototype.push
 	push    js.Value // the bound push, the permanent message listener
-	port    js.Value // port2 of the MessageChannel whose port1's onmessage is jsOnEvent bound to (id, true)
+	port    js.Value // port2 of the MessageChannel whose port1's onmessage is jsOnEvent bound to (id, serial, true)
 	id      int      // the driver's index in jsConns
+	serial  int      // the dial's number, unique in the page: a later driver in the slot ignores this one's events
 	port1   js.Value
 	post    js.Value // the one-shot batch wake-up: port2.postMessage bound to 0, or in WebKit a zero timer (see timerWake)
-	onEvent js.Value // jsOnEvent bound to (id, false): the open, error and close listener
+	onEvent js.Value // jsOnEvent bound to (id, serial, false): the open, error and close listener
 
 	dialing  bool          // until the open event; a failure before it finishes the driver
 	openCh   chan struct{} // the open event arrived
@@ -263,14 +267,16 @@ func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 		jsConns = append(jsConns, d)
 	}
 	jsConns[d.id] = d
-	d.port1.Set("onmessage", jsOnEvent.Call("bind", nil, d.id, true))
+	jsSerial++
+	d.serial = jsSerial
+	d.port1.Set("onmessage", jsOnEvent.Call("bind", nil, d.id, d.serial, true))
 	if timerWake {
-		// setTimeout(jsOnEvent(id, true, {data: 0}), 0): a batch wake-up.
+		// setTimeout(jsOnEvent(id, serial, true, {data: 0}), 0): a batch wake-up.
 		zero := jsObject.New()
 		zero.Set("data", 0)
-		d.post = jsSetTimeout.Call("bind", nil, jsOnEvent.Call("bind", nil, d.id, true, zero), 0)
+		d.post = jsSetTimeout.Call("bind", nil, jsOnEvent.Call("bind", nil, d.id, d.serial, true, zero), 0)
 	}
-	d.onEvent = jsOnEvent.Call("bind", nil, d.id, false)
+	d.onEvent = jsOnEvent.Call("bind", nil, d.id, d.serial, false)
 	d.listen("addEventListener")
 	c.t = d
 
@@ -324,17 +330,21 @@ var errBrowserHidesCause = errors.New("the browser does not say why (refused, ha
 // slot is nil, and a later dial takes it.
 var jsConns []*jsConn
 
-// jsOnEvent is every driver's callback, bound to (id, port) as its
+// jsSerial numbers the dials of the page.
+var jsSerial int
+
+// jsOnEvent is every driver's callback, bound to (id, serial, port) as its
 // listeners. It is made once and never released: with a js.Func per
 // connection, Release would link the runtime's map deletion, about 10 KB
-// of the bundle. A finished driver has removed its listeners, so no event
-// comes for its id. It runs on the event loop and never blocks.
+// of the bundle. An event for a finished driver, or for an earlier one in
+// the same slot, is dropped: a socket that fired its close event keeps its
+// listeners (see finish). It runs on the event loop and never blocks.
 var jsOnEvent = js.FuncOf(func(_ js.Value, args []js.Value) any {
-	if d := jsConns[args[0].Int()]; d != nil && !d.finished {
-		if args[1].Bool() {
-			d.portMessage(args[2])
+	if d := jsConns[args[0].Int()]; d != nil && !d.finished && d.serial == args[1].Int() {
+		if args[2].Bool() {
+			d.portMessage(args[3])
 		} else {
-			d.socketEvent(args[2])
+			d.socketEvent(args[3])
 		}
 	}
 	return nil
@@ -366,7 +376,7 @@ func (d *jsConn) socketEvent(ev js.Value) {
 		d.finish()
 	case typ == "close":
 		code, reason, clean := StatusCode(ev.Get("code").Int()), ev.Get("reason").String(), ev.Get("wasClean").Bool()
-		d.finish()
+		d.finishClosed()
 		d.c.closeEvent(code, reason, clean)
 	}
 }
@@ -461,11 +471,26 @@ func (d *jsConn) finish() {
 	if d.finished {
 		return
 	}
-	d.finished = true
 	d.listen("removeEventListener")
-	d.port1.Set("onmessage", js.Null())
-	d.port1.Call("close")
 	d.ws.Call("close") // a socket still open (an abandoned one); close does nothing once CLOSING or CLOSED
+	d.finishClosed()
+}
+
+// finishClosed is finish for a socket that fired its close event, its
+// last: its listeners stay, since jsOnEvent drops what a finished driver's
+// socket could still dispatch (only a script's own dispatchEvent), and its
+// port is closed in a task of its own. A close event then reaches CLOSED
+// sooner: in Chromium the five removeEventListener calls took 44 µs and
+// the port's close 33 µs, in a handler of 270 µs in all.
+func (d *jsConn) finishClosed() {
+	if d.finished {
+		return
+	}
+	d.finished = true
+	// A started MessagePort stays alive while entangled, so it must be
+	// closed; closing it later changes nothing, since nothing it delivers
+	// reaches a finished driver.
+	jsSetTimeout.Invoke(jsPortClose, 0, d.port1)
 	jsConns[d.id] = nil
 	close(d.doneCh)
 }
