@@ -77,7 +77,7 @@ func TestReaderCaughtUpOnlyInAReadEnteredAfterTheBytes(t *testing.T) {
 	if err := <-reads; err != nil {
 		t.Fatal(err)
 	}
-	<-entered // the second Read, entered after the bytes
+	within(t, entered, "the second Read, entered after the bytes")
 	if !tc.caughtUp(sock, target) {
 		t.Fatal("not caught up in a Read entered after every byte was taken")
 	}
@@ -131,7 +131,7 @@ func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
 		_, err := tc.Read(make([]byte, 64))
 		done <- err
 	}()
-	<-entered                                                // the first Read of the socket
+	within(t, entered, "the first Read of the socket")
 	if _, err := server.Write(make([]byte, 6)); err != nil { // the record's first part
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestReaderCaughtUpInAPartialRecord(t *testing.T) {
 	if target != 6 {
 		t.Fatalf("socket count %d, want 6", target)
 	}
-	<-entered // the second, for the record's rest
+	within(t, entered, "the second Read, for the record's rest")
 	if !tc.caughtUp(sock, target) {
 		t.Error("not caught up while the reader waits in the socket for the rest of a record")
 	}
@@ -369,11 +369,24 @@ func TestLookSeesABacklogWhileTheReaderLags(t *testing.T) {
 	if _, err := server.Write(part); err != nil {
 		t.Fatal(err)
 	}
-	r := <-looked
+	r := within(t, looked, "the look's end")
 	if read := sock.read.Load(); !r.backlog || r.cut || read != int64(2*len(part)) {
 		t.Fatalf("look ended with backlog %v, cut %v, %d of %d bytes read: it must follow the reader through the backlog it saw", r.backlog, r.cut, read, 2*len(part))
 	}
 	d.c.transportGone(false)
+}
+
+// within returns what ch gives, failing the test if that takes 10 s: a
+// lost wake-up then fails instead of hanging until go test's timeout.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("waited 10 s for %s", what)
+		panic("unreachable")
+	}
 }
 
 // TestLookQuietNeedsAnEmptySocket: bytes in the socket that the reader has
@@ -406,7 +419,7 @@ func TestLookQuietNeedsAnEmptySocket(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	d.c.transportGone(false)
-	<-looked
+	within(t, looked, "the look's end after the connection ended")
 }
 
 // TestLookWithoutBacklogEndsAtTheCatchUp: under drainWindow bytes, a look
