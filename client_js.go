@@ -51,8 +51,14 @@ var (
 	jsOnce           = jsObject.New() // {once: true}, the batch wake-up listener's options
 )
 
-// jsPortClose is MessagePort's close, called as jsPortClose(port).
-var jsPortClose = jsCall.Call("bind", jsMessageChannel.New().Get("port1").Get("close"))
+// jsPortClose is MessagePort's close, called as jsPortClose(port);
+// undefined in a runtime without MessageChannel, where Dial fails.
+var jsPortClose = func() js.Value {
+	if jsMessageChannel.Type() != js.TypeFunction {
+		return js.Undefined()
+	}
+	return jsCall.Call("bind", jsMessageChannel.New().Get("port1").Get("close"))
+}()
 
 func init() { jsOnce.Set("once", true) }
 
@@ -242,6 +248,9 @@ func dialTransport(ctx context.Context, c *Client) error {
 func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 	if jsGlobal.Get("WebSocket").IsUndefined() {
 		return "connection failed", errors.New("this JavaScript environment has no WebSocket")
+	}
+	if jsPortClose.IsUndefined() {
+		return "connection failed", errors.New("this JavaScript environment has no MessageChannel")
 	}
 	ws, err := newWebSocket(c.url, c.cfg.subprotocols)
 	if err != nil {
