@@ -71,7 +71,7 @@ type Client struct {
 	mu         sync.Mutex
 	m          machine
 	receivers  int32 // Receive calls waiting for a message
-	flushing   bool  // next to receivers: 8 bytes less keep Client in the 576 B size class
+	flushing   bool  // next to receivers, which keeps Client in the 576 B size class
 	events     []StateChange
 	closeTimer *time.Timer
 	beatTimer  *time.Timer

@@ -347,7 +347,7 @@ var jsSerial int
 // connection, Release would link the runtime's map deletion, about 10 KB
 // of the bundle. An event for a finished driver, or for an earlier one in
 // the same slot, is dropped: a socket that fired its close event keeps its
-// listeners (see finish). It runs on the event loop and never blocks.
+// listeners (see finishClosed). It runs on the event loop and never blocks.
 var jsOnEvent = js.FuncOf(func(_ js.Value, args []js.Value) any {
 	if d := jsConns[args[0].Int()]; d != nil && !d.finished && d.serial == args[1].Int() {
 		if args[2].Bool() {
