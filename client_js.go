@@ -21,11 +21,11 @@ import (
 // one-shot listener posts a MessageChannel task (in WebKit a zero timer, see
 // timerWake) that calls Go once to take every message pushed meanwhile.
 // Open, error and close events call Go at once. Every listener is one
-// permanent js.Func (jsOnEvent) bound to the driver's slot and serial. Each JS-to-Go
-// call costs tens of microseconds; Go-to-JS calls are cheaper. A batch of
-// small binary messages crosses as two strings, with a fixed dozen calls
-// (batch_js.go); any other batch takes a few calls and two js.Values per
-// message.
+// permanent js.Func (jsOnEvent) bound to the driver's slot and serial.
+// Each JS-to-Go call costs tens of microseconds; Go-to-JS calls are
+// cheaper. A batch of small binary messages crosses as two strings, with a
+// fixed dozen calls (batch_js.go); any other batch takes a few calls and
+// two js.Values per message.
 
 // driver, Client.t's type, is *jsConn in the browser rather than the
 // transport interface: a *jsConn stored in an interface would make the

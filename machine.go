@@ -45,8 +45,8 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // at most readerCatchUpMax to take what is in the socket; in the browser
 // the event loop runs until quietTurns turns in a row bring no socket
 // event, and the first time until at least openSettle after the open
-// event, then as a drain: drainsAtOnce). A backlog of drainWindow bytes may hide a close behind it, still
-// on its way: natively a look that found one in the socket, or saw the
+// event, then as a drain: drainsAtOnce). A backlog of drainWindow bytes
+// may hide a close behind it, still on its way: natively a look that found one in the socket, or saw the
 // reader take one, also waits, once caught up, until no byte came for
 // drainQuiet, taking up to maxDrain in all (backlogLookLimit); in the
 // browser, once a look has taken that much, its turns go on until no
