@@ -77,13 +77,13 @@ type Client struct {
 	beatTimer  *time.Timer
 	beating    chan struct{} // closed when an in-flight heartbeat send ends
 
-	statusCh chan struct{} // closed once the close status is decided
+	statusCh onceChan // closed once the close status is decided
 	// msgCh and resumeCh are made under mu by the first wait for them, so
 	// that an idle connection does not hold them; a notify before then is
 	// a send on a nil channel, which notify skips.
 	msgCh    chan struct{} // a message was queued while a Receive waited
 	resumeCh chan struct{} // reading may resume
-	done     chan struct{} // closed after the CLOSED transition was delivered
+	done     onceChan      // closed after the CLOSED transition was delivered
 }
 
 func newClient(rawURL string, opts *Options) *Client {
@@ -98,8 +98,6 @@ func newClient(rawURL string, opts *Options) *Client {
 			scriptCodes:       !transportCanPause,
 			heartbeat:         cfg.heartbeat,
 		}),
-		statusCh: make(chan struct{}),
-		done:     make(chan struct{}),
 	}
 }
 
@@ -114,7 +112,7 @@ func (c *Client) applyLocked() output {
 	}
 	if o.decided {
 		c.decided.Store(true)
-		close(c.statusCh)
+		c.statusCh.close()
 	}
 	if o.armClose && c.closeTimer == nil {
 		c.closeTimer = time.AfterFunc(c.cfg.closeTimeout, c.closeTimerFired)
@@ -284,7 +282,20 @@ func (c *Client) CloseStatus() (CloseStatus, bool) {
 
 // Done returns a channel that is closed once the client is CLOSED, its
 // last OnStateChange call has returned and its goroutines have ended.
-func (c *Client) Done() <-chan struct{} { return c.done }
+func (c *Client) Done() <-chan struct{} {
+	c.mu.Lock()
+	ch := c.done.wait()
+	c.mu.Unlock()
+	return ch
+}
+
+// statusChan returns the channel closed once the close status is decided.
+func (c *Client) statusChan() <-chan struct{} {
+	c.mu.Lock()
+	ch := c.statusCh.wait()
+	c.mu.Unlock()
+	return ch
+}
 
 // Subprotocol returns the subprotocol the server chose, or "".
 func (c *Client) Subprotocol() string { return c.subprotocol }
@@ -382,18 +393,17 @@ func (c *Client) sendAllowed() bool {
 // as a *CloseError. A connection whose status does not come in that time
 // is aborted and reported as dropped.
 func (c *Client) closeError() error {
-	select {
-	case <-c.statusCh:
-	default:
+	if !c.decided.Load() {
+		statusCh := c.statusChan()
 		timeout, t := afterChan(c.cfg.closeTimeout)
 		select {
-		case <-c.statusCh:
+		case <-statusCh:
 		case <-timeout:
 			// The reader may be parked on a full queue and never see the
 			// connection fail: decide the status here, which also releases it.
 			c.cfg.logger.Warn("dualws: no close status within the close timeout; dropping the connection")
 			c.input((*machine).statusOverdue)
-			<-c.statusCh
+			<-statusCh
 		}
 		t.Stop()
 	}
@@ -429,13 +439,13 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 		if c.msgCh == nil {
 			c.msgCh = make(chan struct{}, 1)
 		}
-		msgCh := c.msgCh
+		msgCh, statusCh := c.msgCh, c.statusCh.wait()
 		c.receivers++
 		c.mu.Unlock()
 		var err error
 		select {
 		case <-msgCh:
-		case <-c.statusCh:
+		case <-statusCh:
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
@@ -454,6 +464,32 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 func afterChan(d time.Duration) (<-chan struct{}, *time.Timer) {
 	ch := make(chan struct{})
 	return ch, time.AfterFunc(d, func() { close(ch) })
+}
+
+// onceChan is a channel closed once, made by its first waiter, so that a
+// connection no one waits on holds none. Its methods run under Client.mu.
+type onceChan struct{ ch chan struct{} }
+
+// closedChan stands for a onceChan closed before anyone waited on it.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+func (o *onceChan) wait() chan struct{} {
+	if o.ch == nil {
+		o.ch = make(chan struct{})
+	}
+	return o.ch
+}
+
+func (o *onceChan) close() {
+	if o.ch == nil {
+		o.ch = closedChan
+	} else {
+		close(o.ch)
+	}
 }
 
 // notify signals ch without blocking; a nil ch (not made yet, so no one
@@ -492,7 +528,7 @@ func (c *Client) Close(code StatusCode, reason string) error {
 	if here {
 		c.t.sendClose(o.frame.Code, o.frame.Reason, true)
 	}
-	<-c.done
+	<-c.Done()
 	st, _ := c.CloseStatus()
 	if st.WasClean {
 		return nil
@@ -530,7 +566,9 @@ func (c *Client) flush() {
 			if beating != nil {
 				<-beating
 			}
-			close(c.done)
+			c.mu.Lock()
+			c.done.close()
+			c.mu.Unlock()
 		}
 	}
 }
@@ -592,14 +630,14 @@ func (c *Client) waitResume() {
 		if paused && c.resumeCh == nil {
 			c.resumeCh = make(chan struct{}, 1)
 		}
-		resumeCh := c.resumeCh
+		resumeCh, statusCh := c.resumeCh, c.statusCh.wait()
 		c.mu.Unlock()
 		if !paused {
 			return
 		}
 		select {
 		case <-resumeCh:
-		case <-c.statusCh:
+		case <-statusCh:
 		}
 	}
 }

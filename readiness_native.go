@@ -103,6 +103,7 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 	if sock != nil {
 		waiting, entered = &sock.waiting, sock.enteredCh()
 	}
+	statusCh := d.c.statusChan()
 	waiting.Store(true)
 	defer waiting.Store(false)
 	start := time.Now()
@@ -128,7 +129,7 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 		for !caughtUp() && !d.c.decided.Load() && !d.c.readingPaused() {
 			select {
 			case <-entered:
-			case <-d.c.statusCh:
+			case <-statusCh:
 			case <-timer.C:
 				if backlog || !seenBacklog() { // a slow reader has taken a backlog by now: wait on
 					return backlog, true
@@ -148,7 +149,7 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 		for sock.read.Load() == read && !d.c.decided.Load() {
 			select {
 			case <-entered: // a Read entered: did one return bytes before it?
-			case <-d.c.statusCh:
+			case <-statusCh:
 			case <-quietTimer.C:
 				if socketPending(sock.raw) == 0 {
 					return backlog, false
