@@ -400,12 +400,12 @@ func (e *protocolViolation) Error() string { return "protocol violation: " + e.m
 // frame's payload is skipped by arithmetic.
 type frameChecker struct {
 	hdr     [10]byte // header bytes gathered so far (the server sends no mask key)
-	hdrN    int
-	hdrLen  int    // the header's length, once its second byte is known
-	remain  uint64 // payload bytes of the current frame still to come
-	isClose bool   // the current frame is a close frame of at most 125 bytes
-	payload [125]byte
-	payN    int
+	hdrN    uint8
+	hdrLen  uint8 // the header's length, once its second byte is known
+	isClose bool  // the current frame is a close frame of at most 125 bytes
+	payN    uint8
+	remain  uint64     // payload bytes of the current frame still to come
+	payload *[125]byte // made by the first close frame with a payload: most connections see one at most
 }
 
 // check inspects the next bytes of the stream. On a violation it returns
@@ -421,7 +421,7 @@ func (f *frameChecker) check(p []byte) (int, error) {
 				n = f.remain
 			}
 			if f.isClose {
-				f.payN += copy(f.payload[f.payN:], p[i:i+int(n)])
+				f.payN += uint8(copy(f.payload[f.payN:], p[i:i+int(n)]))
 			}
 			f.remain -= n
 			i += int(n)
@@ -498,8 +498,13 @@ func (f *frameChecker) check(p []byte) (int, error) {
 func (f *frameChecker) startPayload(b0 byte, length uint64) error {
 	f.isClose = b0&0x0F == 0x8 && length <= 125
 	f.payN, f.remain = 0, length
-	if length == 0 && f.isClose {
-		return f.checkClose()
+	if f.isClose {
+		if length == 0 {
+			return f.checkClose()
+		}
+		if f.payload == nil {
+			f.payload = new([125]byte)
+		}
 	}
 	return nil
 }
