@@ -19,8 +19,8 @@ import (
 const transportCanPause = true
 
 // nativeConn drives the client from a coder/websocket connection: one
-// reader goroutine, a keepalive timer, and a goroutine only while a close
-// handshake or a ping is in progress.
+// reader goroutine, a place in the keepalive queue (pingQueue), and a
+// goroutine only while a close handshake or a ping is in progress.
 type nativeConn struct {
 	c   *Client
 	ws  *websocket.Conn
@@ -38,10 +38,11 @@ type nativeConn struct {
 	sinceCheck int       // Sends since the last look; under sendMu
 
 	mu         sync.Mutex
-	closerDone chan struct{} // non-nil once the close handshake started
-	closerWait chan struct{} // made by a teardown that waits for the handshake to start; closed when it does
-	pingTimer  *time.Timer
+	closerDone chan struct{}  // non-nil once the close handshake started
+	closerWait chan struct{}  // made by a teardown that waits for the handshake to start; closed when it does
 	pings      sync.WaitGroup // Add only under mu before tearingDown
+	pingDue    int64          // when the next ping is due (pingClock); under keepalives.mu
+	pingIndex  int32          // in keepalives' heap, -1 when not queued; under keepalives.mu
 
 	// Used only by the reader goroutine. The scratch buffer is allocated
 	// by the first message, so an idle connection does not hold it.
@@ -64,7 +65,7 @@ func dialTransport(parent context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	d := &nativeConn{c: c, ws: ws, raw: raw}
+	d := &nativeConn{c: c, ws: ws, raw: raw, pingIndex: -1}
 	d.epoch, d.lastCheck = time.Now(), -int64(closeCheckEvery)
 	if c.cfg.readLimit < 0 {
 		ws.SetReadLimit(-1)
@@ -122,7 +123,7 @@ func (d *nativeConn) readLoop() {
 	}
 	d.mu.Lock()
 	d.tearingDown = true
-	if d.pingTimer != nil && d.pingTimer.Stop() {
+	if keepalives.remove(d) {
 		d.pings.Done()
 	}
 	d.mu.Unlock()
@@ -341,7 +342,7 @@ func (d *nativeConn) schedulePing() {
 		return
 	}
 	d.pings.Add(1)
-	d.pingTimer = time.AfterFunc(d.c.cfg.pingInterval, d.ping)
+	keepalives.add(d, pingClock()+int64(d.c.cfg.pingInterval))
 }
 
 // ping sends one ping and waits PingTimeout for the pong; no pong drops

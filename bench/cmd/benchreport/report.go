@@ -444,7 +444,7 @@ func (r *Report) markdown() string {
 		p("")
 		p("## Memory at scale")
 		p("")
-		p("%d idle connections per library, each library in its own process (the server in a third); resident memory and goroutines after dialing, GC and FreeOSMemory, minus the process's own before dialing. dualws with default options (keepalive timer armed); coder/websocket with one reader goroutine per connection.", r.MemN)
+		p("%d idle connections per library, each library in its own process (the server in a third); resident memory and goroutines after dialing, GC and FreeOSMemory, minus the process's own before dialing. dualws with default options (a keepalive ping scheduled); coder/websocket with one reader goroutine per connection.", r.MemN)
 		p("")
 		p("| client | RSS per conn | goroutines per conn | Go heap in use | total RSS | dial time |")
 		p("|---|---|---|---|---|---|")

@@ -1,0 +1,126 @@
+//go:build !js
+
+package dualws
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+)
+
+// pingQueue holds the next keepalive ping of every native connection in
+// the process behind one timer, earliest first. A timer per connection was
+// an idle connection's largest object of its own after coder/websocket's
+// buffers (about 0.14 KiB with its callback); here a connection holds a
+// deadline and an index. Dial, each answered ping and each teardown take
+// the queue's lock once.
+type pingQueue struct {
+	mu    sync.Mutex
+	conns pingHeap
+	timer *time.Timer
+	armed int64 // when timer fires (pingClock), 0 when it is stopped
+}
+
+// keepalives is the queue of every native connection.
+var keepalives pingQueue
+
+var pingEpoch = time.Now()
+
+// pingClock is monotonic nanoseconds since the package was loaded.
+func pingClock() int64 { return int64(time.Since(pingEpoch)) }
+
+// add schedules d's next ping at due (pingClock). d must not be queued.
+func (q *pingQueue) add(d *nativeConn, due int64) {
+	q.mu.Lock()
+	d.pingDue = due
+	heap.Push(&q.conns, d)
+	q.rearm()
+	q.mu.Unlock()
+}
+
+// remove takes d's ping out of the queue and reports whether it was there;
+// false means it is not scheduled or has been taken by the timer.
+func (q *pingQueue) remove(d *nativeConn) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if d.pingIndex < 0 {
+		return false
+	}
+	heap.Remove(&q.conns, int(d.pingIndex))
+	q.rearm()
+	return true
+}
+
+// takeDue removes and returns the connections whose ping is due at now.
+func (q *pingQueue) takeDue(now int64) []*nativeConn {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.armed <= now {
+		q.armed = 0 // that timer has fired, or fires for nothing: rearm sets it anew
+	}
+	var due []*nativeConn
+	for len(q.conns) > 0 && q.conns[0].pingDue <= now {
+		due = append(due, heap.Pop(&q.conns).(*nativeConn))
+	}
+	q.rearm()
+	return due
+}
+
+// rearm sets the timer for the earliest ping, or stops it when none is
+// left; under mu. A timer set for a ping since removed fires for nothing.
+func (q *pingQueue) rearm() {
+	if len(q.conns) == 0 {
+		if q.timer != nil {
+			q.timer.Stop()
+		}
+		q.armed = 0
+		return
+	}
+	next := q.conns[0].pingDue
+	if q.armed != 0 && q.armed <= next {
+		return
+	}
+	q.armed = next
+	wait := time.Duration(next - pingClock())
+	if q.timer == nil {
+		q.timer = time.AfterFunc(wait, q.fire)
+	} else {
+		q.timer.Reset(wait)
+	}
+}
+
+// fire starts the pings that are due, the last on the timer's goroutine.
+func (q *pingQueue) fire() {
+	due := q.takeDue(pingClock())
+	for i, d := range due {
+		if i == len(due)-1 {
+			d.ping()
+		} else {
+			go d.ping()
+		}
+	}
+}
+
+// pingHeap orders connections by pingDue for container/heap and keeps
+// each one's pingIndex (-1 when out of the heap).
+type pingHeap []*nativeConn
+
+func (h pingHeap) Len() int           { return len(h) }
+func (h pingHeap) Less(i, j int) bool { return h[i].pingDue < h[j].pingDue }
+func (h pingHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].pingIndex, h[j].pingIndex = int32(i), int32(j)
+}
+func (h *pingHeap) Push(x any) {
+	d := x.(*nativeConn)
+	d.pingIndex = int32(len(*h))
+	*h = append(*h, d)
+}
+func (h *pingHeap) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	d.pingIndex = -1
+	return d
+}

@@ -1,0 +1,58 @@
+//go:build !js
+
+package dualws
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPingQueueOrder: pings come due earliest first, whatever the order
+// they were added and removed in; a removed one never comes due, and an
+// empty queue stops its timer. The deadlines are an hour ahead so that the
+// timer does not take them during the test.
+func TestPingQueueOrder(t *testing.T) {
+	var q pingQueue
+	base := pingClock() + int64(time.Hour)
+	conns := make([]*nativeConn, 8)
+	offsets := []int64{50, 10, 70, 30, 20, 80, 60, 40}
+	for i := range conns {
+		conns[i] = &nativeConn{pingIndex: -1}
+		q.add(conns[i], base+offsets[i])
+	}
+	if q.armed != base+10 {
+		t.Fatalf("timer armed for %d, want the earliest ping %d", q.armed-base, 10)
+	}
+	for _, i := range []int{3, 5} { // due at 30 and 80
+		if !q.remove(conns[i]) {
+			t.Fatalf("remove of queued conn %d reported it absent", i)
+		}
+	}
+	if q.remove(conns[3]) {
+		t.Fatal("a second remove reported the ping still queued")
+	}
+	var got []int64
+	for _, now := range []int64{15, 45, 100} {
+		for _, d := range q.takeDue(base + now) {
+			if d.pingIndex != -1 {
+				t.Errorf("a taken conn keeps index %d", d.pingIndex)
+			}
+			got = append(got, d.pingDue-base)
+		}
+		if now == 45 && q.armed != base+50 {
+			t.Errorf("after taking up to 45, timer armed for %d, want 50", q.armed-base)
+		}
+	}
+	want := []int64{10, 20, 40, 50, 60, 70}
+	if len(got) != len(want) {
+		t.Fatalf("pings came due at %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("pings came due at %v, want %v", got, want)
+		}
+	}
+	if q.armed != 0 || q.timer.Stop() {
+		t.Fatal("the timer is still armed with the queue empty")
+	}
+}
