@@ -42,7 +42,7 @@ type nativeConn struct {
 	closerWait chan struct{}  // made by a teardown that waits for the handshake to start; closed when it does
 	pings      sync.WaitGroup // Add only under mu before tearingDown
 	pingDue    int64          // when the next ping is due (pingClock); under keepalives.mu
-	pingIndex  int32          // in keepalives' heap, -1 when not queued; under keepalives.mu
+	pingSlot   int32          // 1 + index in keepalives' heap, 0 when not queued; under keepalives.mu
 
 	// Used only by the reader goroutine. The scratch buffer is allocated
 	// by the first message, so an idle connection does not hold it.
@@ -65,7 +65,7 @@ func dialTransport(parent context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	d := &nativeConn{c: c, ws: ws, raw: raw, pingIndex: -1}
+	d := &nativeConn{c: c, ws: ws, raw: raw}
 	d.epoch, d.lastCheck = time.Now(), -int64(closeCheckEvery)
 	if c.cfg.readLimit < 0 {
 		ws.SetReadLimit(-1)

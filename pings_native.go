@@ -43,10 +43,10 @@ func (q *pingQueue) add(d *nativeConn, due int64) {
 func (q *pingQueue) remove(d *nativeConn) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if d.pingIndex < 0 {
+	if d.pingSlot == 0 {
 		return false
 	}
-	heap.Remove(&q.conns, int(d.pingIndex))
+	heap.Remove(&q.conns, int(d.pingSlot-1))
 	q.rearm()
 	return true
 }
@@ -102,18 +102,19 @@ func (q *pingQueue) fire() {
 }
 
 // pingHeap orders connections by pingDue for container/heap and keeps
-// each one's pingIndex (-1 when out of the heap).
+// each one's pingSlot: its index plus one, so that 0, a new nativeConn's,
+// means out of the heap.
 type pingHeap []*nativeConn
 
 func (h pingHeap) Len() int           { return len(h) }
 func (h pingHeap) Less(i, j int) bool { return h[i].pingDue < h[j].pingDue }
 func (h pingHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].pingIndex, h[j].pingIndex = int32(i), int32(j)
+	h[i].pingSlot, h[j].pingSlot = int32(i+1), int32(j+1)
 }
 func (h *pingHeap) Push(x any) {
 	d := x.(*nativeConn)
-	d.pingIndex = int32(len(*h))
+	d.pingSlot = int32(len(*h) + 1)
 	*h = append(*h, d)
 }
 func (h *pingHeap) Pop() any {
@@ -121,6 +122,6 @@ func (h *pingHeap) Pop() any {
 	d := old[len(old)-1]
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
-	d.pingIndex = -1
+	d.pingSlot = 0
 	return d
 }

@@ -8,17 +8,21 @@ import (
 )
 
 // TestPingQueueOrder: pings come due earliest first, whatever the order
-// they were added and removed in; a removed one never comes due, and an
-// empty queue stops its timer. The deadlines are an hour ahead so that the
-// timer does not take them during the test.
+// they were added and removed in; a removed one never comes due, removing
+// a connection never queued changes nothing, and an empty queue stops its
+// timer. The deadlines are an hour ahead so that the timer does not take
+// them during the test.
 func TestPingQueueOrder(t *testing.T) {
 	var q pingQueue
 	base := pingClock() + int64(time.Hour)
 	conns := make([]*nativeConn, 8)
 	offsets := []int64{50, 10, 70, 30, 20, 80, 60, 40}
 	for i := range conns {
-		conns[i] = &nativeConn{pingIndex: -1}
+		conns[i] = &nativeConn{}
 		q.add(conns[i], base+offsets[i])
+	}
+	if q.remove(&nativeConn{}) {
+		t.Fatal("remove of a conn never queued reported it queued")
 	}
 	if q.armed != base+10 {
 		t.Fatalf("timer armed for %d, want the earliest ping %d", q.armed-base, 10)
@@ -34,8 +38,8 @@ func TestPingQueueOrder(t *testing.T) {
 	var got []int64
 	for _, now := range []int64{15, 45, 100} {
 		for _, d := range q.takeDue(base + now) {
-			if d.pingIndex != -1 {
-				t.Errorf("a taken conn keeps index %d", d.pingIndex)
+			if d.pingSlot != 0 {
+				t.Errorf("a taken conn keeps slot %d", d.pingSlot)
 			}
 			got = append(got, d.pingDue-base)
 		}
