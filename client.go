@@ -282,17 +282,15 @@ func (c *Client) CloseStatus() (CloseStatus, bool) {
 
 // Done returns a channel that is closed once the client is CLOSED, its
 // last OnStateChange call has returned and its goroutines have ended.
-func (c *Client) Done() <-chan struct{} {
-	c.mu.Lock()
-	ch := c.done.wait()
-	c.mu.Unlock()
-	return ch
-}
+func (c *Client) Done() <-chan struct{} { return c.waitOn(&c.done) }
 
 // statusChan returns the channel closed once the close status is decided.
-func (c *Client) statusChan() <-chan struct{} {
+func (c *Client) statusChan() <-chan struct{} { return c.waitOn(&c.statusCh) }
+
+// waitOn returns o's channel, made under mu if no one waited before.
+func (c *Client) waitOn(o *onceChan) <-chan struct{} {
 	c.mu.Lock()
-	ch := c.statusCh.wait()
+	ch := o.wait()
 	c.mu.Unlock()
 	return ch
 }
@@ -471,11 +469,9 @@ func afterChan(d time.Duration) (<-chan struct{}, *time.Timer) {
 type onceChan struct{ ch chan struct{} }
 
 // closedChan stands for a onceChan closed before anyone waited on it.
-var closedChan = func() chan struct{} {
-	ch := make(chan struct{})
-	close(ch)
-	return ch
-}()
+var closedChan = make(chan struct{})
+
+func init() { close(closedChan) }
 
 func (o *onceChan) wait() chan struct{} {
 	if o.ch == nil {
