@@ -342,7 +342,7 @@ func (d *nativeConn) schedulePing() {
 		return
 	}
 	d.pings.Add(1)
-	keepalives.add(d, pingClock()+int64(d.c.cfg.pingInterval))
+	keepalives.add(d, pingDeadline(pingClock(), d.c.cfg.pingInterval))
 }
 
 // ping sends one ping and waits PingTimeout for the pong; no pong drops

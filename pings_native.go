@@ -4,6 +4,7 @@ package dualws
 
 import (
 	"container/heap"
+	"math"
 	"sync"
 	"time"
 )
@@ -28,6 +29,15 @@ var pingEpoch = time.Now()
 
 // pingClock is monotonic nanoseconds since the package was loaded.
 func pingClock() int64 { return int64(time.Since(pingEpoch)) }
+
+// pingDeadline is now plus interval on pingClock, saturating: an interval
+// near the largest Duration means never, not a deadline in the past.
+func pingDeadline(now int64, interval time.Duration) int64 {
+	if int64(interval) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(interval)
+}
 
 // add schedules d's next ping at due (pingClock). d must not be queued.
 func (q *pingQueue) add(d *nativeConn, due int64) {

@@ -3,6 +3,7 @@
 package dualws
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -58,5 +59,17 @@ func TestPingQueueOrder(t *testing.T) {
 	}
 	if q.armed != 0 || q.timer.Stop() {
 		t.Fatal("the timer is still armed with the queue empty")
+	}
+}
+
+// TestPingDeadlineSaturates: an interval near the largest Duration gives
+// the latest deadline, not one in the past (which starved the queue).
+func TestPingDeadlineSaturates(t *testing.T) {
+	now := pingClock()
+	if got := pingDeadline(now, math.MaxInt64); got != math.MaxInt64 {
+		t.Fatalf("deadline of a huge interval is %d, want the latest", got)
+	}
+	if got := pingDeadline(now, time.Second); got != now+int64(time.Second) {
+		t.Fatalf("deadline of 1 s is %d, want %d", got, now+int64(time.Second))
 	}
 }
