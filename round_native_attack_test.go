@@ -248,7 +248,13 @@ func TestAttackDoneAndStatusWaiters(t *testing.T) {
 			}()
 		}
 		c.Send(context.Background(), Text, []byte("x")) // the server echoes it, then closes
-		wg.Wait()
+		all := make(chan struct{})
+		go func() { wg.Wait(); close(all) }()
+		select {
+		case <-all:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a Done, Receive, status or Close waiter never woke")
+		}
 		assert.False(t, inCallback.Load())
 		if v := cbErr.Load(); v != nil {
 			t.Fatal(v)
