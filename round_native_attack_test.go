@@ -268,7 +268,7 @@ func TestAttackDoneAndStatusWaiters(t *testing.T) {
 // 123-byte reason and a multi-byte UTF-8 reason cut inside a rune arrive
 // whole; an invalid reason fails the connection.
 func TestAttackCloseFramesByteByByte(t *testing.T) {
-	long := strings.Repeat("é", 61) + "x" // 123 bytes, the longest reason
+	long := "x" + strings.Repeat("é", 61) // 123 bytes, the longest reason, ending in a 2-byte rune
 	require.Equal(t, 123, len(long))
 	for _, tc := range []struct {
 		name   string
@@ -324,7 +324,7 @@ func TestAttackCloseFramesByteByByte(t *testing.T) {
 // passes, whatever stale bytes the first left; an invalid one after a
 // valid one fails; at every two-read cut and one byte at a time.
 func TestAttackFrameCheckerSecondClose(t *testing.T) {
-	long := closeFrameBytes(1000, []byte(strings.Repeat("é", 61)+"x"))
+	long := closeFrameBytes(1000, []byte("x"+strings.Repeat("é", 61)))
 	cutRune := closeFrameBytes(1000, []byte(strings.Repeat("a", 122)+"\xc3")) // last byte starts a rune
 	short := closeFrameBytes(1000, []byte("ok"))
 	bad := closeFrameBytes(1000, []byte{'a', 0xc0, 0x80}) // overlong NUL
@@ -338,7 +338,7 @@ func TestAttackFrameCheckerSecondClose(t *testing.T) {
 		{"long then cut rune", append(append([]byte{}, long...), cutRune...), len(long)},
 		{"short then overlong", append(append([]byte{}, short...), bad...), len(short)},
 		{"valid then masked close", append(append([]byte{}, long...), masked...), len(long)},
-		{"125 bytes of 'é' after code", closeFrameBytes(1000, []byte(strings.Repeat("é", 61)+"a")), -1},
+		{"125 bytes of 'é' after code", closeFrameBytes(1000, []byte("a"+strings.Repeat("é", 61))), -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := func(chunks [][]byte) {
