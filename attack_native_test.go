@@ -7,8 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,24 +54,12 @@ func checkPingHeap(t *testing.T) map[*nativeConn]bool {
 
 // pongServer answers pings (it reads) and counts the pings it got.
 func pongServer(t *testing.T, pings *atomic.Int64) string {
-	testCtx, stop := context.WithCancel(context.Background())
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OnPingReceived: func(context.Context, []byte) bool {
-			if pings != nil {
-				pings.Add(1)
-			}
-			return true
-		}})
-		if err != nil {
-			return
+	return serveWith(t, &websocket.AcceptOptions{OnPingReceived: func(context.Context, []byte) bool {
+		if pings != nil {
+			pings.Add(1)
 		}
-		defer c.CloseNow()
-		ctx, cancel := context.WithCancel(r.Context())
-		defer context.AfterFunc(testCtx, cancel)()
-		echo(ctx, c)
-	}))
-	t.Cleanup(func() { stop(); srv.Close() })
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+		return true
+	}}, echo)
 }
 
 // TestAttackPingQueueChurn: hundreds of connections with tiny and large

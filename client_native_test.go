@@ -33,11 +33,17 @@ func TestMain(m *testing.M) {
 // connection; it returns the ws:// URL.
 func serve(t *testing.T, handle func(ctx context.Context, c *websocket.Conn)) string {
 	t.Helper()
+	return serveWith(t, &websocket.AcceptOptions{Subprotocols: []string{"v2"}}, handle)
+}
+
+// serveWith is serve with the server's accept options.
+func serveWith(t *testing.T, opts *websocket.AcceptOptions, handle func(ctx context.Context, c *websocket.Conn)) string {
+	t.Helper()
 	// Hijacked connections outlive the request context; end handlers when
 	// the test ends.
 	testCtx, stop := context.WithCancel(context.Background())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v2"}})
+		c, err := websocket.Accept(w, r, opts)
 		if err != nil {
 			return
 		}
@@ -348,22 +354,11 @@ func TestKeepaliveTimeout(t *testing.T) {
 // nothing is decided.
 func TestKeepaliveAnswered(t *testing.T) {
 	pings := make(chan struct{}, 16)
-	testCtx, stop := context.WithCancel(context.Background())
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OnPingReceived: func(context.Context, []byte) bool {
-			pings <- struct{}{}
-			return true
-		}})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		ctx, cancel := context.WithCancel(r.Context())
-		defer context.AfterFunc(testCtx, cancel)()
-		echo(ctx, c)
-	}))
-	t.Cleanup(func() { stop(); srv.Close() })
-	c, _ := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: 10 * time.Millisecond, PingTimeout: 2 * time.Second})
+	url := serveWith(t, &websocket.AcceptOptions{OnPingReceived: func(context.Context, []byte) bool {
+		pings <- struct{}{}
+		return true
+	}}, echo)
+	c, _ := dial(t, url, &Options{PingInterval: 10 * time.Millisecond, PingTimeout: 2 * time.Second})
 	for range 3 {
 		<-pings
 	}
@@ -381,18 +376,10 @@ func TestKeepaliveAnswered(t *testing.T) {
 // without CloseNow (PingTimeout is far beyond waitDone's bound).
 func TestPeerCloseReleasesAPingInFlight(t *testing.T) {
 	pinged := make(chan struct{}, 1)
-	testCtx, stop := context.WithCancel(context.Background())
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OnPingReceived: func(context.Context, []byte) bool {
-			notify(pinged)
-			return false // no pong
-		}})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		ctx, cancel := context.WithCancel(r.Context())
-		defer context.AfterFunc(testCtx, cancel)()
+	url := serveWith(t, &websocket.AcceptOptions{OnPingReceived: func(context.Context, []byte) bool {
+		notify(pinged)
+		return false // no pong
+	}}, func(ctx context.Context, c *websocket.Conn) {
 		go func() {
 			for ctx.Err() == nil {
 				if _, _, err := c.Read(ctx); err != nil {
@@ -405,9 +392,8 @@ func TestPeerCloseReleasesAPingInFlight(t *testing.T) {
 			c.Close(4000, "bye")
 		case <-ctx.Done():
 		}
-	}))
-	t.Cleanup(func() { stop(); srv.Close() })
-	c, rec := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: 10 * time.Millisecond, PingTimeout: time.Minute})
+	})
+	c, rec := dial(t, url, &Options{PingInterval: 10 * time.Millisecond, PingTimeout: time.Minute})
 	waitDone(t, c)
 	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 4000 remote", "CLOSING>CLOSED 4000 clean remote"}, rec.transitions())
 }
