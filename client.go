@@ -622,15 +622,15 @@ func (c *Client) readingPaused() bool {
 func (c *Client) waitResume() {
 	for {
 		c.mu.Lock()
-		paused := c.m.paused && !c.m.decided
-		if paused && c.resumeCh == nil {
+		if !c.m.paused || c.m.decided {
+			c.mu.Unlock()
+			return
+		}
+		if c.resumeCh == nil {
 			c.resumeCh = make(chan struct{}, 1)
 		}
 		resumeCh, statusCh := c.resumeCh, c.statusCh.wait()
 		c.mu.Unlock()
-		if !paused {
-			return
-		}
 		select {
 		case <-resumeCh:
 		case <-statusCh:
