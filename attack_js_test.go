@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall/js"
 	"testing"
@@ -42,12 +43,36 @@ func checkMsg(got []byte, sender, seq, n int) error {
 	return nil
 }
 
+// sendPatterns sends per messages of sender's pattern (fillMsg), the
+// sizes taken in turn from sizes, each from one slice cleared right after
+// its Send; with yield, every fifth Send lets other goroutines run.
+func sendPatterns(c *Client, sender, per int, sizes []int, yield bool) error {
+	buf := make([]byte, slices.Max(sizes))
+	for seq := range per {
+		n := sizes[(seq+sender)%len(sizes)]
+		fillMsg(buf[:n], sender, seq)
+		if err := c.Send(context.Background(), Binary, buf[:n]); err != nil {
+			return err
+		}
+		clear(buf)
+		if yield && seq%5 == sender {
+			runtime.Gosched()
+		}
+	}
+	return nil
+}
+
 var attackSizes = []int{0, 1, 8, 4095, 4096, 4097, 8191, 8192, 8193, 9, 70000, maxSendBuffer - 1, maxSendBuffer, maxSendBuffer + 1, 3 << 20, 100, maxSendBuffer}
 
-// TestJSAttackSizesAndReuse: every size around the sender's growth steps
-// and maxSendBuffer, growing and shrinking, each from a slice overwritten
-// right after Send, echoes intact; in both send paths.
+// TestJSAttackSizesAndReuse: a binary Send takes its bytes before it
+// returns. Every size around the sender's growth steps and maxSendBuffer,
+// growing and shrinking, each from a slice overwritten right after Send,
+// echoes intact; in both send paths: straight from Go memory (which the
+// start-up probe must find in this wasm_exec.js) and copy-then-send.
 func TestJSAttackSizesAndReuse(t *testing.T) {
+	if !jsDirectSend {
+		t.Fatal("the start-up probe found no direct send in this wasm_exec.js")
+	}
 	defer func(d bool) { jsDirectSend = d }(jsDirectSend)
 	for _, direct := range []bool{true, false} {
 		jsDirectSend = direct
@@ -88,20 +113,8 @@ func TestJSAttackConcurrentSenders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, maxSendBuffer+1)
-			for seq := range per {
-				n := sizes[(seq+g)%len(sizes)]
-				fillMsg(buf[:n], g, seq)
-				if err := c.Send(context.Background(), Binary, buf[:n]); err != nil {
-					errs <- err
-					return
-				}
-				for i := range buf[:n] {
-					buf[i] = 0xEE
-				}
-				if seq%5 == g {
-					runtime.Gosched()
-				}
+			if err := sendPatterns(c, g, per, sizes, true); err != nil {
+				errs <- err
 			}
 		}()
 	}
@@ -148,15 +161,8 @@ func TestJSAttackManyConnections(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 9000)
-			for seq := range per {
-				n := sizes[(seq+i)%len(sizes)]
-				fillMsg(buf[:n], i, seq)
-				if err := c.Send(context.Background(), Binary, buf[:n]); err != nil {
-					errs <- err
-					return
-				}
-				clear(buf)
+			if err := sendPatterns(c, i, per, sizes, false); err != nil {
+				errs <- err
 			}
 		}()
 		go func() {

@@ -289,47 +289,6 @@ func TestJSEchoSizes(t *testing.T) {
 	}
 }
 
-// TestJSSendReusesItsSlice: a binary Send takes its bytes before it
-// returns, straight from Go memory (jsDirectSend) and, where wasm_exec.js
-// offers no direct path, through a copy: a slice overwritten right after
-// each Send still echoes as it was sent, across the sender's growth and
-// above maxSendBuffer.
-func TestJSSendReusesItsSlice(t *testing.T) {
-	if !jsDirectSend {
-		t.Fatal("the start-up probe found no direct send in this wasm_exec.js")
-	}
-	defer func() { jsDirectSend = true }()
-	for _, direct := range []bool{true, false} {
-		jsDirectSend = direct
-		c, _ := dialPath(t, "/ws/echo", &Options{ReadLimit: 2 * maxSendBuffer})
-		sizes := []int{32, 0, 4096, 4097, 70000, 32, maxSendBuffer, maxSendBuffer + 1, 5}
-		buf := make([]byte, maxSendBuffer+1)
-		for i, n := range sizes {
-			for j := range buf[:n] {
-				buf[j] = byte(i + 1)
-			}
-			if err := c.Send(context.Background(), Binary, buf[:n]); err != nil {
-				t.Fatal(err)
-			}
-			for j := range buf {
-				buf[j] = 0xFF
-			}
-		}
-		for i, n := range sizes {
-			_, got, err := c.Receive(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != n || strings.Count(string(got), string(rune(i+1))) != n {
-				t.Fatalf("direct %v, echo %d: %d bytes, first %v; sent %d bytes of %d", direct, i, len(got), got[:min(len(got), 8)], n, i+1)
-			}
-		}
-		if err := c.Close(StatusNormalClosure, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestJSMessagesBeforeCloseStayReadable(t *testing.T) {
 	c, _ := dialPath(t, "/ws/burst?n=3&code=4003", nil)
 	waitDone(t, c)
