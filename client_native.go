@@ -86,9 +86,7 @@ func (d *nativeConn) readLoop() {
 	for {
 		typ, r, err := d.ws.Reader(context.Background())
 		if err != nil {
-			if code := websocket.CloseStatus(err); code != -1 {
-				var ce websocket.CloseError
-				errors.As(err, &ce)
+			if ce := (websocket.CloseError{}); errors.As(err, &ce) {
 				d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
 				peerClosed = true
 			} else {
@@ -102,7 +100,7 @@ func (d *nativeConn) readLoop() {
 			d.c.messageTooBig()
 			break
 		}
-		if err == nil && d.raw.readFailed.Load() {
+		if err == nil && d.raw.hasFailed(readFailed) {
 			// coder/websocket reports io.EOF when the connection ends
 			// inside a fragmented message; a browser delivers nothing.
 			err = errors.New("connection ended inside a message")
@@ -158,7 +156,7 @@ func (d *nativeConn) readLoop() {
 	d.pings.Wait()
 	// coder/websocket answers the peer's close frame itself; the handshake
 	// is clean only if that answer, or our own close frame, was written.
-	d.c.transportGone(peerClosed && !d.raw.writeFailed.Load() || d.closeSeen.Load())
+	d.c.transportGone(peerClosed && !d.raw.hasFailed(writeFailed) || d.closeSeen.Load())
 }
 
 var errTooBig = errors.New("message over the read limit")

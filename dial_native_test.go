@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,19 +159,66 @@ func TestTrackedConnViolation(t *testing.T) {
 	n, err := tc.Read(p)
 	require.NoError(t, err)
 	assert.Equal(t, good, p[:n])
-	assert.False(t, tc.readFailed.Load())
+	assert.False(t, tc.hasFailed(readFailed))
 	_, err = tc.Read(p)
 	var pv *protocolViolation
 	require.ErrorAs(t, err, &pv)
-	assert.True(t, tc.readFailed.Load())
+	assert.True(t, tc.hasFailed(readFailed))
 	_, err = tc.Read(p)
 	assert.ErrorAs(t, err, &pv, "the violation sticks")
 
 	_, err = tc.Write([]byte("x"))
 	assert.Error(t, err)
-	assert.True(t, tc.writeFailed.Load())
+	assert.True(t, tc.hasFailed(writeFailed))
 	tc.Close()
 	assert.True(t, fc.closed)
+}
+
+// closeCounter counts Close calls; release, when set, holds the first
+// Close until it is closed.
+type closeCounter struct {
+	net.Conn
+	calls   atomic.Int32
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *closeCounter) Close() error {
+	if c.calls.Add(1) == 1 && c.release != nil {
+		close(c.entered)
+		<-c.release
+	}
+	return nil
+}
+
+// trackedConn closes once: coder/websocket closes it after the peer's
+// close frame and the reader's teardown closes it again. A Close that
+// comes while the first is under way returns only after it.
+func TestTrackedConnClosesOnce(t *testing.T) {
+	socket := &closeCounter{}
+	rwc := &closeCounter{entered: make(chan struct{}), release: make(chan struct{})}
+	tc := &trackedConn{rwc: rwc, socket: socket}
+	firstDone := make(chan error)
+	go func() { firstDone <- tc.Close() }()
+	<-rwc.entered
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	secondDone := make(chan error)
+	go func() {
+		err := tc.Close()
+		note("second returned")
+		secondDone <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // room for a second Close that does not wait
+	note("first released")
+	close(rwc.release)
+	require.NoError(t, <-firstDone)
+	assert.ErrorIs(t, <-secondDone, net.ErrClosed)
+	assert.Equal(t, []string{"first released", "second returned"}, order)
+	assert.ErrorIs(t, tc.Close(), net.ErrClosed, "a third Close")
+	assert.Equal(t, int32(1), socket.calls.Load(), "the socket is closed once")
+	assert.Equal(t, int32(1), rwc.calls.Load(), "rwc is closed once")
 }
 
 func TestCheckHandshakeResponse(t *testing.T) {
