@@ -87,10 +87,22 @@ func reportRate(b *testing.B, n int, d time.Duration) {
 	}
 }
 
+// libOrder returns libs, reversed when DUALWS_BENCH_REVERSE is set:
+// benchreport runs its native rounds alternately in each order, so that
+// no library always runs first.
+func libOrder(libs []string) []string {
+	if os.Getenv("DUALWS_BENCH_REVERSE") == "" {
+		return libs
+	}
+	r := slices.Clone(libs)
+	slices.Reverse(r)
+	return r
+}
+
 // BenchmarkReceive reads b.N messages that the server pushes as fast as
 // the socket takes them.
 func BenchmarkReceive(b *testing.B) {
-	for _, lib := range clients.Names {
+	for _, lib := range libOrder(clients.Names) {
 		for _, sz := range sizes {
 			b.Run(lib+"/"+sz.name, func(b *testing.B) {
 				ctx := context.Background()
@@ -119,7 +131,7 @@ func BenchmarkReceive(b *testing.B) {
 // BenchmarkSend writes b.N messages; the server acknowledges the last one,
 // so the time includes delivery.
 func BenchmarkSend(b *testing.B) {
-	for _, lib := range clients.Names {
+	for _, lib := range libOrder(clients.Names) {
 		for _, sz := range sizes {
 			b.Run(lib+"/"+sz.name, func(b *testing.B) {
 				ctx := context.Background()
@@ -162,7 +174,7 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 
 // BenchmarkEcho measures round trips of 32-byte messages, one at a time.
 func BenchmarkEcho(b *testing.B) {
-	for _, lib := range clients.Names {
+	for _, lib := range libOrder(clients.Names) {
 		b.Run(lib, func(b *testing.B) {
 			ctx := context.Background()
 			c := dial(b, lib, "/echo")
@@ -460,7 +472,7 @@ func measureClose(ctx context.Context, lib string, busy bool) (closeRun, error) 
 // Send, seeds and late messages). Times are medians; seeds are given as median and maximum, late
 // messages as maximum.
 func BenchmarkCloseDetect(b *testing.B) {
-	for _, lib := range []string{"dualws", "coder"} {
+	for _, lib := range libOrder([]string{"dualws", "coder"}) {
 		for _, busy := range []bool{false, true} {
 			name := lib + "/idle"
 			if busy {

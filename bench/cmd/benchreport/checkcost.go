@@ -74,3 +74,37 @@ func runCheckCost(ctx context.Context, rounds int, benchtime string, logf func(s
 	}
 	return res, nil
 }
+
+// runNativeRounds builds bench/native's test binary and runs every
+// benchmark once per round, rounds times, the libraries in reverse order
+// every other round, returning the output of all rounds. The libraries of
+// a benchmark run seconds apart in each round, so a machine that slows
+// down for a while slows them alike, where go test -count runs one
+// library's runs all before the next library's.
+func runNativeRounds(ctx context.Context, rounds int, benchtime string, logf func(string, ...any)) (string, error) {
+	dir, err := os.MkdirTemp("", "native")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "native.test")
+	if out, err := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./native").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go test -c ./native: %w\n%s", err, out)
+	}
+	var all strings.Builder
+	for i := range rounds {
+		c := exec.CommandContext(ctx, bin, "-test.run=NONE", "-test.bench=.", "-test.benchmem", "-test.benchtime="+benchtime)
+		c.Dir = "native"
+		c.Stderr = os.Stderr
+		if i%2 == 1 {
+			c.Env = append(os.Environ(), "DUALWS_BENCH_REVERSE=1")
+		}
+		out, err := c.Output()
+		all.Write(out)
+		if err != nil {
+			return all.String(), fmt.Errorf("native round %d: %w\n%s", i+1, err, out)
+		}
+		logf("native: round %d of %d done", i+1, rounds)
+	}
+	return all.String(), nil
+}

@@ -89,7 +89,7 @@ func report(args []string) error {
 	out := fs.String("out", "BENCHMARKS.md", "write the report here ('-' for stdout)")
 	quick := fs.Bool("quick", false, "tiny sizes: a smoke run, not a measurement")
 	parts := fs.String("parts", "native,size,mem,load,browser", "comma-separated parts to run (native, size, mem, load, browser)")
-	count := fs.Int("count", 5, "native: runs of each benchmark (the report shows medians)")
+	count := fs.Int("count", 5, "native: rounds of every benchmark, each running every benchmark once (the report shows medians)")
 	benchtime := fs.String("benchtime", "1s", "native: -benchtime")
 	checkRounds := fs.Int("check-rounds", 20, "native: paired rounds measuring the close check's cost on send 32 B (0: skip)")
 	memN := fs.Int("mem-conns", 10000, "memory: idle connections per library")
@@ -139,17 +139,14 @@ func report(args []string) error {
 	}
 	if want["native"] {
 		begin()
-		cmd := []string{"go", "test", "-run=NONE", "-bench=.", "-benchmem", "-benchtime=" + *benchtime, "-count=" + strconv.Itoa(*count), "./native"}
-		r.Commands = append(r.Commands, strings.Join(cmd, " "))
-		logf("native: %s", strings.Join(cmd, " "))
-		c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
-		c.Stderr = os.Stderr
-		b, err := c.Output()
-		r.NativeRaw = string(b)
+		r.Commands = append(r.Commands, fmt.Sprintf("go test -c ./native; the binary -test.run=NONE -test.bench=. -test.benchmem -test.benchtime=%s, once per round, %d rounds, the libraries in reverse order every other round (DUALWS_BENCH_REVERSE=1); not go test -count, which runs a benchmark's runs back to back, one library's in one stretch of the machine and the next library's in another", *benchtime, *count))
+		logf("native: %d rounds of every benchmark", *count)
+		out, err := runNativeRounds(ctx, *count, *benchtime, logf)
+		r.NativeRaw = out
 		if err != nil {
-			fail("native", fmt.Errorf("%w\n%s", err, b))
+			fail("native", err)
 		}
-		r.Native, r.Spread = parseBenchSpread(string(b))
+		r.Native, r.Spread = parseBenchSpread(out)
 		if *checkRounds > 0 {
 			r.Commands = append(r.Commands, fmt.Sprintf("go test -c ./native, with and without -tags dualws_bench_nosendcheck; each binary -test.bench '%s' -test.benchtime %s, %d rounds, the order swapped every round", checkCostBench, *benchtime, *checkRounds))
 			cc, err := runCheckCost(ctx, *checkRounds, *benchtime, logf)
@@ -246,7 +243,7 @@ func machine() string {
 }
 
 // parseBench reads go test -bench output into benchmark → unit → median
-// of the -count runs. The -N GOMAXPROCS suffix is dropped.
+// of the native rounds. The -N GOMAXPROCS suffix is dropped.
 func parseBench(out string) map[string]map[string]float64 {
 	med, _ := parseBenchSpread(out)
 	return med

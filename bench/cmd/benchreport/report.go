@@ -26,13 +26,13 @@ func (r *Report) nat(bench, unit string) (float64, bool) {
 	return v, ok
 }
 
-// natRange is a native figure's minimum and maximum over the -count runs.
+// natRange is a native figure's minimum and maximum over the native rounds.
 func (r *Report) natRange(bench, unit string) ([2]float64, bool) {
 	sp, ok := r.Spread[bench][unit]
 	return sp, ok
 }
 
-// natMax is a native figure's maximum over the -count runs.
+// natMax is a native figure's maximum over the native rounds.
 func (r *Report) natMax(bench, unit string) (float64, bool) {
 	if sp, ok := r.natRange(bench, unit); ok {
 		return sp[1], true
@@ -54,7 +54,7 @@ func (r *Report) natCell(bench, unit, format string) string {
 	return cell
 }
 
-// runsNote gives the ranges of two native figures over the -count runs,
+// runsNote gives the ranges of two native figures over the native rounds,
 // as "; runs a–b vs c–d", or "" when there was only one run.
 func (r *Report) runsNote(benchA, benchB, unit string, f func(float64) string) string {
 	a, okA := r.natRange(benchA, unit)
@@ -304,7 +304,7 @@ func (r *Report) markdown() string {
 	p("")
 	p("## Targets")
 	p("")
-	p("The first table has every row of issue 12's table (performance, round 2), in its order, its browser rows once per engine (issue 13); the second the other browser throughput rows per engine; the third the targets of earlier rounds that issues 12 and 13 leave as they were. Native figures are medians of the -count runs with each library's range over the runs; load figures pool every turn, with each library's range over the turns.")
+	p("The first table has every row of issue 12's table (performance, round 2), in its order, its browser rows once per engine (issue 13); the second the other browser throughput rows per engine; the third the targets of earlier rounds that issues 12 and 13 leave as they were. Native figures are medians of the native rounds (every benchmark once per round, the libraries seconds apart) with each library's range over the rounds; load figures pool every turn, with each library's range over the turns.")
 	var missed []target
 	var issue12, issue13, earlier []target
 	for _, t := range r.targets() {
@@ -346,7 +346,7 @@ func (r *Report) markdown() string {
 		p("")
 		p("## Native throughput (bench/native)")
 		p("")
-		p("Client libraries against one in-process server (bench/internal/wsserver) that writes pre-built frames and drains without allocating; binary messages; one op = one message; medians of the -count runs, with their range in parentheses (this 2-core VM is noisy: judge a ratio against that range). `server ceiling` is the same server driven by a raw TCP client that only copies bytes: the most any client can get here.")
+		p("Client libraries against one in-process server (bench/internal/wsserver) that writes pre-built frames and drains without allocating; binary messages; one op = one message; medians of the native rounds, with their range in parentheses (this 2-core VM is noisy: judge a ratio against that range). `server ceiling` is the same server driven by a raw TCP client that only copies bytes: the most any client can get here.")
 		p("")
 		p("| client | receive 32 B msg/s | receive 64 KiB msg/s | send 32 B msg/s | send 64 KiB msg/s | allocs/msg r32 / r64K / s32 / s64K | B/msg r32 / r64K |")
 		p("|---|---|---|---|---|---|---|")
@@ -393,7 +393,7 @@ func (r *Report) markdown() string {
 		p("")
 		p("## Native close detection")
 		p("")
-		p("The client sends \"close\"; the server answers with a close frame (1000). idle: the client then waits; busy: it sends 32 B messages back to back until Send fails. coder/websocket runs the reader goroutine an application needs to see a close. Seeds: Sends accepted that started more than one echo round trip after the server wrote its close frame (timed just before the write). Under the flood the frame can stay in the kernel for a millisecond or more before it reaches the client's socket: a trace of the client's checks found the socket empty at every check for 1.1–1.3 ms after the server's write had returned. Late: data messages the server received after its close. Times are medians of the -count runs' medians, with their range in parentheses; seeds p50 is the median of the runs' medians, seeds max, late max and sends accepted after CLOSED the maximum over all runs.")
+		p("The client sends \"close\"; the server answers with a close frame (1000). idle: the client then waits; busy: it sends 32 B messages back to back until Send fails. coder/websocket runs the reader goroutine an application needs to see a close. Seeds: Sends accepted that started more than one echo round trip after the server wrote its close frame (timed just before the write). Under the flood the frame can stay in the kernel for a millisecond or more before it reaches the client's socket: a trace of the client's checks found the socket empty at every check for 1.1–1.3 ms after the server's write had returned. Late: data messages the server received after its close. Times are medians of the native rounds' medians, with their range in parentheses; seeds p50 is the median of the runs' medians, seeds max, late max and sends accepted after CLOSED the maximum over all runs.")
 		p("")
 		p("In busy runs the request → times include the in-process server's own wake-up, which waits for a processor while the client's send loop runs (2 cores); the target therefore uses the time from the server's close write (taken just before the write) to the first failing Send.")
 		p("")
