@@ -226,7 +226,8 @@ func runEngine(ctx context.Context, hub *pageHub, srv *wsserver.Server, n engine
 	base := hub.base
 
 	// Throughput: the implementations take turns, sizes.Reps times, each
-	// on a freshly loaded page, and the report shows each case's median.
+	// on a freshly loaded page, in reverse order every other turn, and the
+	// report shows each case's median.
 	type tput struct {
 		name, op string
 		n, size  int
@@ -252,7 +253,14 @@ func runEngine(ctx context.Context, hub *pageHub, srv *wsserver.Server, n engine
 	}
 	samples := map[string]map[string][]float64{}
 	for rep := range sizes.Reps {
-		for _, impl := range sizes.implsFor(n) {
+		impls := sizes.implsFor(n)
+		if rep%2 == 1 {
+			// Every other turn in reverse, so that no implementation
+			// always runs first on a freshly launched engine.
+			impls = slices.Clone(impls)
+			slices.Reverse(impls)
+		}
+		for _, impl := range impls {
 			if err := p.use(ctx, impl); err != nil {
 				return err
 			}
@@ -559,7 +567,7 @@ func (s BrowserSizes) command(engines []engine.Name) string {
 	if s.Warm > 0 {
 		warm = fmt.Sprintf(", each load first runs every case at 1/%d of its size", s.Warm)
 	}
-	return fmt.Sprintf("headless %s (internal/engine; the page drives itself and posts results back), one page load per implementation and repetition%s: %d × 32 B, %d × 64 KiB, implementations taking turns %d times (medians), %d close runs per mode", strings.Join(names, ", "), warm, s.Small, s.Large, s.Reps, s.Closes)
+	return fmt.Sprintf("headless %s (internal/engine; the page drives itself and posts results back), one page load per implementation and repetition%s: %d × 32 B, %d × 64 KiB, implementations taking turns %d times, in reverse order every other turn (medians), %d close runs per mode", strings.Join(names, ", "), warm, s.Small, s.Large, s.Reps, s.Closes)
 }
 
 var implNames = map[string]string{"js": "plain JS WebSocket", "dualws": "dualws (wasm)", "coder": "coder/websocket (wasm)"}

@@ -108,7 +108,7 @@ func report(args []string) error {
 	for _, p := range strings.Split(*parts, ",") {
 		want[strings.TrimSpace(p)] = true
 	}
-	sizes := BrowserSizes{Small: 50000, Large: 2000, Reps: 3, Warm: 25, Closes: 15}
+	sizes := BrowserSizes{Small: 50000, Large: 2000, Reps: 5, Warm: 25, Closes: 15}
 	if *quick {
 		*count, *benchtime, *memN, *checkRounds = 1, "1x", 100, 1
 		sizes = BrowserSizes{Small: 200, Large: 10, Reps: 1, Closes: 1}
