@@ -334,7 +334,8 @@ type trackedConn struct {
 
 	// Close's work is done once: coder/websocket closes the connection
 	// after the peer's close frame, and the reader's teardown closes it
-	// again. Placed here, it fills the padding before entered.
+	// again. With the failure flags in one word, trackedConn stays in
+	// the 112 B size class.
 	closeOnce sync.Once
 	entered   chan struct{}
 
