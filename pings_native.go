@@ -127,11 +127,23 @@ func (h *pingHeap) Push(x any) {
 	d.pingSlot = int32(len(*h) + 1)
 	*h = append(*h, d)
 }
+
+// Pop takes the last connection out. Once fewer than a quarter of the
+// slots are used, it moves the heap to an array of half the size, so that
+// a spike of connections does not hold its array for the process's life;
+// the order, and so every pingSlot, stays as it was.
 func (h *pingHeap) Pop() any {
 	old := *h
-	d := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
+	n := len(old) - 1
+	d := old[n]
+	old[n] = nil
+	*h = old[:n]
+	if c := cap(old); c > minPingHeapCap && n < c/4 {
+		*h = append(make(pingHeap, 0, c/2), *h...)
+	}
 	d.pingSlot = 0
 	return d
 }
+
+// minPingHeapCap is the capacity below which the heap's array is kept.
+const minPingHeapCap = 64

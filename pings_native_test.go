@@ -62,6 +62,48 @@ func TestPingQueueOrder(t *testing.T) {
 	}
 }
 
+// TestPingQueueShrinks: after a spike of connections the queue's array
+// shrinks with them, and the connections left keep their order and slots.
+func TestPingQueueShrinks(t *testing.T) {
+	var q pingQueue
+	base := pingClock() + int64(time.Hour)
+	conns := make([]*nativeConn, 10000)
+	for i := range conns {
+		conns[i] = &nativeConn{}
+		q.add(conns[i], base+int64(i*7919%len(conns)))
+	}
+	peak := cap(q.conns)
+	for _, d := range conns[10:] {
+		if !q.remove(d) {
+			t.Fatal("remove of a queued conn reported it absent")
+		}
+	}
+	if got := cap(q.conns); got > peak/64 || got < len(q.conns) {
+		t.Fatalf("with %d of %d connections left the array holds %d slots", len(q.conns), len(conns), got)
+	}
+	for i, d := range q.conns {
+		if d.pingSlot != int32(i+1) {
+			t.Fatalf("conn at index %d has slot %d", i, d.pingSlot)
+		}
+	}
+	var last int64
+	for range 10 {
+		d := q.takeDue(math.MaxInt64)
+		if len(d) == 0 {
+			break
+		}
+		for _, c := range d {
+			if c.pingDue < last {
+				t.Fatal("pings out of order after the array shrank")
+			}
+			last = c.pingDue
+		}
+	}
+	if len(q.conns) != 0 || q.armed != 0 {
+		t.Fatal("the queue is not empty after taking every ping")
+	}
+}
+
 // TestPingDeadlineSaturates: an interval near the largest Duration gives
 // the latest deadline, not one in the past (which starved the queue).
 func TestPingDeadlineSaturates(t *testing.T) {
