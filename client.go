@@ -319,11 +319,15 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // Before writing, at most once per millisecond of sending, Send looks for
 // a close that has reached the machine but not yet the client. Natively it
 // waits, at most 5 ms, until the reader has taken what is in the socket;
-// when that, or what the reader took meanwhile, was 64 KiB or more, also
-// until no byte came for 1 ms, at most 50 ms in all, since a close may be
-// on its way behind a backlog (a stream that keeps such a look from
-// ending quiet costs one 50 ms wait; the next looks wait 5 ms at most
-// until one ends quiet on less than 64 KiB).
+// when that, or what the reader took meanwhile, was 64 KiB or more, or the
+// reader took nothing in those 5 ms while bytes waited (a machine that
+// leaves it unscheduled), also until no byte came for 1 ms, at most 50 ms
+// in all, since a close may be on its way behind a backlog (a stream that
+// keeps such a look from ending quiet costs one 50 ms wait; the next
+// looks wait 5 ms at most until one ends quiet on less than 64 KiB).
+// Natively, once the reader has taken the peer's close frame or the
+// connection's end from the socket, Send sends nothing and returns the
+// status when the reader has decided it (not while reading is paused).
 // In the browser it yields to the event loop until two turns in a row
 // bring no socket event (tens of microseconds). The first Send's yield
 // lets the event loop run until 5 ms after the open event and until no

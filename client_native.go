@@ -241,6 +241,8 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	switch n := int64(len(p)); {
 	case !d.c.sendAllowed():
 		err = errTransportClosing
+	case d.readerHoldsEnd():
+		err = errTransportClosing
 	case ctx.Done() == nil:
 		d.inFlight.Add(n)
 		err = d.ws.Write(context.Background(), websocket.MessageType(typ), p)
@@ -250,6 +252,17 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	}
 	d.sendMu.unlock()
 	return err
+}
+
+// readerHoldsEnd reports whether the reader has taken the peer's close
+// frame, or the end of the connection, from the socket and has yet to act
+// on it: a machine that leaves the reader unscheduled for milliseconds
+// would otherwise let Sends through after a close that has reached the
+// process. Send then waits for the reader's decision, as in the browser
+// after readyState has left OPEN. Not while reading is paused: the reader
+// reaches the end only after Receive has made room.
+func (d *nativeConn) readerHoldsEnd() bool {
+	return d.raw.hasFailed(readFailed|closeFrameRead) && !d.c.readingPaused()
 }
 
 // writeCtx is write's path for a context that can end.

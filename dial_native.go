@@ -346,8 +346,9 @@ type trackedConn struct {
 
 // The bits of trackedConn.failed.
 const (
-	readFailed  = 1 << iota // a Read failed, or met a protocol violation
-	writeFailed             // a Write failed
+	readFailed     = 1 << iota // a Read failed, or met a protocol violation
+	writeFailed                // a Write failed
+	closeFrameRead             // a Read returned the whole of the peer's close frame
 )
 
 // hasFailed reports whether any of the bits in f is set.
@@ -373,6 +374,10 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 			t.failed.Or(readFailed)
 			return 0, verr
 		}
+	}
+	if t.frames.closeRead {
+		t.frames.closeRead = false
+		t.failed.Or(closeFrameRead)
 	}
 	if err != nil {
 		t.failed.Or(readFailed)
@@ -420,13 +425,14 @@ func (e *protocolViolation) Error() string { return "protocol violation: " + e.m
 // clean close). Only headers and close payloads are looked at: a data
 // frame's payload is skipped by arithmetic.
 type frameChecker struct {
-	hdr     [10]byte // header bytes gathered so far (the server sends no mask key)
-	hdrN    uint8
-	hdrLen  uint8 // the header's length, once its second byte is known
-	isClose bool  // the current frame is a close frame of at most 125 bytes
-	payN    uint8
-	remain  uint64     // payload bytes of the current frame still to come
-	payload *[125]byte // made by the first close frame with a payload: most connections see one at most
+	hdr       [10]byte // header bytes gathered so far (the server sends no mask key)
+	hdrN      uint8
+	hdrLen    uint8 // the header's length, once its second byte is known
+	isClose   bool  // the current frame is a close frame of at most 125 bytes
+	payN      uint8
+	closeRead bool       // a whole close frame passed; trackedConn.Read moves it into failed
+	remain    uint64     // payload bytes of the current frame still to come
+	payload   *[125]byte // made by the first close frame with a payload: most connections see one at most
 }
 
 // check inspects the next bytes of the stream. On a violation it returns
@@ -535,5 +541,6 @@ func (f *frameChecker) checkClose() error {
 	if f.payN > 2 && !utf8.Valid(f.payload[2:f.payN]) {
 		return &protocolViolation{msg: "the server's close reason is not valid UTF-8 (RFC 6455 section 8.1)"}
 	}
+	f.closeRead = true
 	return nil
 }

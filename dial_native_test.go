@@ -174,6 +174,25 @@ func TestTrackedConnViolation(t *testing.T) {
 	assert.True(t, fc.closed)
 }
 
+// trackedConn marks the peer's close frame once a Read has returned all
+// of it, and not for data frames or a close frame still in parts: a Send
+// refuses to go out behind a close the reader has yet to act on.
+func TestTrackedConnMarksTheCloseFrame(t *testing.T) {
+	closing := serverFrame(0x88, false, []byte{0x0f, 0xa0, 'b', 'y', 'e'})
+	fc := &fakeConn{chunks: [][]byte{serverFrame(0x82, false, []byte("data")), closing[:3], closing[3:]}}
+	tc := &trackedConn{rwc: fc}
+	p := make([]byte, 64)
+	for i, want := range []bool{false, false, true} {
+		if _, err := tc.Read(p); err != nil {
+			t.Fatal(err)
+		}
+		if got := tc.hasFailed(closeFrameRead); got != want {
+			t.Fatalf("after read %d the close frame is marked %v, want %v", i+1, got, want)
+		}
+	}
+	assert.False(t, tc.hasFailed(readFailed))
+}
+
 // closeCounter counts Close calls; release, when set, holds the first
 // Close until it is closed.
 type closeCounter struct {

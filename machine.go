@@ -47,7 +47,9 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // event, and the first time until at least openSettle after the open
 // event, then as a drain: drainsAtOnce). A backlog of drainWindow bytes
 // may hide a close behind it, still on its way: natively a look that found one in the socket, or saw the
-// reader take one, also waits, once caught up, until no byte came for
+// reader take one, or reached readerCatchUpMax with the reader having
+// taken nothing while bytes waited (a reader the machine left
+// unscheduled), also waits, once caught up, until no byte came for
 // drainQuiet, taking up to maxDrain in all (backlogLookLimit); in the
 // browser, once a look has taken that much, its turns go on until no
 // socket event came for drainQuietJS, since Chromium reads from the

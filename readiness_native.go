@@ -113,12 +113,15 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	// seenBacklog reports whether the look has seen a backlog: found at the
-	// start, or taken by the reader since plus what waits in the socket.
+	// start, or taken by the reader since plus what waits in the socket;
+	// at the limit (stalled), also a reader that has taken nothing since
+	// the start while bytes wait, whom the machine has left unscheduled.
 	// Seeing one, the look may wait backlogLimit from its start.
-	seenBacklog := func() bool {
-		if !backlog && sock != nil && sock.read.Load()-read0+int64(socketPending(sock.raw)) >= drainWindow {
-			backlog = true
-			if backlogLimit > limit {
+	seenBacklog := func(stalled bool) bool {
+		if !backlog && sock != nil {
+			took, pending := sock.read.Load()-read0, int64(socketPending(sock.raw))
+			backlog = took+pending >= drainWindow || stalled && took == 0 && pending > 0
+			if backlog && backlogLimit > limit {
 				limit = backlogLimit
 				timer.Reset(limit - time.Since(start))
 			}
@@ -131,7 +134,9 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 			case <-entered:
 			case <-statusCh:
 			case <-timer.C:
-				if backlog || !seenBacklog() { // a slow reader has taken a backlog by now: wait on
+				// A slow or stalled reader: wait on, if backlogLimit
+				// allows it (not while drainOff).
+				if backlog || !seenBacklog(true) || time.Since(start) >= limit {
 					return backlog, true
 				}
 			}
@@ -139,7 +144,7 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 		if d.c.decided.Load() || d.c.readingPaused() || sock == nil {
 			return backlog, false
 		}
-		if !seenBacklog() {
+		if !seenBacklog(false) {
 			return false, false
 		}
 		// Caught up after a backlog: wait until no byte came for quiet.

@@ -3,6 +3,7 @@
 package dualws
 
 import (
+	"context"
 	"io"
 	"net"
 	"runtime"
@@ -441,5 +442,96 @@ func TestLookWithoutBacklogEndsAtTheCatchUp(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the look waited on after the catch-up without a backlog")
+	}
+}
+
+// TestSendWaitsForTheReaderHoldingTheEnd: once the reader has taken the
+// peer's close frame, or the connection's end, from the socket, a Send
+// goes no further and waits for the reader's decision, unless reading is
+// paused (then the reader reaches the end only after Receive). (Seen
+// failing with the write going on: the seed matrix's backlog cell accepted
+// five sends 3 to 9 ms after the close while the machine left the reader
+// unscheduled.)
+func TestSendWaitsForTheReaderHoldingTheEnd(t *testing.T) {
+	for _, bit := range []uint32{closeFrameRead, readFailed} {
+		d, _, _ := lookOverTCP(t)
+		d.epoch, d.lastCheck = time.Now(), 0 // no look due
+		if d.readerHoldsEnd() {
+			t.Fatal("the reader holds the end before anything was read")
+		}
+		d.raw.failed.Or(bit)
+		if err := d.write(context.Background(), Binary, []byte("x")); err != errTransportClosing {
+			t.Fatalf("with bit %b set, write returned %v, want errTransportClosing", bit, err)
+		}
+		d.c.mu.Lock()
+		d.c.m.paused = true
+		d.c.mu.Unlock()
+		if d.readerHoldsEnd() {
+			t.Fatalf("with bit %b set and reading paused, the reader is said to hold the end", bit)
+		}
+	}
+}
+
+// TestLookWaitsForAStalledReader: a look that reaches its limit while the
+// reader has taken nothing since it began and bytes wait in the socket
+// waits on, up to backlogLimit, as for a backlog: the machine has left
+// the reader unscheduled, and those bytes may be a close. (Seen failing
+// with the look cut at its limit.)
+func TestLookWaitsForAStalledReader(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("socketPending asks the kernel only on Linux")
+	}
+	d, server, sock := lookOverTCP(t)
+	if _, err := server.Write(make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	waitPending(t, sock, 100)
+	type result struct{ backlog, cut bool }
+	looked := make(chan result, 1)
+	go func() {
+		backlog, cut := d.awaitReader(time.Millisecond, time.Millisecond, time.Hour)
+		looked <- result{backlog, cut}
+	}()
+	time.Sleep(20 * time.Millisecond) // the look's limit passes with the reader stalled
+	go readAll(d)
+	r := <-looked
+	if r.cut {
+		t.Fatal("the look was cut at its limit with a stalled reader and bytes in the socket")
+	}
+	if !r.backlog {
+		t.Error("a stalled reader's look not reported as a backlog (the next Send would not look again)")
+	}
+}
+
+// TestLookEndsAtItsLimitWhileDrainOff: while drainOff (backlogLimit equal
+// to limit), a look that sees a backlog only at its limit ends there
+// instead of waiting, without a timer, for the reader to catch up. (Seen
+// failing with the look ending only at the catch-up.)
+func TestLookEndsAtItsLimitWhileDrainOff(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("socketPending asks the kernel only on Linux")
+	}
+	d, server, sock := lookOverTCP(t)
+	part := make([]byte, drainWindow/2+8<<10)
+	if _, err := server.Write(part); err != nil {
+		t.Fatal(err)
+	}
+	waitPending(t, sock, len(part))
+	type result struct{ backlog, cut bool }
+	looked := make(chan result, 1)
+	go func() {
+		backlog, cut := d.awaitReader(time.Millisecond, 5*time.Millisecond, 5*time.Millisecond)
+		looked <- result{backlog, cut}
+	}()
+	for !sock.waiting.Load() { // the look has taken its target
+		time.Sleep(100 * time.Microsecond)
+	}
+	if _, err := server.Write(part); err != nil { // a backlog now, seen at the limit
+		t.Fatal(err)
+	}
+	time.AfterFunc(20*time.Millisecond, func() { readAll(d) }) // a reader well after the limit
+	r := <-looked
+	if !r.backlog || !r.cut {
+		t.Fatalf("the look ended with backlog %v, cut %v; want a backlog cut at the limit", r.backlog, r.cut)
 	}
 }
