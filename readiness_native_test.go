@@ -225,15 +225,34 @@ func waitPending(t *testing.T, sock *countingConn, n int) {
 // lookOverBacklog is lookOverTCP with drainWindow bytes in the socket; it
 // skips where socketPending cannot ask the kernel.
 func lookOverBacklog(t *testing.T) (*nativeConn, net.Conn, *countingConn) {
+	return lookOverBytes(t, drainWindow)
+}
+
+// lookOverBytes is lookOverTCP with n bytes in the socket; it skips where
+// socketPending cannot ask the kernel.
+func lookOverBytes(t *testing.T, n int) (*nativeConn, net.Conn, *countingConn) {
 	if runtime.GOOS != "linux" {
 		t.Skip("socketPending asks the kernel only on Linux")
 	}
 	d, server, sock := lookOverTCP(t)
-	if _, err := server.Write(make([]byte, drainWindow)); err != nil {
+	if _, err := server.Write(make([]byte, n)); err != nil {
 		t.Fatal(err)
 	}
-	waitPending(t, sock, drainWindow)
+	waitPending(t, sock, n)
 	return d, server, sock
+}
+
+// lookResult is what a look returned.
+type lookResult struct{ backlog, cut bool }
+
+// lookAsync runs d's look on a goroutine of its own.
+func lookAsync(d *nativeConn, quiet, limit, backlogLimit time.Duration) <-chan lookResult {
+	looked := make(chan lookResult, 1)
+	go func() {
+		backlog, cut := d.awaitReader(quiet, limit, backlogLimit)
+		looked <- lookResult{backlog, cut}
+	}()
+	return looked
 }
 
 // TestLookWaitsOutABacklog: a look that finds drainWindow bytes in the
@@ -478,20 +497,8 @@ func TestSendWaitsForTheReaderHoldingTheEnd(t *testing.T) {
 // the reader unscheduled, and those bytes may be a close. (Seen failing
 // with the look cut at its limit.)
 func TestLookWaitsForAStalledReader(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("socketPending asks the kernel only on Linux")
-	}
-	d, server, sock := lookOverTCP(t)
-	if _, err := server.Write(make([]byte, 100)); err != nil {
-		t.Fatal(err)
-	}
-	waitPending(t, sock, 100)
-	type result struct{ backlog, cut bool }
-	looked := make(chan result, 1)
-	go func() {
-		backlog, cut := d.awaitReader(time.Millisecond, time.Millisecond, time.Hour)
-		looked <- result{backlog, cut}
-	}()
+	d, _, _ := lookOverBytes(t, 100)
+	looked := lookAsync(d, time.Millisecond, time.Millisecond, time.Hour)
 	time.Sleep(20 * time.Millisecond) // the look's limit passes with the reader stalled
 	go readAll(d)
 	r := <-looked
@@ -508,25 +515,13 @@ func TestLookWaitsForAStalledReader(t *testing.T) {
 // instead of waiting, without a timer, for the reader to catch up. (Seen
 // failing with the look ending only at the catch-up.)
 func TestLookEndsAtItsLimitWhileDrainOff(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("socketPending asks the kernel only on Linux")
-	}
-	d, server, sock := lookOverTCP(t)
-	part := make([]byte, drainWindow/2+8<<10)
-	if _, err := server.Write(part); err != nil {
-		t.Fatal(err)
-	}
-	waitPending(t, sock, len(part))
-	type result struct{ backlog, cut bool }
-	looked := make(chan result, 1)
-	go func() {
-		backlog, cut := d.awaitReader(time.Millisecond, 5*time.Millisecond, 5*time.Millisecond)
-		looked <- result{backlog, cut}
-	}()
+	const part = drainWindow/2 + 8<<10
+	d, server, sock := lookOverBytes(t, part)
+	looked := lookAsync(d, time.Millisecond, 5*time.Millisecond, 5*time.Millisecond)
 	for !sock.waiting.Load() { // the look has taken its target
 		time.Sleep(100 * time.Microsecond)
 	}
-	if _, err := server.Write(part); err != nil { // a backlog now, seen at the limit
+	if _, err := server.Write(make([]byte, part)); err != nil { // a backlog now, seen at the limit
 		t.Fatal(err)
 	}
 	time.AfterFunc(20*time.Millisecond, func() { readAll(d) }) // a reader well after the limit
