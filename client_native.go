@@ -239,9 +239,7 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	}
 	var err error
 	switch n := int64(len(p)); {
-	case !d.c.sendAllowed():
-		err = errTransportClosing
-	case d.readerHoldsEnd():
+	case !d.c.sendAllowed() || d.readerHoldsEnd():
 		err = errTransportClosing
 	case ctx.Done() == nil:
 		d.inFlight.Add(n)
