@@ -34,11 +34,11 @@ func runCheckCost(ctx context.Context, rounds int, benchtime string, logf func(s
 	}
 	defer os.RemoveAll(dir)
 	with, without := filepath.Join(dir, "with.test"), filepath.Join(dir, "without.test")
-	for _, b := range [][]string{{"-o", with}, {"-tags", "dualws_bench_nosendcheck", "-o", without}} {
-		args := append([]string{"test", "-c"}, append(b, "./native")...)
-		if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
+	if err := buildNative(ctx, with); err != nil {
+		return nil, err
+	}
+	if err := buildNative(ctx, without, "-tags", "dualws_bench_nosendcheck"); err != nil {
+		return nil, err
 	}
 	run := func(bin string) (float64, error) {
 		c := exec.CommandContext(ctx, bin, "-test.run=NONE", "-test.bench="+checkCostBench, "-test.benchtime="+benchtime)
@@ -88,8 +88,8 @@ func runNativeRounds(ctx context.Context, rounds int, benchtime string, logf fun
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "native.test")
-	if out, err := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./native").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go test -c ./native: %w\n%s", err, out)
+	if err := buildNative(ctx, bin); err != nil {
+		return "", err
 	}
 	var all strings.Builder
 	for i := range rounds {
@@ -107,4 +107,13 @@ func runNativeRounds(ctx context.Context, rounds int, benchtime string, logf fun
 		logf("native: round %d of %d done", i+1, rounds)
 	}
 	return all.String(), nil
+}
+
+// buildNative builds bench/native's test binary at out, with flags.
+func buildNative(ctx context.Context, out string, flags ...string) error {
+	args := append(append([]string{"test", "-c"}, flags...), "-o", out, "./native")
+	if b, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, b)
+	}
+	return nil
 }
