@@ -145,6 +145,7 @@ func (d *nativeConn) readLoop() {
 	d.mu.Lock()
 	d.rawClosed = true
 	d.mu.Unlock()
+	reset := d.raw.awaitPeerEnd(min(d.c.cfg.closeTimeout, peerEndWait))
 	d.raw.Close()
 	if !peerClosed {
 		// Releases a ping waiting for its pong. After the peer's close
@@ -155,9 +156,16 @@ func (d *nativeConn) readLoop() {
 	}
 	d.pings.Wait()
 	// coder/websocket answers the peer's close frame itself; the handshake
-	// is clean only if that answer, or our own close frame, was written.
-	d.c.transportGone(peerClosed && !d.raw.hasFailed(writeFailed) || d.closeSeen.Load())
+	// is clean only if that answer was written and the peer then ended
+	// TCP without a reset, or if our own close frame was answered.
+	d.c.transportGone(peerClosed && !d.raw.hasFailed(writeFailed) && !reset || d.closeSeen.Load())
 }
+
+// peerEndWait bounds the wait for the peer's end of TCP after a close
+// handshake it started (and CloseTimeout, when shorter): Chromium's wait.
+// A peer that keeps TCP open delays CLOSED by that much; Send is refused
+// meanwhile.
+const peerEndWait = 2 * time.Second
 
 var errTooBig = errors.New("message over the read limit")
 
@@ -290,6 +298,7 @@ func (d *nativeConn) sendClose(code StatusCode, reason string, here bool) {
 	}
 	done := make(chan struct{})
 	d.closerDone = done
+	d.raw.failed.Or(closeStarted)
 	if d.closerWait != nil {
 		close(d.closerWait)
 	}

@@ -13,10 +13,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -349,6 +351,8 @@ const (
 	readFailed     = 1 << iota // a Read failed, or met a protocol violation
 	writeFailed                // a Write failed
 	closeFrameRead             // a Read returned the whole of the peer's close frame
+	closeStarted               // the client started a close handshake of its own (set by the driver)
+	halfClosed                 // Close only half-closed the socket; awaitPeerEnd is due
 )
 
 // hasFailed reports whether any of the bits in f is set.
@@ -400,7 +404,15 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 // returned, without closing again: that second close cost the reader's
 // teardown, after the peer's close frame, about 0.7 µs of errors built
 // for nobody.
+//
+// After a close handshake the peer started, the first Close, which
+// coder/websocket makes right after its reply, only half-closes the
+// socket (FIN): the reader's teardown then waits for the peer's end of
+// TCP (awaitPeerEnd) and closes it with a second Close.
 func (t *trackedConn) Close() error {
+	if t.halfClose() {
+		return nil
+	}
 	err := net.ErrClosed
 	t.closeOnce.Do(func() {
 		if t.socket != nil {
@@ -409,6 +421,56 @@ func (t *trackedConn) Close() error {
 		err = t.rwc.Close()
 	})
 	return err
+}
+
+// halfClose shuts the socket's sending side, once, when the peer's close
+// frame has been read and answered with nothing failed, and the client did
+// not start a handshake of its own. It reports whether it did.
+func (t *trackedConn) halfClose() bool {
+	f := t.failed.Load()
+	if f&(closeFrameRead|readFailed|writeFailed|closeStarted|halfClosed) != closeFrameRead {
+		return false
+	}
+	s := t.socket
+	if cc, ok := s.(*countingConn); ok {
+		s = cc.Conn
+	}
+	cw, ok := s.(interface{ CloseWrite() error })
+	if !ok || !t.failed.CompareAndSwap(f, f|halfClosed) {
+		return false
+	}
+	if cw.CloseWrite() != nil {
+		t.failed.Or(writeFailed)
+	}
+	return true
+}
+
+// awaitPeerEnd waits, up to limit, for the peer to end TCP after Close
+// half-closed the socket, discarding what arrives, and reports whether the
+// peer reset the connection: then it did not read the client's reply, and
+// the close was not clean (RFC 6455 7.1.1 and 7.1.4: the server closes TCP
+// first, and a client waits for it). A peer that keeps TCP open past limit
+// counts as clean, as in Chromium, which waits 2 s. Without a half-close it
+// returns false at once.
+func (t *trackedConn) awaitPeerEnd(limit time.Duration) (reset bool) {
+	if !t.hasFailed(halfClosed) {
+		return false
+	}
+	if t.hasFailed(writeFailed) {
+		return true
+	}
+	t.socket.SetReadDeadline(time.Now().Add(limit))
+	var buf [256]byte
+	for {
+		_, err := t.socket.Read(buf[:])
+		switch {
+		case err == nil:
+		case err == io.EOF, errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, net.ErrClosed):
+			return false
+		default:
+			return true
+		}
+	}
 }
 
 // protocolViolation is the error trackedConn.Read returns when the server

@@ -715,3 +715,83 @@ func TestStalledTLSDialLeavesNoSocket(t *testing.T) {
 		assert.False(t, errors.As(err, &ne) && ne.Timeout(), "by ctx %v: 3 s after Dial failed, its socket was still open", byCtx)
 	}
 }
+
+// bodyOver stands for the upgraded connection's body over a socket:
+// closing it leaves the socket to trackedConn.
+type bodyOver struct{ net.Conn }
+
+func (bodyOver) Close() error { return nil }
+
+// After a close handshake the peer started, trackedConn's first Close only
+// half-closes the socket, and awaitPeerEnd tells a peer that ends TCP (or
+// keeps it past the limit) from one that resets it, even when the reply was
+// written before the reset arrived: then the close is not clean. After a
+// handshake the client started, Close closes at once and nothing is awaited.
+func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
+	closing := serverFrame(0x88, false, []byte{0x0f, 0xa2, 'b', 'y', 'e'})
+	reply := []byte{0x88, 0x82, 0, 0, 0, 0, 0x0f, 0xa2}
+	// handshake has the server write its close frame and the client read
+	// it and write its reply, which the server reads.
+	handshake := func(t *testing.T, ownClose bool) (*trackedConn, *net.TCPConn) {
+		client, s := tcpPair(t)
+		server := s.(*net.TCPConn)
+		cc := newCountingConn(client)
+		tc := &trackedConn{rwc: bodyOver{cc}, socket: cc}
+		if ownClose {
+			tc.failed.Or(closeStarted)
+		}
+		_, err := server.Write(closing)
+		require.NoError(t, err)
+		_, err = io.ReadFull(tc, make([]byte, len(closing)))
+		require.NoError(t, err)
+		require.True(t, tc.hasFailed(closeFrameRead))
+		_, err = tc.Write(reply)
+		require.NoError(t, err)
+		_, err = io.ReadFull(server, make([]byte, len(reply)))
+		require.NoError(t, err)
+		require.NoError(t, tc.Close())
+		return tc, server
+	}
+	// serverSees reads what the server gets after the reply: io.EOF after
+	// a half-close or a close.
+	serverSees := func(server *net.TCPConn) error {
+		server.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := server.Read(make([]byte, 1))
+		return err
+	}
+
+	t.Run("the peer resets", func(t *testing.T) {
+		tc, server := handshake(t, false)
+		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
+		server.SetLinger(0)
+		server.Close()
+		assert.True(t, tc.awaitPeerEnd(5*time.Second), "a reset after the reply is seen")
+		assert.NoError(t, tc.Close(), "the second Close closes the socket")
+		assert.ErrorIs(t, tc.Close(), net.ErrClosed)
+	})
+	t.Run("the peer ends TCP", func(t *testing.T) {
+		tc, server := handshake(t, false)
+		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
+		server.Close()
+		assert.False(t, tc.awaitPeerEnd(5*time.Second))
+		assert.NoError(t, tc.Close())
+	})
+	t.Run("the peer keeps TCP open", func(t *testing.T) {
+		tc, server := handshake(t, false)
+		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
+		_, err := server.Write([]byte("ignored"))
+		require.NoError(t, err)
+		start := time.Now()
+		assert.False(t, tc.awaitPeerEnd(50*time.Millisecond))
+		assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "it waits the limit")
+		assert.NoError(t, tc.Close())
+		assert.ErrorIs(t, serverSees(server), io.EOF)
+	})
+	t.Run("the client started the handshake", func(t *testing.T) {
+		tc, server := handshake(t, true)
+		assert.ErrorIs(t, tc.Close(), net.ErrClosed, "the first Close closed the socket")
+		server.SetLinger(0)
+		server.Close()
+		assert.False(t, tc.awaitPeerEnd(5*time.Second), "nothing to await")
+	})
+}

@@ -488,6 +488,22 @@ var Cases = []*Case{
 		},
 	},
 	{
+		Name: "cl-close-answered-then-rst", Group: "closing",
+		Promise: "RFC 6455 7.1.1 / 7.1.4: after its close the server ends TCP; a reset instead, even after the client's answer was written, is not clean, and the server's code is kept",
+		Server: func(p *Peer) error {
+			if err := p.Upgrade(); err != nil {
+				return err
+			}
+			if err := p.Close(4003, "bye"); err != nil {
+				return err
+			}
+			_, err := p.AwaitClose(false)
+			p.RST()
+			return err
+		},
+		Want: Want{Trace: []string{"OPEN>CLOSING 4003 remote", "CLOSING>CLOSED 4003 remote"}, Reason: "bye", Messages: 0, ServerSaw: 4003},
+	},
+	{
 		Name: "cl-client-close-unanswered", Group: "closing",
 		Promise: "README: the peer never answers a close: CLOSED after CloseTimeout, 1006 \"close timeout\", not clean",
 		Server: func(p *Peer) error {
