@@ -556,7 +556,7 @@ func jsMillis(t int64) int64 { return t - t%int64(time.Millisecond) }
 // Once the turns have taken drainWindow bytes of messages, the browser may
 // hold more behind them (Chromium reads from the network only as the page
 // takes data, with gaps of milliseconds): the turns then go on until no
-// socket event came for drainQuietJS, at most maxDrain. A drain cut short
+// the drain is quiet (drainQuietFor), at most maxDrain. A drain cut short
 // by maxDrain (a stream, not a backlog) is not tried again until a yield
 // ends quiet having taken less than drainWindow. With drainNow the drain
 // begins at the first turn. It reports whether it ended quiet.
@@ -567,6 +567,7 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) 
 	still, end, left := 0, now+int64(span), int64(span) // left: nanoseconds of the span still to go
 	budget, taken := maxYieldTurns+int(span/time.Millisecond)*4, d.bytesIn.Load()
 	var drainFrom, lastEvent int64 // drainFrom: when the drain began, 0 if none
+	var longestGap int64           // the longest time between two turns that brought events, in the drain
 	drained := false               // the drain ended on quiet
 	if drainNow {
 		drainFrom, lastEvent = now, now
@@ -611,6 +612,9 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) 
 		if d.events.Load() == before {
 			still++
 		} else {
+			if drainFrom != 0 {
+				longestGap = max(longestGap, now-lastEvent)
+			}
 			still, lastEvent = 0, now
 		}
 		left = end - now
@@ -619,7 +623,7 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) 
 			d.drains++
 		}
 		if drainFrom != 0 && left <= 0 {
-			if drained = now-lastEvent >= int64(drainQuietJS); drained {
+			if drained = drainQuietFor(still, now-lastEvent, longestGap); drained {
 				break
 			}
 			if now-drainFrom >= int64(maxDrain) {

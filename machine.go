@@ -51,9 +51,9 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // taken nothing while bytes waited (a reader the machine left
 // unscheduled), also waits, once caught up, until no byte came for
 // drainQuiet, taking up to maxDrain in all (backlogLookLimit); in the
-// browser, once a look has taken that much, its turns go on until no
-// socket event came for drainQuietJS, since Chromium reads from the
-// network only as the page takes data, at most maxDrain. A stream never
+// browser, once a look has taken that much, its turns go on until the
+// drain is quiet (drainQuietFor), since Chromium reads from the network
+// only as the page takes data, at most maxDrain. A stream never
 // goes quiet: a long look or drain cut short is not tried again until one
 // has ended quiet without a backlog (drainOffAfter). The drivers carry
 // these out.
@@ -113,6 +113,16 @@ func drainOffAfter(drainOff, backlog, cut bool) bool {
 		return false
 	}
 	return drainOff
+}
+
+// drainQuietFor reports whether a browser drain has gone quiet: quietTurns
+// turns in a row brought no socket event, and none came for drainQuietJS
+// or twice the longest gap between two deliveries of this drain, if
+// longer. Time alone is not enough: on a loaded machine one turn took 6 ms,
+// and Chromium delivered the rest of a backlog, and the close behind it,
+// after that single quiet turn. Nanoseconds.
+func drainQuietFor(quietInRow int, sinceEvent, longestGap int64) bool {
+	return quietInRow >= quietTurns && sinceEvent >= max(int64(drainQuietJS), 2*longestGap)
 }
 
 // drainsAtOnce reports whether a browser yield drains from its first turn,
