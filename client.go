@@ -339,8 +339,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // queued earlier, the first turn of a yield is a 1 ms timer when no Send
 // came for 2 ms, else a background-priority task. Once a yield's turns
 // have taken 64 KiB or more of messages the page had not yet taken, it
-// goes on in 1 ms timer turns until no socket event came for 4 ms, at most
-// 50 ms: Chromium reads from the network only as the page takes data, with
+// goes on in 1 ms timer turns until two turns in a row brought no socket
+// event and none came for 4 ms (or twice the longest gap between its
+// deliveries), at most 50 ms: Chromium reads from the network only as the page takes data, with
 // gaps of milliseconds, and a close behind that backlog has reached the
 // machine. A stream that never goes quiet ends such a drain at 50 ms, and
 // the next yields drain only after one ended quiet on less than 64 KiB.
