@@ -328,7 +328,12 @@ func (d *nativeConn) closeHandshake(code StatusCode, reason string, done chan st
 		// the close timeout it is, even when CloseTimeout is longer.
 		d.c.closeTimerFired()
 	}
-	d.raw.Close()
+	if !d.raw.hasFailed(halfClosed) {
+		// After the peer's close frame, answered and half-closed before
+		// this Close, the reader's teardown closes the socket once it has
+		// seen how the peer ends TCP: closing it here would hide a reset.
+		d.raw.Close()
+	}
 }
 
 // waitCloser lets a close handshake in progress finish; the close timer

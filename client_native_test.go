@@ -805,3 +805,48 @@ func TestCloseDecidedBeforeAnOverLimitMessageSendsItsFrame(t *testing.T) {
 		t.Fatal("the server read nothing")
 	}
 }
+
+// The application's Close that comes after coder/websocket has answered the
+// peer's close frame and half-closed the socket, but before the reader
+// reported that close, leaves the socket to the reader's teardown: a reset
+// from the peer is still seen, and the close is not clean. The window is a
+// few microseconds: the test spins until the half-close and retries until
+// Close lands in it.
+func TestCloseAfterTheAnswerSeesTheReset(t *testing.T) {
+	for attempt := 0; attempt < 20; attempt++ {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			conn, rw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+				acceptFor(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n")
+			rw.Flush()
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if readFramePayload(rw) == nil { // the client's "go"
+				return
+			}
+			rw.Write(closeFrameBytes(4000, []byte("bye")))
+			rw.Flush()
+			readFramePayload(rw)             // the client's answer
+			conn.(*net.TCPConn).SetLinger(0) // Close resets
+		}))
+		c, rec := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: -1})
+		raw := c.t.(*nativeConn).raw
+		require.NoError(t, c.SendText(context.Background(), "go"))
+		for deadline := time.Now().Add(5 * time.Second); !raw.hasFailed(halfClosed) && time.Now().Before(deadline); {
+			runtime.Gosched()
+		}
+		c.Close(StatusNormalClosure, "")
+		srv.Close()
+		tr := rec.transitions()
+		if len(tr) < 2 || tr[1] != "OPEN>CLOSING 1000" {
+			continue // the reader reported the peer's close first: not the window
+		}
+		st, _ := c.CloseStatus()
+		assert.False(t, st.WasClean, "the peer reset TCP after the answer: %v", tr)
+		return
+	}
+	t.Fatal("Close never landed between the half-close and the reader's report in 20 attempts")
+}

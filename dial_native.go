@@ -431,18 +431,43 @@ func (t *trackedConn) halfClose() bool {
 	if f&(closeFrameRead|readFailed|writeFailed|closeStarted|halfClosed) != closeFrameRead {
 		return false
 	}
-	s := t.socket
-	if cc, ok := s.(*countingConn); ok {
-		s = cc.Conn
-	}
-	cw, ok := s.(interface{ CloseWrite() error })
-	if !ok || !t.failed.CompareAndSwap(f, f|halfClosed) {
+	s := transportSocket(t.socket)
+	if s == nil || !t.failed.CompareAndSwap(f, f|halfClosed) {
 		return false
 	}
-	if cw.CloseWrite() != nil {
+	if s.CloseWrite() != nil {
 		t.failed.Or(writeFailed)
 	}
 	return true
+}
+
+// halfClosableSocket is an operating-system socket that can shut its
+// sending side: *net.TCPConn, *net.UnixConn.
+type halfClosableSocket interface {
+	net.Conn
+	syscall.Conn
+	CloseWrite() error
+}
+
+// transportSocket returns the socket under s, through the counting
+// wrapper and TLS (an HTTPClient whose Transport dials TLS itself records
+// the *tls.Conn), or nil when there is none. A *tls.Conn's own CloseWrite
+// would send a close_notify alert, waiting for its write lock behind a
+// Send blocked on a peer that does not read: for ever.
+func transportSocket(s net.Conn) halfClosableSocket {
+	for s != nil {
+		switch c := s.(type) {
+		case halfClosableSocket:
+			return c
+		case *countingConn:
+			s = c.Conn
+		case interface{ NetConn() net.Conn }:
+			s = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // awaitPeerEnd waits, up to limit, for the peer to end TCP after Close
@@ -459,10 +484,11 @@ func (t *trackedConn) awaitPeerEnd(limit time.Duration) (reset bool) {
 	if t.hasFailed(writeFailed) {
 		return true
 	}
-	t.socket.SetReadDeadline(time.Now().Add(limit))
+	s := transportSocket(t.socket) // under TLS: what arrives now is discarded unread
+	s.SetReadDeadline(time.Now().Add(limit))
 	var buf [256]byte
 	for {
-		_, err := t.socket.Read(buf[:])
+		_, err := s.Read(buf[:])
 		switch {
 		case err == nil:
 		case err == io.EOF, errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, net.ErrClosed):

@@ -795,3 +795,49 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 		assert.False(t, tc.awaitPeerEnd(5*time.Second), "nothing to await")
 	})
 }
+
+// Under TLS (an HTTPClient whose Transport dials TLS itself records the
+// *tls.Conn), the half-close shuts the TCP socket's sending side, not the
+// TLS connection's: a *tls.Conn's CloseWrite waits for its write lock,
+// which a Send blocked on a peer that does not read holds for ever.
+func TestTrackedConnHalfClosesUnderTLS(t *testing.T) {
+	ca := newTestCA(t)
+	client, server := tcpPair(t)
+	tlsServer := tls.Server(server, &tls.Config{Certificates: []tls.Certificate{ca.Server}})
+	tlsClient := tls.Client(client, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1"})
+	handshake := make(chan error, 1)
+	go func() { handshake <- tlsServer.Handshake() }()
+	require.NoError(t, tlsClient.Handshake())
+	require.NoError(t, <-handshake)
+	cc := newCountingConn(tlsClient)
+	assert.Same(t, client, transportSocket(cc), "the socket under TLS")
+	tc := &trackedConn{rwc: bodyOver{cc}, socket: cc}
+	closing := serverFrame(0x88, false, []byte{0x0f, 0xa0})
+	_, err := tlsServer.Write(closing)
+	require.NoError(t, err)
+	_, err = io.ReadFull(tc, make([]byte, len(closing)))
+	require.NoError(t, err)
+
+	blocked := make(chan error, 1)
+	go func() { _, err := tlsClient.Write(make([]byte, 64<<20)); blocked <- err }() // the server reads nothing
+	time.Sleep(50 * time.Millisecond)                                               // the write fills the buffers and holds the TLS lock
+	closed := make(chan error, 1)
+	go func() { closed <- tc.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		server.Close() // releases the test
+		t.Fatal("Close waited behind the blocked write")
+	}
+	select {
+	case err := <-blocked:
+		assert.Error(t, err, "the half-close fails the blocked write")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the blocked write goes on after the half-close")
+	}
+	server.(*net.TCPConn).SetLinger(0)
+	server.Close()
+	assert.True(t, tc.awaitPeerEnd(5*time.Second), "the reset under TLS is seen")
+	assert.NoError(t, tc.Close())
+}
