@@ -503,16 +503,19 @@ func notify(ch chan struct{}) {
 }
 
 // Close starts the closing handshake with code and reason, waits for the
-// peer's close frame at most CloseTimeout, and returns once CLOSED.
+// peer's close frame at most CloseTimeout, and returns once CLOSED: after
+// the peer has also ended TCP, as RFC 6455 asks of servers and as browsers
+// wait for it (at most 2 s, or CloseTimeout if shorter, for a peer that
+// keeps TCP open).
 //
 // The code must be 1000 or 3000–4999 and the reason valid UTF-8 of at most
 // 123 bytes: what browsers accept, enforced natively too so both platforms
 // agree. Anything else returns a *UsageError and changes nothing.
 //
 // Close returns nil when the connection ended cleanly (close frames went
-// both ways, whoever started), and otherwise a *CloseError with the final
-// status: 1006 when the peer did not answer in time or the connection
-// dropped. Calling it again, or concurrently, is safe and returns the same.
+// both ways, whoever started, and the peer did not then reset TCP), and
+// otherwise a *CloseError with the final status: 1006 when the peer did
+// not answer in time or the connection dropped. Calling it again, or concurrently, is safe and returns the same.
 // In the browser a socket whose close timed out is abandoned, not killed:
 // scripts cannot abort a WebSocket, so the browser finishes it on its own.
 func (c *Client) Close(code StatusCode, reason string) error {

@@ -156,14 +156,14 @@ func (d *nativeConn) readLoop() {
 	}
 	d.pings.Wait()
 	// coder/websocket answers the peer's close frame itself; the handshake
-	// is clean only if that answer was written and the peer then ended
-	// TCP without a reset, or if our own close frame was answered.
-	d.c.transportGone(peerClosed && !d.raw.hasFailed(writeFailed) && !reset || d.closeSeen.Load())
+	// is clean only if that answer was written, or our own close frame
+	// was answered, and the peer then ended TCP without a reset.
+	d.c.transportGone((peerClosed && !d.raw.hasFailed(writeFailed) || d.closeSeen.Load()) && !reset)
 }
 
-// peerEndWait bounds the wait for the peer's end of TCP after a close
-// handshake it started (and CloseTimeout, when shorter): Chromium's wait.
-// A peer that keeps TCP open delays CLOSED by that much; Send is refused
+// peerEndWait bounds the wait for the peer's end of TCP after the close
+// handshake (and CloseTimeout, when shorter): Chromium's wait. A peer that
+// keeps TCP open delays CLOSED, and Close, by that much; Send is refused
 // meanwhile.
 const peerEndWait = 2 * time.Second
 
@@ -298,7 +298,6 @@ func (d *nativeConn) sendClose(code StatusCode, reason string, here bool) {
 	}
 	done := make(chan struct{})
 	d.closerDone = done
-	d.raw.failed.Or(closeStarted)
 	if d.closerWait != nil {
 		close(d.closerWait)
 	}

@@ -351,8 +351,9 @@ const (
 	readFailed     = 1 << iota // a Read failed, or met a protocol violation
 	writeFailed                // a Write failed
 	closeFrameRead             // a Read returned the whole of the peer's close frame
-	closeStarted               // the client started a close handshake of its own (set by the driver)
 	halfClosed                 // Close only half-closed the socket; awaitPeerEnd is due
+	peerReset                  // Close found the peer's reset already there (awaitPeerEnd reports it)
+	socketClosed               // Close closed the socket: no half-close any more
 )
 
 // hasFailed reports whether any of the bits in f is set.
@@ -405,16 +406,18 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 // teardown, after the peer's close frame, about 0.7 µs of errors built
 // for nobody.
 //
-// After a close handshake the peer started, the first Close, which
-// coder/websocket makes right after its reply, only half-closes the
-// socket (FIN): the reader's teardown then waits for the peer's end of
-// TCP (awaitPeerEnd) and closes it with a second Close.
+// After the peer's close frame, the first Close, which coder/websocket
+// makes right after its reply or after reading the answer to the client's
+// close, only half-closes the socket (FIN): the reader's teardown then
+// waits for the peer's end of TCP (awaitPeerEnd) and closes it with a
+// second Close.
 func (t *trackedConn) Close() error {
 	if t.halfClose() {
 		return nil
 	}
 	err := net.ErrClosed
 	t.closeOnce.Do(func() {
+		t.failed.Or(socketClosed)
 		if t.socket != nil {
 			t.socket.Close()
 		}
@@ -424,21 +427,42 @@ func (t *trackedConn) Close() error {
 }
 
 // halfClose shuts the socket's sending side, once, when the peer's close
-// frame has been read and answered with nothing failed, and the client did
-// not start a handshake of its own. It reports whether it did.
+// frame has been read and nothing failed, unless the peer's end of TCP has
+// already arrived (usual after the answer to the client's close): then it
+// notes a reset and leaves the socket to be closed at once. It reports
+// whether it half-closed.
 func (t *trackedConn) halfClose() bool {
 	f := t.failed.Load()
-	if f&(closeFrameRead|readFailed|writeFailed|closeStarted|halfClosed) != closeFrameRead {
+	if f&(closeFrameRead|readFailed|writeFailed|halfClosed|peerReset|socketClosed) != closeFrameRead {
 		return false
 	}
 	s := transportSocket(t.socket)
-	if s == nil || !t.failed.CompareAndSwap(f, f|halfClosed) {
+	if s == nil {
+		return false
+	}
+	if reset, known := socketEnd(t.socketRaw(s)); known {
+		if reset {
+			t.failed.Or(peerReset)
+		}
+		return false
+	}
+	if !t.failed.CompareAndSwap(f, f|halfClosed) {
 		return false
 	}
 	if s.CloseWrite() != nil {
 		t.failed.Or(writeFailed)
 	}
 	return true
+}
+
+// socketRaw returns the raw connection of s, the socket under t: the
+// counting wrapper's when it wraps s, without SyscallConn's allocation.
+func (t *trackedConn) socketRaw(s halfClosableSocket) syscall.RawConn {
+	if cc, ok := t.socket.(*countingConn); ok && cc.Conn == net.Conn(s) && cc.raw != nil {
+		return cc.raw
+	}
+	raw, _ := s.SyscallConn()
+	return raw
 }
 
 // halfClosableSocket is an operating-system socket that can shut its
@@ -472,19 +496,24 @@ func transportSocket(s net.Conn) halfClosableSocket {
 
 // awaitPeerEnd waits, up to limit, for the peer to end TCP after Close
 // half-closed the socket, discarding what arrives, and reports whether the
-// peer reset the connection: then it did not read the client's reply, and
-// the close was not clean (RFC 6455 7.1.1 and 7.1.4: the server closes TCP
-// first, and a client waits for it). A peer that keeps TCP open past limit
-// counts as clean, as in Chromium, which waits 2 s. Without a half-close it
-// returns false at once.
+// peer reset the connection (RFC 6455 7.1.1: the server closes TCP first,
+// and a client waits for it): then the close was not clean, as Chromium
+// reports it. After the peer's close, a reset means it did not read the
+// client's reply. A peer that keeps TCP open past limit counts as clean,
+// as in Chromium, which waits 2 s. Without a half-close it returns false
+// at once. An end that has already arrived, the common case after the
+// answer to the client's close, is read without arming a deadline.
 func (t *trackedConn) awaitPeerEnd(limit time.Duration) (reset bool) {
 	if !t.hasFailed(halfClosed) {
-		return false
+		return t.hasFailed(peerReset)
 	}
 	if t.hasFailed(writeFailed) {
 		return true
 	}
 	s := transportSocket(t.socket) // under TLS: what arrives now is discarded unread
+	if reset, known := socketEnd(t.socketRaw(s)); known {
+		return reset
+	}
 	s.SetReadDeadline(time.Now().Add(limit))
 	var buf [256]byte
 	for {

@@ -11,11 +11,13 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -722,24 +724,21 @@ type bodyOver struct{ net.Conn }
 
 func (bodyOver) Close() error { return nil }
 
-// After a close handshake the peer started, trackedConn's first Close only
-// half-closes the socket, and awaitPeerEnd tells a peer that ends TCP (or
-// keeps it past the limit) from one that resets it, even when the reply was
-// written before the reset arrived: then the close is not clean. After a
-// handshake the client started, Close closes at once and nothing is awaited.
+// After the peer's close frame, trackedConn's first Close only half-closes
+// the socket, and awaitPeerEnd tells a peer that ends TCP (or keeps it past
+// the limit) from one that resets it, even when the reply was written
+// before the reset arrived: then the close is not clean.
 func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 	closing := serverFrame(0x88, false, []byte{0x0f, 0xa2, 'b', 'y', 'e'})
 	reply := []byte{0x88, 0x82, 0, 0, 0, 0, 0x0f, 0xa2}
 	// handshake has the server write its close frame and the client read
 	// it and write its reply, which the server reads.
-	handshake := func(t *testing.T, ownClose bool) (*trackedConn, *net.TCPConn) {
+	// first, if not nil, runs on the server's end before the client's Close.
+	handshake := func(t *testing.T, first func(*net.TCPConn)) (*trackedConn, *net.TCPConn) {
 		client, s := tcpPair(t)
 		server := s.(*net.TCPConn)
 		cc := newCountingConn(client)
 		tc := &trackedConn{rwc: bodyOver{cc}, socket: cc}
-		if ownClose {
-			tc.failed.Or(closeStarted)
-		}
 		_, err := server.Write(closing)
 		require.NoError(t, err)
 		_, err = io.ReadFull(tc, make([]byte, len(closing)))
@@ -749,6 +748,12 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 		require.NoError(t, err)
 		_, err = io.ReadFull(server, make([]byte, len(reply)))
 		require.NoError(t, err)
+		if first != nil {
+			first(server)
+			for deadline := time.Now().Add(5 * time.Second); tcpState(t, cc.raw) == tcpEstablished && time.Now().Before(deadline); {
+				runtime.Gosched() // until the end has crossed loopback
+			}
+		}
 		require.NoError(t, tc.Close())
 		return tc, server
 	}
@@ -761,7 +766,7 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 	}
 
 	t.Run("the peer resets", func(t *testing.T) {
-		tc, server := handshake(t, false)
+		tc, server := handshake(t, nil)
 		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
 		server.SetLinger(0)
 		server.Close()
@@ -770,14 +775,14 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 		assert.ErrorIs(t, tc.Close(), net.ErrClosed)
 	})
 	t.Run("the peer ends TCP", func(t *testing.T) {
-		tc, server := handshake(t, false)
+		tc, server := handshake(t, nil)
 		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
 		server.Close()
 		assert.False(t, tc.awaitPeerEnd(5*time.Second))
 		assert.NoError(t, tc.Close())
 	})
 	t.Run("the peer keeps TCP open", func(t *testing.T) {
-		tc, server := handshake(t, false)
+		tc, server := handshake(t, nil)
 		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
 		_, err := server.Write([]byte("ignored"))
 		require.NoError(t, err)
@@ -787,13 +792,24 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 		assert.NoError(t, tc.Close())
 		assert.ErrorIs(t, serverSees(server), io.EOF)
 	})
-	t.Run("the client started the handshake", func(t *testing.T) {
-		tc, server := handshake(t, true)
-		assert.ErrorIs(t, tc.Close(), net.ErrClosed, "the first Close closed the socket")
-		server.SetLinger(0)
-		server.Close()
-		assert.False(t, tc.awaitPeerEnd(5*time.Second), "nothing to await")
-	})
+	// The end already there when coder/websocket closes (usual after the
+	// answer to the client's close): the socket is closed at once, a reset
+	// is still reported, and a later Close neither half-closes nor marks a
+	// failed write.
+	for _, reset := range []bool{false, true} {
+		t.Run(fmt.Sprintf("the peer ended first, reset %v", reset), func(t *testing.T) {
+			tc, _ := handshake(t, func(server *net.TCPConn) {
+				if reset {
+					server.SetLinger(0)
+				}
+				server.Close()
+			})
+			assert.False(t, tc.hasFailed(halfClosed), "closed, not half-closed")
+			assert.Equal(t, reset, tc.awaitPeerEnd(5*time.Second))
+			assert.ErrorIs(t, tc.Close(), net.ErrClosed, "the first Close closed the socket")
+			assert.False(t, tc.hasFailed(halfClosed|writeFailed), "a later Close changes nothing")
+		})
+	}
 }
 
 // Under TLS (an HTTPClient whose Transport dials TLS itself records the

@@ -30,8 +30,8 @@ type Options struct {
 	// CLOSING, wait for the close handshake. Default 5s. Natively,
 	// coder/websocket gives up waiting after 5s on its own, so values
 	// above 5s act as 5s there; the status still says "close timeout".
-	// After a close the peer started, it also bounds (with 2s, as in
-	// Chromium) the native wait for the peer to end TCP before CLOSED.
+	// After the close frames, it also bounds (with 2s, as in Chromium)
+	// the native wait for the peer to end TCP before CLOSED.
 	CloseTimeout time.Duration
 	// ReadLimit is the largest message accepted, in bytes. A larger one
 	// closes the connection with 1009. Default 1 MiB; negative: no limit.

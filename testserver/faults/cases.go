@@ -504,6 +504,23 @@ var Cases = []*Case{
 		Want: Want{Trace: []string{"OPEN>CLOSING 4003 remote", "CLOSING>CLOSED 4003 remote"}, Reason: "bye", Messages: 0, ServerSaw: 4003},
 	},
 	{
+		Name: "cl-client-close-answered-then-rst", Group: "closing",
+		Promise: "RFC 6455 7.1.1 / Chromium: the server answers the client's close, then resets TCP instead of ending it: not clean, CLOSED 1006 Remote, as Chromium reports it",
+		Server: func(p *Peer) error {
+			if err := p.Upgrade(); err != nil {
+				return err
+			}
+			code, err := p.AwaitClose(false)
+			if err == nil {
+				err = p.Close(code, "")
+			}
+			p.RST()
+			return err
+		},
+		Program: closeAtOnceProgram,
+		Want:    Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1006 remote"}, Messages: 0, ServerSaw: 1000, Check: closeReturned(1006)},
+	},
+	{
 		Name: "cl-client-close-unanswered", Group: "closing",
 		Promise: "README: the peer never answers a close: CLOSED after CloseTimeout, 1006 \"close timeout\", not clean",
 		Server: func(p *Peer) error {
