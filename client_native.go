@@ -145,8 +145,7 @@ func (d *nativeConn) readLoop() {
 	d.mu.Lock()
 	d.rawClosed = true
 	d.mu.Unlock()
-	reset := d.raw.awaitPeerEnd(min(d.c.cfg.closeTimeout, peerEndWait))
-	d.raw.Close()
+	reset := d.raw.finishClose(min(d.c.cfg.closeTimeout, peerEndWait))
 	if !peerClosed {
 		// Releases a ping waiting for its pong. After the peer's close
 		// frame coder/websocket has closed the connection itself (with
@@ -327,12 +326,7 @@ func (d *nativeConn) closeHandshake(code StatusCode, reason string, done chan st
 		// the close timeout it is, even when CloseTimeout is longer.
 		d.c.closeTimerFired()
 	}
-	if !d.raw.hasFailed(halfClosed) {
-		// After the peer's close frame, answered and half-closed before
-		// this Close, the reader's teardown closes the socket once it has
-		// seen how the peer ends TCP: closing it here would hide a reset.
-		d.raw.Close()
-	}
+	d.raw.Close() // after the peer's close frame only a half-close: the reader's teardown ends it
 }
 
 // waitCloser lets a close handshake in progress finish; the close timer
@@ -348,7 +342,7 @@ func (d *nativeConn) waitCloser() {
 
 // abort drops the connection: the peer is presumed dead, so no courtesy
 // frame is tried.
-func (d *nativeConn) abort(bool, closeFrame) { d.raw.Close() }
+func (d *nativeConn) abort(bool, closeFrame) { d.raw.closeNow() }
 
 func (d *nativeConn) bufferedAmount() int { return int(d.inFlight.Load()) }
 

@@ -850,3 +850,79 @@ func TestCloseAfterTheAnswerSeesTheReset(t *testing.T) {
 	}
 	t.Fatal("Close never landed between the half-close and the reader's report in 20 attempts")
 }
+
+// hijackServe runs handle on a hand-made WebSocket connection and its raw
+// net.Conn, which it closes when it wants to.
+func hijackServe(t *testing.T, handle func(conn net.Conn, rw *bufio.ReadWriter)) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+			acceptFor(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n")
+		rw.Flush()
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		handle(conn, rw)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// A server that keeps sending after its close frame, as fast as it can,
+// does not hold the client's CLOSED or Close past CloseTimeout and the
+// wait for its end of TCP: the look for an end already there reads once.
+// With a look that read until the socket was empty, 1 in 5–20 runs hung
+// for as long as the server sent, Close included (a helper's attack).
+func TestFloodAfterTheCloseFrameEnds(t *testing.T) {
+	for _, clientCloses := range []bool{false, true} {
+		for run := range 5 {
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+				defer close(done)
+				defer conn.Close()
+				if clientCloses && readFramePayload(rw) == nil {
+					return
+				}
+				rw.Write(append(closeFrameBytes(4000, []byte("bye")), make([]byte, 1<<20)...))
+				rw.Flush()
+				junk := make([]byte, 64<<10)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					conn.SetWriteDeadline(time.Now().Add(time.Second))
+					if _, err := conn.Write(junk); err != nil {
+						return
+					}
+				}
+			})
+			c, rec := dial(t, url, &Options{PingInterval: -1, CloseTimeout: 200 * time.Millisecond})
+			closed := make(chan struct{})
+			go func() {
+				if clientCloses {
+					c.Close(StatusNormalClosure, "")
+				}
+				<-c.Done()
+				close(closed)
+			}()
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Errorf("client closes %v, run %d: not CLOSED 10 s into the flood: %v", clientCloses, run, rec.transitions())
+				close(stop)
+				<-closed
+			}
+			select {
+			case <-stop:
+			default:
+				close(stop)
+			}
+			<-done
+		}
+	}
+}

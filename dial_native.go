@@ -338,8 +338,8 @@ type trackedConn struct {
 	// after the peer's close frame, and the reader's teardown closes it
 	// again. With the failure flags in one word, trackedConn stays in
 	// the 112 B size class.
-	closeOnce sync.Once
-	entered   chan struct{}
+	closeMu sync.Mutex
+	entered chan struct{}
 
 	// Used only by the reading goroutine (coder/websocket reads under a lock).
 	frames   frameChecker
@@ -406,34 +406,51 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 // teardown, after the peer's close frame, about 0.7 µs of errors built
 // for nobody.
 //
-// After the peer's close frame, the first Close, which coder/websocket
-// makes right after its reply or after reading the answer to the client's
-// close, only half-closes the socket (FIN): the reader's teardown then
-// waits for the peer's end of TCP (awaitPeerEnd) and closes it with a
-// second Close.
+// After the peer's close frame, which coder/websocket reads before it
+// closes (right after its reply, or after the answer to the client's
+// close), Close only half-closes the socket (FIN), unless the peer's end
+// of TCP is already there, and a Close after that does nothing: the
+// reader's teardown waits for the peer's end and closes the socket
+// (finishClose). Only closeNow cuts that wait short.
 func (t *trackedConn) Close() error {
-	if t.halfClose() {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	switch f := t.failed.Load(); {
+	case f&socketClosed != 0:
+		return net.ErrClosed
+	case f&halfClosed != 0:
+		return nil
+	case t.halfClose(f):
 		return nil
 	}
-	err := net.ErrClosed
-	t.closeOnce.Do(func() {
-		t.failed.Or(socketClosed)
-		if t.socket != nil {
-			t.socket.Close()
-		}
-		err = t.rwc.Close()
-	})
-	return err
+	return t.closeLocked()
 }
 
-// halfClose shuts the socket's sending side, once, when the peer's close
-// frame has been read and nothing failed, unless the peer's end of TCP has
-// already arrived (usual after the answer to the client's close): then it
-// notes a reset and leaves the socket to be closed at once. It reports
-// whether it half-closed.
-func (t *trackedConn) halfClose() bool {
-	f := t.failed.Load()
-	if f&(closeFrameRead|readFailed|writeFailed|halfClosed|peerReset|socketClosed) != closeFrameRead {
+// closeNow closes the socket at once, half-closed or not: an abort.
+func (t *trackedConn) closeNow() error {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	if t.hasFailed(socketClosed) {
+		return net.ErrClosed
+	}
+	return t.closeLocked()
+}
+
+func (t *trackedConn) closeLocked() error {
+	t.failed.Or(socketClosed)
+	if t.socket != nil {
+		t.socket.Close()
+	}
+	return t.rwc.Close()
+}
+
+// halfClose shuts the socket's sending side, under closeMu, when the
+// peer's close frame has been read and nothing failed, unless the peer's
+// end of TCP has already arrived (usual after the answer to the client's
+// close): then it notes a reset and leaves the socket to be closed at
+// once. It reports whether it half-closed.
+func (t *trackedConn) halfClose(f uint32) bool {
+	if f&(closeFrameRead|readFailed|writeFailed|peerReset) != closeFrameRead {
 		return false
 	}
 	s := transportSocket(t.socket)
@@ -446,9 +463,7 @@ func (t *trackedConn) halfClose() bool {
 		}
 		return false
 	}
-	if !t.failed.CompareAndSwap(f, f|halfClosed) {
-		return false
-	}
+	t.failed.Or(halfClosed)
 	if s.CloseWrite() != nil {
 		t.failed.Or(writeFailed)
 	}
@@ -494,22 +509,25 @@ func transportSocket(s net.Conn) halfClosableSocket {
 	return nil
 }
 
-// awaitPeerEnd waits, up to limit, for the peer to end TCP after Close
-// half-closed the socket, discarding what arrives, and reports whether the
-// peer reset the connection (RFC 6455 7.1.1: the server closes TCP first,
+// finishClose ends the connection for the reader's teardown and reports
+// whether the peer reset it (RFC 6455 7.1.1: the server closes TCP first,
 // and a client waits for it): then the close was not clean, as Chromium
 // reports it. After the peer's close, a reset means it did not read the
-// client's reply. A peer that keeps TCP open past limit counts as clean,
-// as in Chromium, which waits 2 s. Without a half-close it returns false
-// at once. An end that has already arrived, the common case after the
-// answer to the client's close, is read without arming a deadline.
+// client's reply. After a half-close it waits, up to limit, for the peer's
+// end of TCP, discarding what arrives; a peer that keeps TCP open past
+// limit counts as clean, as in Chromium, which waits 2 s. closeNow cuts
+// the wait short (an abort, whose status the machine has decided).
+func (t *trackedConn) finishClose(limit time.Duration) (reset bool) {
+	if t.hasFailed(halfClosed) && !t.hasFailed(socketClosed) {
+		reset = t.awaitPeerEnd(limit)
+	}
+	t.closeNow()
+	return reset || t.hasFailed(peerReset)
+}
+
+// awaitPeerEnd is finishClose's wait, outside closeMu so that closeNow can
+// end it.
 func (t *trackedConn) awaitPeerEnd(limit time.Duration) (reset bool) {
-	if !t.hasFailed(halfClosed) {
-		return t.hasFailed(peerReset)
-	}
-	if t.hasFailed(writeFailed) {
-		return true
-	}
 	s := transportSocket(t.socket) // under TLS: what arrives now is discarded unread
 	if reset, known := socketEnd(t.socketRaw(s)); known {
 		return reset

@@ -725,7 +725,7 @@ type bodyOver struct{ net.Conn }
 func (bodyOver) Close() error { return nil }
 
 // After the peer's close frame, trackedConn's first Close only half-closes
-// the socket, and awaitPeerEnd tells a peer that ends TCP (or keeps it past
+// the socket, and finishClose tells a peer that ends TCP (or keeps it past
 // the limit) from one that resets it, even when the reply was written
 // before the reset arrived: then the close is not clean.
 func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
@@ -770,16 +770,15 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
 		server.SetLinger(0)
 		server.Close()
-		assert.True(t, tc.awaitPeerEnd(5*time.Second), "a reset after the reply is seen")
-		assert.NoError(t, tc.Close(), "the second Close closes the socket")
-		assert.ErrorIs(t, tc.Close(), net.ErrClosed)
+		assert.True(t, tc.finishClose(5*time.Second), "a reset after the reply is seen")
+		assert.ErrorIs(t, tc.Close(), net.ErrClosed, "finishClose closed the socket")
 	})
 	t.Run("the peer ends TCP", func(t *testing.T) {
 		tc, server := handshake(t, nil)
 		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
 		server.Close()
-		assert.False(t, tc.awaitPeerEnd(5*time.Second))
-		assert.NoError(t, tc.Close())
+		assert.False(t, tc.finishClose(5*time.Second))
+		assert.ErrorIs(t, tc.Close(), net.ErrClosed, "finishClose closed the socket")
 	})
 	t.Run("the peer keeps TCP open", func(t *testing.T) {
 		tc, server := handshake(t, nil)
@@ -787,10 +786,21 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 		_, err := server.Write([]byte("ignored"))
 		require.NoError(t, err)
 		start := time.Now()
-		assert.False(t, tc.awaitPeerEnd(50*time.Millisecond))
+		assert.NoError(t, tc.Close(), "a Close after the half-close does nothing")
+		assert.False(t, tc.finishClose(50*time.Millisecond))
 		assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "it waits the limit")
-		assert.NoError(t, tc.Close())
-		assert.ErrorIs(t, serverSees(server), io.EOF)
+		assert.ErrorIs(t, tc.Close(), net.ErrClosed, "finishClose closed the socket")
+	})
+	t.Run("closeNow ends the wait", func(t *testing.T) {
+		tc, server := handshake(t, nil)
+		require.ErrorIs(t, serverSees(server), io.EOF, "the client's FIN")
+		go func() {
+			time.Sleep(20 * time.Millisecond) // room for finishClose to wait
+			tc.closeNow()
+		}()
+		start := time.Now()
+		assert.False(t, tc.finishClose(time.Minute), "an abort is no reset")
+		assert.Less(t, time.Since(start), 30*time.Second, "closeNow ended the wait")
 	})
 	// The end already there when coder/websocket closes (usual after the
 	// answer to the client's close): the socket is closed at once, a reset
@@ -805,8 +815,8 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 				server.Close()
 			})
 			assert.False(t, tc.hasFailed(halfClosed), "closed, not half-closed")
-			assert.Equal(t, reset, tc.awaitPeerEnd(5*time.Second))
 			assert.ErrorIs(t, tc.Close(), net.ErrClosed, "the first Close closed the socket")
+			assert.Equal(t, reset, tc.finishClose(5*time.Second))
 			assert.False(t, tc.hasFailed(halfClosed|writeFailed), "a later Close changes nothing")
 		})
 	}
@@ -854,6 +864,5 @@ func TestTrackedConnHalfClosesUnderTLS(t *testing.T) {
 	}
 	server.(*net.TCPConn).SetLinger(0)
 	server.Close()
-	assert.True(t, tc.awaitPeerEnd(5*time.Second), "the reset under TLS is seen")
-	assert.NoError(t, tc.Close())
+	assert.True(t, tc.finishClose(5*time.Second), "the reset under TLS is seen")
 }

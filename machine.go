@@ -479,8 +479,10 @@ func (m *machine) heartbeatFired() {
 }
 
 // closeTimerFired: the closing handshake did not finish in CloseTimeout.
+// Once the peer's close frame has come, the handshake is done: only the
+// peer's end of TCP is awaited, which the driver bounds itself.
 func (m *machine) closeTimerFired() {
-	if m.state == Closed || !m.decided {
+	if m.state == Closed || !m.decided || m.closeRecv {
 		return
 	}
 	m.timedOut = true

@@ -422,6 +422,27 @@ func TestMachineCloseTimeout(t *testing.T) {
 	}
 }
 
+// Once the peer's answer has come, the close timer changes nothing: only
+// the peer's end of TCP is awaited, which the driver bounds (natively, the
+// timer fired while the client waited for a server that keeps TCP open,
+// and an answered close was reported as a close timeout).
+func TestMachineCloseTimerAfterTheAnswer(t *testing.T) {
+	m := newMachine(machineConfigs["plain"])
+	m.opened()
+	m.closeWith(CloseStatus{Code: 1000})
+	m.take()
+	m.peerClose(1000, "")
+	m.take()
+	m.closeTimerFired()
+	if o := m.take(); o.abort || o.ntrans != 0 {
+		t.Fatalf("close timer after the answer: %+v", o)
+	}
+	m.transportGone(true)
+	if o := m.take(); o.ntrans != 1 || o.trans[0].status != (CloseStatus{Code: 1000, WasClean: true}) {
+		t.Fatalf("after the answer and the end of TCP: %+v", o)
+	}
+}
+
 // A failure decides the status at once (Send is refused) but the state
 // goes OPEN → CLOSED only once the transport is gone, with no CLOSING.
 func TestMachineFailureRefusesSendAtOnce(t *testing.T) {

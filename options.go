@@ -31,7 +31,10 @@ type Options struct {
 	// coder/websocket gives up waiting after 5s on its own, so values
 	// above 5s act as 5s there; the status still says "close timeout".
 	// After the close frames, it also bounds (with 2s, as in Chromium)
-	// the native wait for the peer to end TCP before CLOSED.
+	// the native wait for the peer to end TCP before CLOSED. In the
+	// browser the peer's answer shows only with the close event, which
+	// Chromium fires after the peer's end of TCP (waiting up to 2s), so a
+	// CloseTimeout under 2s can cut short a close that was answered.
 	CloseTimeout time.Duration
 	// ReadLimit is the largest message accepted, in bytes. A larger one
 	// closes the connection with 1009. Default 1 MiB; negative: no limit.

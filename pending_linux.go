@@ -34,28 +34,27 @@ func socketPending(raw syscall.RawConn) int {
 	return n
 }
 
-// socketEnd reports, without waiting, how the peer has ended the socket:
-// ended after its FIN (reset false) or a reset (reset true). Data still
-// arriving is read and discarded. known is false when nothing has come
-// yet, or raw is nil.
+// socketEnd reports, with one read that does not wait, how the peer has
+// ended the socket: after its FIN (reset false) or with a reset (reset
+// true). known is false when nothing has come yet, when data came (read
+// and discarded: nothing is read after a close frame; a peer that keeps
+// sending is left to a read with a deadline), or when raw is nil.
 func socketEnd(raw syscall.RawConn) (reset, known bool) {
 	if raw == nil {
 		return false, false
 	}
 	raw.Control(func(fd uintptr) {
 		var b [256]byte
-		for {
-			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_DONTWAIT)
-			switch {
-			case err == syscall.EINTR || err == nil && n > 0:
-				continue
-			case err == syscall.EAGAIN:
-			case err != nil:
-				reset, known = true, true
-			default:
-				known = true
-			}
-			return
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_DONTWAIT)
+		for err == syscall.EINTR {
+			n, _, err = syscall.Recvfrom(int(fd), b[:], syscall.MSG_DONTWAIT)
+		}
+		switch {
+		case err == syscall.EAGAIN || err == nil && n > 0:
+		case err != nil:
+			reset, known = true, true
+		default:
+			known = true
 		}
 	})
 	return reset, known

@@ -521,6 +521,28 @@ var Cases = []*Case{
 		Want:    Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1006 remote"}, Messages: 0, ServerSaw: 1000, Check: closeReturned(1006)},
 	},
 	{
+		Name: "cl-client-close-answered-keep-tcp", Group: "closing",
+		Promise: "RFC 6455 7.1.1: the server answers the client's close but keeps TCP open; a client that waits for the server's end must not hang or time out: CLOSED 1000, clean",
+		Server: func(p *Peer) error {
+			if err := p.Upgrade(); err != nil {
+				return err
+			}
+			code, err := p.AwaitClose(false)
+			if err == nil {
+				err = p.Close(code, "")
+			}
+			p.WaitClient()
+			return err // the connection stays open until the client ends
+		},
+		Program: closeAtOnceProgram,
+		Want:    Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1000 clean"}, Messages: 0, ServerSaw: 1000, Check: closeReturnedNil},
+		Browser: Browser{
+			Why: "the browser reports the server's answer only with its close event, after the server's end of TCP (Chromium waits 2 s for it), so the case's CloseTimeout of 500 ms ends first (README)",
+			Want: &Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1006"}, Reason: "close timeout", Messages: 0, ServerSaw: 1000,
+				Check: closeReturned(1006)},
+		},
+	},
+	{
 		Name: "cl-client-close-unanswered", Group: "closing",
 		Promise: "README: the peer never answers a close: CLOSED after CloseTimeout, 1006 \"close timeout\", not clean",
 		Server: func(p *Peer) error {
@@ -960,6 +982,14 @@ func notReading(p *Peer) error {
 }
 
 // closeReturned checks that Close returned a *CloseError with code.
+// closeReturnedNil checks that Close reported a clean close.
+func closeReturnedNil(o *Observation) []string {
+	if o.CloseErr != nil {
+		return []string{fmt.Sprintf("Close returned %v, want nil", o.CloseErr)}
+	}
+	return nil
+}
+
 func closeReturned(code dualws.StatusCode) func(o *Observation) []string {
 	return func(o *Observation) []string {
 		if e := o.CloseErr; e == nil || e.CloseStatus == nil || e.CloseStatus.Code != code {
