@@ -182,18 +182,19 @@ type jsConn struct {
 	finished bool
 	doneCh   chan struct{} // closed by finish
 
-	events    atomic.Int64 // socket events taken so far
-	bytesIn   atomic.Int64 // bytes of the messages taken so far
-	drainOff  bool         // no drain (drainOffAfter): one was cut short by maxDrain, and no yield has ended quiet on less than drainWindow since
-	waitToken atomic.Int64 // the turn a yield waits for
-	token     int64
-	turnCh    chan struct{}
-	yieldMu   sync.Mutex
-	lastQuiet atomic.Int64 // when a yield last ended on quiet turns (jsClock); 0: never
-	lastWrite atomic.Int64 // when the last Send reached the driver (jsClock)
-	settled   bool         // a yield has let the event loop run until openSettle after the open event, and drained (drainsAtOnce)
-	drains    int          // drains begun, for tests
-	openedAt  int64        // the open event's jsClock reading
+	events     atomic.Int64 // socket events taken so far
+	bytesIn    atomic.Int64 // bytes of the messages taken so far
+	drainOff   bool         // no drain (drainOffAfter): one was cut short by maxDrain, and no yield has ended quiet on less than drainWindow since
+	waitToken  atomic.Int64 // the turn a yield waits for
+	token      int64
+	turnCh     chan struct{}
+	yieldMu    sync.Mutex
+	lastQuiet  atomic.Int64 // when a yield last ended on quiet turns (jsClock); 0: never
+	lastWrite  atomic.Int64 // when the last Send reached the driver (jsClock)
+	settled    bool         // a yield has let the event loop run until openSettle after the open event, and drained (drainsAtOnce)
+	drains     int          // drains begun, for tests
+	longestGap int64        // in yieldTurns: the longest time between two turns that brought socket events
+	openedAt   int64        // the open event's jsClock reading
 
 	rscratch [1024]byte // drain's: binary messages up to 1023 bytes come through it
 	batched  int        // messages taken by the batch path (batch_js.go), for tests
@@ -567,8 +568,8 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) 
 	still, end, left := 0, now+int64(span), int64(span) // left: nanoseconds of the span still to go
 	budget, taken := maxYieldTurns+int(span/time.Millisecond)*4, d.bytesIn.Load()
 	var drainFrom, lastEvent int64 // drainFrom: when the drain began, 0 if none
-	var longestGap int64           // the longest time between two turns that brought events, in the drain
-	drained := false               // the drain ended on quiet
+	d.longestGap = 0
+	drained := false // the drain ended on quiet
 	if drainNow {
 		drainFrom, lastEvent = now, now
 		d.drains++
@@ -612,9 +613,7 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) 
 		if d.events.Load() == before {
 			still++
 		} else {
-			if drainFrom != 0 {
-				longestGap = max(longestGap, now-lastEvent)
-			}
+			d.longestGap = max(d.longestGap, now-lastEvent)
 			still, lastEvent = 0, now
 		}
 		left = end - now
@@ -623,7 +622,7 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) 
 			d.drains++
 		}
 		if drainFrom != 0 && left <= 0 {
-			if drained = drainQuietFor(still, now-lastEvent, longestGap); drained {
+			if drained = drainQuietFor(still, now-lastEvent, d.longestGap); drained {
 				break
 			}
 			if now-drainFrom >= int64(maxDrain) {

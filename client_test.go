@@ -1,6 +1,9 @@
 package dualws
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // isClosed reports whether ch is closed, without waiting.
 func isClosed(ch <-chan struct{}) bool {
@@ -33,5 +36,17 @@ func TestOnceChan(t *testing.T) {
 	late.close()
 	if !isClosed(first) || !isClosed(late.wait()) {
 		t.Fatal("close left a waiter's channel open")
+	}
+}
+
+// validateClose's message for a long reason names the limit, written out
+// as a constant to keep a second itoa out of the bundle.
+func TestValidateCloseNamesTheLimit(t *testing.T) {
+	if maxCloseReasonText != itoa(MaxCloseReason) {
+		t.Fatalf("maxCloseReasonText %q, MaxCloseReason %d", maxCloseReasonText, MaxCloseReason)
+	}
+	err := validateClose(StatusNormalClosure, string(make([]byte, MaxCloseReason+1)))
+	if want := "close reason is 124 bytes, at most 123 are allowed"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("validateClose: %v, want %q in it", err, want)
 	}
 }

@@ -29,6 +29,10 @@ const (
 // a control frame carries at most 125 bytes, two of them the code.
 const MaxCloseReason = 123
 
+// maxCloseReasonText is MaxCloseReason in decimal, for validateClose's
+// message without a second itoa in the bundle.
+const maxCloseReasonText = "123"
+
 // String returns the code's number, followed by its RFC name when it has one.
 func (c StatusCode) String() string {
 	s := itoa(int(c))
@@ -105,7 +109,7 @@ func validateClose(code StatusCode, reason string) error {
 	case code != StatusNormalClosure && (code < 3000 || code > 4999):
 		msg = "close code " + itoa(int(code)) + " is not allowed: use 1000 or 3000-4999 (what browsers accept)"
 	case len(reason) > MaxCloseReason:
-		msg = "close reason is " + itoa(len(reason)) + " bytes, at most " + itoa(MaxCloseReason) + " are allowed"
+		msg = "close reason is " + itoa(len(reason)) + " bytes, at most " + maxCloseReasonText + " are allowed"
 	case !utf8.Valid([]byte(reason)): // not ValidString: Send links Valid, and one is enough in the bundle
 		msg = "close reason is not valid UTF-8"
 	default:
