@@ -458,17 +458,8 @@ var Cases = []*Case{
 	{
 		Name: "cl-close-then-keep-tcp", Group: "closing",
 		Promise: "RFC 6455 7.1.1: the server should close TCP first; a client that waits for it must not hang: CLOSED, clean",
-		Server: func(p *Peer) error {
-			if err := p.Upgrade(); err != nil {
-				return err
-			}
-			if err := p.Close(4000, "bye"); err != nil {
-				return err
-			}
-			_, err := p.AwaitClose(false)
-			return err // the connection stays open until the client closes it
-		},
-		Want: Want{Trace: peerClosedOK(4000), Reason: "bye", Messages: 0, ServerSaw: 4000},
+		Server:  closeAwaitThen(4000, func(*Peer) {}), // the connection stays open until the client closes it
+		Want:    Want{Trace: peerClosedOK(4000), Reason: "bye", Messages: 0, ServerSaw: 4000},
 	},
 	{
 		Name: "cl-close-then-rst", Group: "closing", Defect: 9,
@@ -490,50 +481,20 @@ var Cases = []*Case{
 	{
 		Name: "cl-close-answered-then-rst", Group: "closing",
 		Promise: "RFC 6455 7.1.1 / 7.1.4: after its close the server ends TCP; a reset instead, even after the client's answer was written, is not clean, and the server's code is kept",
-		Server: func(p *Peer) error {
-			if err := p.Upgrade(); err != nil {
-				return err
-			}
-			if err := p.Close(4003, "bye"); err != nil {
-				return err
-			}
-			_, err := p.AwaitClose(false)
-			p.RST()
-			return err
-		},
-		Want: Want{Trace: []string{"OPEN>CLOSING 4003 remote", "CLOSING>CLOSED 4003 remote"}, Reason: "bye", Messages: 0, ServerSaw: 4003},
+		Server:  closeAwaitThen(4003, (*Peer).RST),
+		Want:    Want{Trace: []string{"OPEN>CLOSING 4003 remote", "CLOSING>CLOSED 4003 remote"}, Reason: "bye", Messages: 0, ServerSaw: 4003},
 	},
 	{
 		Name: "cl-client-close-answered-then-rst", Group: "closing",
 		Promise: "RFC 6455 7.1.1 / Chromium: the server answers the client's close, then resets TCP instead of ending it: not clean, CLOSED 1006 Remote, as Chromium reports it",
-		Server: func(p *Peer) error {
-			if err := p.Upgrade(); err != nil {
-				return err
-			}
-			code, err := p.AwaitClose(false)
-			if err == nil {
-				err = p.Close(code, "")
-			}
-			p.RST()
-			return err
-		},
+		Server:  answerCloseThen((*Peer).RST),
 		Program: closeAtOnceProgram,
 		Want:    Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1006 remote"}, Messages: 0, ServerSaw: 1000, Check: closeReturned(1006)},
 	},
 	{
 		Name: "cl-client-close-answered-keep-tcp", Group: "closing",
 		Promise: "RFC 6455 7.1.1: the server answers the client's close but keeps TCP open; a client that waits for the server's end must not hang or time out: CLOSED 1000, clean",
-		Server: func(p *Peer) error {
-			if err := p.Upgrade(); err != nil {
-				return err
-			}
-			code, err := p.AwaitClose(false)
-			if err == nil {
-				err = p.Close(code, "")
-			}
-			p.WaitClient()
-			return err // the connection stays open until the client ends
-		},
+		Server:  answerCloseThen((*Peer).WaitClient), // the connection stays open until the client ends
 		Program: closeAtOnceProgram,
 		Want:    Want{Trace: []string{"OPEN>CLOSING 1000", "CLOSING>CLOSED 1000 clean"}, Messages: 0, ServerSaw: 1000, Check: closeReturnedNil},
 		Browser: Browser{
@@ -982,6 +943,38 @@ func notReading(p *Peer) error {
 }
 
 // closeReturned checks that Close returned a *CloseError with code.
+// closeAwaitThen is a server that closes with code and "bye", reads the
+// client's answer and then runs end.
+func closeAwaitThen(code int, end func(*Peer)) func(*Peer) error {
+	return func(p *Peer) error {
+		if err := p.Upgrade(); err != nil {
+			return err
+		}
+		if err := p.Close(code, "bye"); err != nil {
+			return err
+		}
+		_, err := p.AwaitClose(false)
+		end(p)
+		return err
+	}
+}
+
+// answerCloseThen is a server that answers the client's close with its
+// code and then runs end (it does not end the connection itself).
+func answerCloseThen(end func(*Peer)) func(*Peer) error {
+	return func(p *Peer) error {
+		if err := p.Upgrade(); err != nil {
+			return err
+		}
+		code, err := p.AwaitClose(false)
+		if err == nil {
+			err = p.Close(code, "")
+		}
+		end(p)
+		return err
+	}
+}
+
 // closeReturnedNil checks that Close reported a clean close.
 func closeReturnedNil(o *Observation) []string {
 	if o.CloseErr != nil {
