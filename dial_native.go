@@ -516,9 +516,12 @@ func transportSocket(s net.Conn) halfClosableSocket {
 // client's reply. After a half-close it waits, up to limit, for the peer's
 // end of TCP, discarding what arrives; a peer that keeps TCP open past
 // limit counts as clean, as in Chromium, which waits 2 s. closeNow cuts
-// the wait short (an abort, whose status the machine has decided).
+// the wait short (an abort, whose status the machine has decided). A
+// failed write means the reply did not go out (coder/websocket gave up on
+// its write lock, held by a Send the half-close then failed): the close is
+// not clean whatever the peer does, so nothing is awaited.
 func (t *trackedConn) finishClose(limit time.Duration) (reset bool) {
-	if t.hasFailed(halfClosed) && !t.hasFailed(socketClosed) {
+	if t.hasFailed(halfClosed) && !t.hasFailed(socketClosed|writeFailed) {
 		reset = t.awaitPeerEnd(limit)
 	}
 	t.closeNow()

@@ -866,3 +866,31 @@ func TestTrackedConnHalfClosesUnderTLS(t *testing.T) {
 	server.Close()
 	assert.True(t, tc.finishClose(5*time.Second), "the reset under TLS is seen")
 }
+
+// A Send blocked on a peer that does not read holds coder/websocket's
+// write lock, so its reply to the peer's close never goes out; the
+// half-close fails the blocked write, and finishClose then does not wait
+// for the peer's end: the close is not clean anyway. It waited up to
+// min(CloseTimeout, 2 s) more (a helper's attack).
+func TestTrackedConnDoesNotWaitAfterAFailedWrite(t *testing.T) {
+	client, server := tcpPair(t)
+	cc := newCountingConn(client)
+	tc := &trackedConn{rwc: bodyOver{cc}, socket: cc}
+	closing := serverFrame(0x88, false, []byte{0x0f, 0xa0})
+	_, err := server.Write(closing)
+	require.NoError(t, err)
+	_, err = io.ReadFull(tc, make([]byte, len(closing)))
+	require.NoError(t, err)
+	blocked := make(chan error, 1)
+	go func() { _, err := tc.Write(make([]byte, 64<<20)); blocked <- err }() // the server reads nothing
+	for deadline := time.Now().Add(5 * time.Second); socketSendQueue(t, cc.raw) == 0 && time.Now().Before(deadline); {
+		runtime.Gosched() // until the write is under way
+	}
+	require.NoError(t, tc.Close(), "the half-close")
+	require.Error(t, <-blocked, "the half-close fails the blocked write")
+	require.True(t, tc.hasFailed(halfClosed|writeFailed))
+	start := time.Now()
+	tc.finishClose(10 * time.Second)
+	assert.Less(t, time.Since(start), 5*time.Second, "finishClose waited for a peer that keeps TCP open")
+	assert.ErrorIs(t, tc.Close(), net.ErrClosed)
+}

@@ -26,3 +26,14 @@ func tcpState(t *testing.T, raw syscall.RawConn) uint8 {
 	}
 	return info[0]
 }
+
+// socketSendQueue returns the bytes waiting in the socket's send queue
+// (SIOCOUTQ).
+func socketSendQueue(t *testing.T, raw syscall.RawConn) int {
+	t.Helper()
+	var v int32
+	raw.Control(func(fd uintptr) {
+		syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&v)))
+	})
+	return int(v)
+}
