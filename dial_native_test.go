@@ -837,16 +837,15 @@ func TestTrackedConnHalfClosesUnderTLS(t *testing.T) {
 	require.NoError(t, <-handshake)
 	cc := newCountingConn(tlsClient)
 	assert.Same(t, client, transportSocket(cc), "the socket under TLS")
-	tc := &trackedConn{rwc: bodyOver{cc}, socket: cc}
-	closing := serverFrame(0x88, false, []byte{0x0f, 0xa0})
-	_, err := tlsServer.Write(closing)
-	require.NoError(t, err)
-	_, err = io.ReadFull(tc, make([]byte, len(closing)))
-	require.NoError(t, err)
+	tc := trackedAfterPeerClose(t, cc, tlsServer)
 
 	blocked := make(chan error, 1)
 	go func() { _, err := tlsClient.Write(make([]byte, 64<<20)); blocked <- err }() // the server reads nothing
-	time.Sleep(50 * time.Millisecond)                                               // the write fills the buffers and holds the TLS lock
+	raw, err := client.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	for deadline := time.Now().Add(5 * time.Second); socketSendQueue(t, raw) == 0 && time.Now().Before(deadline); {
+		runtime.Gosched() // until the write is under way, holding the TLS lock
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- tc.Close() }()
 	select {
@@ -875,12 +874,7 @@ func TestTrackedConnHalfClosesUnderTLS(t *testing.T) {
 func TestTrackedConnDoesNotWaitAfterAFailedWrite(t *testing.T) {
 	client, server := tcpPair(t)
 	cc := newCountingConn(client)
-	tc := &trackedConn{rwc: bodyOver{cc}, socket: cc}
-	closing := serverFrame(0x88, false, []byte{0x0f, 0xa0})
-	_, err := server.Write(closing)
-	require.NoError(t, err)
-	_, err = io.ReadFull(tc, make([]byte, len(closing)))
-	require.NoError(t, err)
+	tc := trackedAfterPeerClose(t, cc, server)
 	blocked := make(chan error, 1)
 	go func() { _, err := tc.Write(make([]byte, 64<<20)); blocked <- err }() // the server reads nothing
 	for deadline := time.Now().Add(5 * time.Second); socketSendQueue(t, cc.raw) == 0 && time.Now().Before(deadline); {
@@ -893,4 +887,18 @@ func TestTrackedConnDoesNotWaitAfterAFailedWrite(t *testing.T) {
 	tc.finishClose(10 * time.Second)
 	assert.Less(t, time.Since(start), 5*time.Second, "finishClose waited for a peer that keeps TCP open")
 	assert.ErrorIs(t, tc.Close(), net.ErrClosed)
+}
+
+// trackedAfterPeerClose returns a tracked connection over cc that has read
+// the close frame the server's end wrote.
+func trackedAfterPeerClose(t *testing.T, cc *countingConn, server io.Writer) *trackedConn {
+	t.Helper()
+	tc := &trackedConn{rwc: bodyOver{cc}, socket: cc}
+	closing := serverFrame(0x88, false, []byte{0x0f, 0xa0})
+	_, err := server.Write(closing)
+	require.NoError(t, err)
+	_, err = io.ReadFull(tc, make([]byte, len(closing)))
+	require.NoError(t, err)
+	require.True(t, tc.hasFailed(closeFrameRead))
+	return tc
 }
