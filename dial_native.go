@@ -326,7 +326,7 @@ func classifyDialError(parent context.Context, timedOut bool, url string, resp *
 type trackedConn struct {
 	rwc    io.ReadWriteCloser
 	socket net.Conn      // the socket under rwc when dualws dialed it, else nil
-	failed atomic.Uint32 // readFailed and writeFailed bits
+	failed atomic.Uint32 // the bits below: failures, the close frame, how the socket was closed
 
 	// For awaitReader when socket is not a *countingConn (which then
 	// tracks its own Reads): the reader is in Read; entered is signalled
@@ -334,10 +334,10 @@ type trackedConn struct {
 	inRead  atomic.Bool
 	waiting atomic.Bool
 
-	// Close's work is done once: coder/websocket closes the connection
-	// after the peer's close frame, and the reader's teardown closes it
-	// again. With the failure flags in one word, trackedConn stays in
-	// the 112 B size class.
+	// closeMu orders Close's decision (half-close, close, or nothing) and
+	// closeNow: coder/websocket, the closing handshake and the reader's
+	// teardown all close the connection. With the flags in one word,
+	// trackedConn stays in the 112 B size class.
 	closeMu sync.Mutex
 	entered chan struct{}
 
