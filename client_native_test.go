@@ -5,8 +5,6 @@ package dualws
 import (
 	"bufio"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -567,24 +565,12 @@ func TestReceiveContext(t *testing.T) {
 }
 
 // rawServe runs handle on a hand-made WebSocket connection, for peers that
-// misbehave in ways coder/websocket will not.
+// misbehave in ways coder/websocket will not, and then closes it.
 func rawServe(t *testing.T, handle func(rw *bufio.ReadWriter)) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, rw, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
+	return hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
 		defer conn.Close()
-		h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-			base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n")
-		rw.Flush()
-		conn.SetDeadline(time.Now().Add(5 * time.Second))
 		handle(rw)
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+	})
 }
 
 // readFramePayload reads one masked client frame (payload < 126 bytes).
@@ -814,16 +800,8 @@ func TestCloseDecidedBeforeAnOverLimitMessageSendsItsFrame(t *testing.T) {
 // Close lands in it.
 func TestCloseAfterTheAnswerSeesTheReset(t *testing.T) {
 	for attempt := 0; attempt < 20; attempt++ {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			conn, rw, err := w.(http.Hijacker).Hijack()
-			if err != nil {
-				return
-			}
+		url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
 			defer conn.Close()
-			rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-				acceptFor(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n")
-			rw.Flush()
-			conn.SetDeadline(time.Now().Add(5 * time.Second))
 			if readFramePayload(rw) == nil { // the client's "go"
 				return
 			}
@@ -831,15 +809,14 @@ func TestCloseAfterTheAnswerSeesTheReset(t *testing.T) {
 			rw.Flush()
 			readFramePayload(rw)             // the client's answer
 			conn.(*net.TCPConn).SetLinger(0) // Close resets
-		}))
-		c, rec := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: -1})
+		})
+		c, rec := dial(t, url, &Options{PingInterval: -1})
 		raw := c.t.(*nativeConn).raw
 		require.NoError(t, c.SendText(context.Background(), "go"))
 		for deadline := time.Now().Add(5 * time.Second); !raw.hasFailed(halfClosed) && time.Now().Before(deadline); {
 			runtime.Gosched()
 		}
 		c.Close(StatusNormalClosure, "")
-		srv.Close()
 		tr := rec.transitions()
 		if len(tr) < 2 || tr[1] != "OPEN>CLOSING 1000" {
 			continue // the reader reported the peer's close first: not the window
