@@ -115,7 +115,7 @@ func TestAttackPingQueueChurn(t *testing.T) {
 
 // TestAttackHugePingIntervalStarvesOthers: a PingInterval near the largest
 // Duration ("practically never") must not stop the keepalive of the other
-// connections in the process. pingClock()+interval overflows int64, so
+// connections in the process. monoClock()+interval overflows int64, so
 // the huge one's deadline is the heap's earliest (negative) and the one
 // timer is armed for it; the timer's wait overflows back to ~292 years,
 // so no connection is ever pinged again: a connection to a silent peer
@@ -127,7 +127,7 @@ func TestAttackHugePingIntervalStarvesOthers(t *testing.T) {
 	keepalives.mu.Lock()
 	due := d.pingDue
 	keepalives.mu.Unlock()
-	assert.Greater(t, due, pingClock(), "the first ping of a huge interval is due in the past (deadline overflowed)")
+	assert.Greater(t, due, monoClock(), "the first ping of a huge interval is due in the past (deadline overflowed)")
 
 	silent := serve(t, func(ctx context.Context, c *websocket.Conn) { <-ctx.Done() })
 	c, _ := dial(t, silent, &Options{PingInterval: 5 * time.Millisecond, PingTimeout: 20 * time.Millisecond})

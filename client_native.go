@@ -41,7 +41,7 @@ type nativeConn struct {
 	closerDone chan struct{}  // non-nil once the close handshake started
 	closerWait chan struct{}  // made by a teardown that waits for the handshake to start; closed when it does
 	pings      sync.WaitGroup // Add only under mu before tearingDown
-	pingDue    int64          // when the next ping is due (pingClock); under keepalives.mu
+	pingDue    int64          // when the next ping is due (monoClock); under keepalives.mu
 	pingSlot   int32          // 1 + index in keepalives' heap, 0 when not queued; under keepalives.mu
 
 	// Used only by the reader goroutine. The scratch buffer is allocated
@@ -358,7 +358,7 @@ func (d *nativeConn) schedulePing() {
 		return
 	}
 	d.pings.Add(1)
-	keepalives.add(d, pingDeadline(pingClock(), d.c.cfg.pingInterval))
+	keepalives.add(d, pingDeadline(monoClock(), d.c.cfg.pingInterval))
 }
 
 // ping sends one ping and waits PingTimeout for the pong; no pong drops

@@ -19,18 +19,18 @@ type pingQueue struct {
 	mu    sync.Mutex
 	conns pingHeap
 	timer *time.Timer
-	armed int64 // when timer fires (pingClock), 0 when it is stopped
+	armed int64 // when timer fires (monoClock), 0 when it is stopped
 }
 
 // keepalives is the queue of every native connection.
 var keepalives pingQueue
 
-var pingEpoch = time.Now()
+var monoEpoch = time.Now()
 
-// pingClock is monotonic nanoseconds since the package was loaded.
-func pingClock() int64 { return int64(time.Since(pingEpoch)) }
+// monoClock is monotonic nanoseconds since the package was loaded.
+func monoClock() int64 { return int64(time.Since(monoEpoch)) }
 
-// pingDeadline is now plus interval on pingClock, saturating: an interval
+// pingDeadline is now plus interval on monoClock, saturating: an interval
 // near the largest Duration means never, not a deadline in the past.
 func pingDeadline(now int64, interval time.Duration) int64 {
 	if int64(interval) > math.MaxInt64-now {
@@ -39,7 +39,7 @@ func pingDeadline(now int64, interval time.Duration) int64 {
 	return now + int64(interval)
 }
 
-// add schedules d's next ping at due (pingClock). d must not be queued.
+// add schedules d's next ping at due (monoClock). d must not be queued.
 func (q *pingQueue) add(d *nativeConn, due int64) {
 	q.mu.Lock()
 	d.pingDue = due
@@ -91,7 +91,7 @@ func (q *pingQueue) rearm() {
 		return
 	}
 	q.armed = next
-	wait := time.Duration(next - pingClock())
+	wait := time.Duration(next - monoClock())
 	if q.timer == nil {
 		q.timer = time.AfterFunc(wait, q.fire)
 	} else {
@@ -101,7 +101,7 @@ func (q *pingQueue) rearm() {
 
 // fire starts the pings that are due, the last on the timer's goroutine.
 func (q *pingQueue) fire() {
-	due := q.takeDue(pingClock())
+	due := q.takeDue(monoClock())
 	for i, d := range due {
 		if i == len(due)-1 {
 			d.ping()

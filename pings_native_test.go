@@ -15,7 +15,7 @@ import (
 // them during the test.
 func TestPingQueueOrder(t *testing.T) {
 	var q pingQueue
-	base := pingClock() + int64(time.Hour)
+	base := monoClock() + int64(time.Hour)
 	conns := make([]*nativeConn, 8)
 	offsets := []int64{50, 10, 70, 30, 20, 80, 60, 40}
 	for i := range conns {
@@ -66,7 +66,7 @@ func TestPingQueueOrder(t *testing.T) {
 // shrinks with them, and the connections left keep their order and slots.
 func TestPingQueueShrinks(t *testing.T) {
 	var q pingQueue
-	base := pingClock() + int64(time.Hour)
+	base := monoClock() + int64(time.Hour)
 	conns := make([]*nativeConn, 10000)
 	for i := range conns {
 		conns[i] = &nativeConn{}
@@ -107,7 +107,7 @@ func TestPingQueueShrinks(t *testing.T) {
 // TestPingDeadlineSaturates: an interval near the largest Duration gives
 // the latest deadline, not one in the past (which starved the queue).
 func TestPingDeadlineSaturates(t *testing.T) {
-	now := pingClock()
+	now := monoClock()
 	if got := pingDeadline(now, math.MaxInt64); got != math.MaxInt64 {
 		t.Fatalf("deadline of a huge interval is %d, want the latest", got)
 	}
