@@ -240,9 +240,10 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return err
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
-		backlog, cut := d.awaitReader(drainQuiet, readerCatchUpMax, backlogLookLimit(d.drainOff))
+		lately := d.raw.takenLately()
+		backlog, cut := d.awaitReader(drainQuiet, readerCatchUpMax, backlogLookLimit(d.drainOff), lately && !d.drainOff)
 		d.lastCheck, d.sinceCheck = lookEnded(int64(time.Since(d.epoch)), backlog), 0
-		d.drainOff = drainOffAfter(d.drainOff, backlog, cut)
+		d.drainOff = drainOffAfter(d.drainOff, backlog || lately, cut)
 	}
 	var err error
 	switch n := int64(len(p)); {

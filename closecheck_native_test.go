@@ -50,3 +50,37 @@ func TestCloseCheckAfterPause(t *testing.T) {
 		t.Fatalf("%d Sends in a row did not look for a close", closeCheckSends)
 	}
 }
+
+// TestSendLooksAfterABacklogTakenLately: a Send right after the reader
+// took drainWindow bytes treats them as a backlog (takenLately): its look
+// waits for quiet and the next Send looks again; while drainOff, the
+// drain stays off, so that a stream does not turn it on and off in turns.
+func TestSendLooksAfterABacklogTakenLately(t *testing.T) {
+	c, _ := dial(t, serve(t, echo), &Options{PingInterval: -1})
+	d := c.t.(*nativeConn)
+	ctx := context.Background()
+	for _, drainOff := range []bool{false, true} {
+		for range 2 { // the echo server reads up to 32 KiB
+			if err := c.Send(ctx, Binary, make([]byte, drainWindow/2)); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.Receive(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !d.raw.takenLately() {
+			t.Fatal("the reader took the echo of drainWindow bytes, yet not lately")
+		}
+		// Only this goroutine sends, so writing the look's state is safe.
+		d.drainOff, d.lastCheck = drainOff, -int64(closeCheckEvery)
+		if err := c.SendText(ctx, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if !drainOff && d.lastCheck != -int64(closeCheckEvery) {
+			t.Error("the look after a backlog taken lately did not leave the next Send to look again")
+		}
+		if d.drainOff != drainOff {
+			t.Errorf("drainOff went from %v to %v on a look after a backlog taken lately", drainOff, d.drainOff)
+		}
+	}
+}

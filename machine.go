@@ -115,6 +115,34 @@ func drainOffAfter(drainOff, backlog, cut bool) bool {
 	return drainOff
 }
 
+// A native look also counts as a backlog what the reader has taken lately:
+// drainWindow bytes or more within about recentSpan, the last of them
+// less than recentSpan ago. A burst that ended just before the look may
+// have its tail, and a close behind it, still in the peer's kernel, held
+// back by TCP's window (under load and -race, the seed matrix's idle
+// backlog cell accepted sends 7 ms after the close, 1 run in 300, with
+// the look finding 6 KiB in the socket and the close 8 bytes behind
+// them). Not while drainOff: a stream would otherwise cost a cut look
+// each time the drain came back on.
+const recentSpan = maxDrain
+
+// takenLately reports whether a native look must treat the bytes the
+// reader took lately as a backlog: it took bytes within about
+// recentSpan, the last sinceLast nanoseconds ago.
+func takenLately(bytes, sinceLast int64) bool {
+	return bytes >= drainWindow && sinceLast < int64(recentSpan)
+}
+
+// lookQuiet returns how long a native look that has seen a backlog waits,
+// once caught up, with no byte coming: quiet, or twice the longest gap
+// between two of the reader's Reads within recentSpan if longer, at most
+// maxDrain. A loaded machine delivers a backlog in bursts (the reader
+// above waited 4.2 ms between two of them), and a fixed quiet period ended
+// the look between the last two.
+func lookQuiet(quiet time.Duration, longestGap int64) time.Duration {
+	return max(quiet, min(2*time.Duration(longestGap), maxDrain))
+}
+
 // drainQuietFor reports whether a browser drain has gone quiet: quietTurns
 // turns in a row brought no socket event, and none came for drainQuietJS
 // or twice the longest gap between two deliveries of this drain, if

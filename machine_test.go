@@ -652,6 +652,46 @@ func TestMachineDrainQuiet(t *testing.T) {
 	}
 }
 
+// TestMachineLookTakesRecentBytesAsABacklog: a native look counts as a
+// backlog drainWindow bytes taken within recentSpan, the last of them
+// less than recentSpan ago (first row: the traced failure, 250 KiB
+// taken, the last 4.1 ms before the look).
+func TestMachineLookTakesRecentBytesAsABacklog(t *testing.T) {
+	for _, tc := range []struct {
+		bytes     int64
+		sinceLast time.Duration
+		want      bool
+	}{
+		{250 << 10, 4100 * time.Microsecond, true},
+		{drainWindow, 0, true},
+		{drainWindow - 1, 0, false},
+		{drainWindow, recentSpan - 1, true},
+		{drainWindow, recentSpan, false},
+	} {
+		if got := takenLately(tc.bytes, int64(tc.sinceLast)); got != tc.want {
+			t.Errorf("takenLately(%d bytes, the last %v ago) = %v, want %v", tc.bytes, tc.sinceLast, got, tc.want)
+		}
+	}
+}
+
+// TestMachineLookQuiet: a native look's quiet period stretches to twice
+// the longest gap between the reader's Reads, within maxDrain (first
+// row: the traced failure, a 4.2 ms gap, the close 1.5 ms after the last
+// Read).
+func TestMachineLookQuiet(t *testing.T) {
+	for _, tc := range []struct{ quiet, gap, want time.Duration }{
+		{drainQuiet, 4200 * time.Microsecond, 8400 * time.Microsecond},
+		{drainQuiet, 0, drainQuiet},
+		{drainQuiet, 300 * time.Microsecond, drainQuiet},
+		{drainQuiet, time.Second, maxDrain},
+		{time.Hour, time.Millisecond, time.Hour},
+	} {
+		if got := lookQuiet(tc.quiet, int64(tc.gap)); got != tc.want {
+			t.Errorf("lookQuiet(%v, longest gap %v) = %v, want %v", tc.quiet, tc.gap, got, tc.want)
+		}
+	}
+}
+
 // TestMachineDrainsAtOnce: only the first yield after the open event
 // drains whatever it takes, and not once drains are off.
 func TestMachineDrainsAtOnce(t *testing.T) {

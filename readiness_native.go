@@ -34,6 +34,20 @@ type countingConn struct {
 	inRead      atomic.Bool
 	waiting     atomic.Bool
 	entered     chan struct{}
+
+	// For a look (takenLately, lookQuiet): read as it was when the
+	// previous half of recentSpan began, so that read minus it is what the
+	// reader took lately; the longest gap between two of its Reads that
+	// returned bytes in that time; when (monoClock) the last one returned.
+	// The halves are the reader's own.
+	readBefore, longestGap, lastAt atomic.Int64
+	half                           recentHalves
+}
+
+// recentHalves splits recentSpan in two halves; the reader rotates them.
+type recentHalves struct {
+	start, read     int64 // monoClock and countingConn.read at the current half's first Read
+	curGap, prevGap int64 // nanoseconds
 }
 
 func newCountingConn(c net.Conn) *countingConn {
@@ -61,8 +75,38 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	c.inRead.Store(false)
-	c.read.Add(int64(n))
+	read := c.read.Add(int64(n))
+	if n > 0 {
+		c.noteTaken(int64(n), read)
+	}
 	return n, err
+}
+
+// noteTaken records that a Read returned n bytes, read being the count
+// after them: one clock read and one store a Read, more once a half.
+func (c *countingConn) noteTaken(n, read int64) {
+	now, h := monoClock(), &c.half
+	if since := now - h.start; since >= int64(recentSpan)/2 {
+		before, gap := h.read, h.curGap
+		if since >= int64(recentSpan) {
+			before, gap = read-n, 0
+		}
+		c.readBefore.Store(before)
+		h.start, h.read, h.prevGap, h.curGap = now, read-n, gap, 0
+		c.longestGap.Store(gap)
+	}
+	if last := c.lastAt.Load(); last != 0 && now-last < int64(recentSpan) && now-last > h.curGap {
+		h.curGap = now - last
+		c.longestGap.Store(max(h.prevGap, h.curGap))
+	}
+	c.lastAt.Store(now)
+}
+
+// takenLately reports whether the reader of t's counted socket has taken
+// a backlog lately (takenLately).
+func (t *trackedConn) takenLately() bool {
+	sock, _ := t.socket.(*countingConn)
+	return sock != nil && takenLately(sock.read.Load()-sock.readBefore.Load(), monoClock()-sock.lastAt.Load())
 }
 
 // awaitReader waits until the reader has read every byte that was in the
@@ -76,15 +120,17 @@ func (c *countingConn) Read(p []byte) (int, error) {
 //
 // A look that sees drainWindow bytes (a backlog: in the socket when it
 // starts, or taken by the reader while it waits plus those come meanwhile)
-// may have a close on its way behind them, held back by TCP's window: once
+// may have a close on its way behind them, held back by TCP's window, as
+// may a backlog the reader took just before the look (lately): once
 // caught up, it also waits until no byte has come for quiet (drainQuiet)
-// and none waits in the socket, and it reports the backlog so that the
+// (lookQuiet: longer when the reader's Reads came far apart) and none
+// waits in the socket, and it reports the backlog so that the
 // next Send looks again. Counting only what was in the socket at the start
 // missed a burst that a slow reader (under -race) kept below drainWindow
 // there while the rest, and the close, waited in the peer's kernel. Such a
 // look may wait backlogLimit (backlogLookLimit) in all; cut reports that
 // a limit ended the look.
-func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (backlog, cut bool) {
+func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration, lately bool) (backlog, cut bool) {
 	sock, _ := d.raw.socket.(*countingConn)
 	var target, read0 int64
 	if sock != nil {
@@ -93,7 +139,7 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 		// the look waited for bytes that never came, to its limit.
 		read0 = sock.read.Load()
 		pending := socketPending(sock.raw)
-		target, backlog = read0+int64(pending), pending >= drainWindow
+		target, backlog = read0+int64(pending), pending >= drainWindow || lately
 	}
 	caughtUp := func() bool { return d.raw.caughtUp(sock, target) }
 	if (caughtUp() && !backlog) || d.c.decided.Load() {
@@ -147,9 +193,10 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration) (back
 		if !seenBacklog(false) {
 			return false, false
 		}
-		// Caught up after a backlog: wait until no byte came for quiet.
+		// Caught up after a backlog: wait until no byte came for quiet
+		// (lookQuiet), counted from the last byte taken.
 		read := sock.read.Load()
-		quietTimer := time.NewTimer(quiet)
+		quietTimer := time.NewTimer(lookQuiet(quiet, sock.longestGap.Load()) - time.Duration(monoClock()-sock.lastAt.Load()))
 	quietWait:
 		for sock.read.Load() == read && !d.c.decided.Load() {
 			select {
