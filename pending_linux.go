@@ -10,18 +10,22 @@ import (
 // socketPending returns how many bytes wait in the socket's receive buffer
 // (FIONREAD), 1 when none wait but the peer's FIN or a reset has arrived
 // (the reader has an end to see), and 0 otherwise or when raw is nil. The
-// common case, nothing pending, costs one recv with MSG_PEEK.
-func socketPending(raw syscall.RawConn) int {
+// common case, nothing pending, costs one recv with MSG_PEEK. failed
+// reports that the peek returned the socket's error (a reset): the kernel
+// reports it once, so the reader's next Read sees only an end, and the
+// caller must keep it.
+func socketPending(raw syscall.RawConn) (n int, failed bool) {
 	if raw == nil {
-		return 0
+		return 0, false
 	}
-	n := 0
 	raw.Control(func(fd uintptr) {
 		var b [1]byte
 		got, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
-		case err == syscall.EAGAIN:
-		case err != nil || got == 0:
+		case err == syscall.EAGAIN || err == syscall.EINTR:
+		case err != nil:
+			n, failed = 1, true
+		case got == 0:
 			n = 1
 		default:
 			var v int32
@@ -31,7 +35,7 @@ func socketPending(raw syscall.RawConn) int {
 			}
 		}
 	})
-	return n
+	return n, failed
 }
 
 // socketEnd reports, with one read that does not wait, how the peer has
