@@ -240,10 +240,11 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return err
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
-		lately := d.raw.takenLately()
+		bytes, sinceLast := d.raw.recentReads()
+		lately := takenLately(bytes, sinceLast)
 		backlog, cut := d.awaitReader(drainQuiet, readerCatchUpMax, backlogLookLimit(d.drainOff), lately && !d.drainOff)
 		d.lastCheck, d.sinceCheck = lookEnded(int64(time.Since(d.epoch)), backlog), 0
-		d.drainOff = drainOffAfter(d.drainOff, backlog || lately, cut)
+		d.drainOff = drainOffAfter(d.drainOff, backlog || streamGoesOn(d.drainOff, lately, sinceLast), cut)
 	}
 	var err error
 	switch n := int64(len(p)); {

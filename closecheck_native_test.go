@@ -68,7 +68,7 @@ func TestSendLooksAfterABacklogTakenLately(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if !d.raw.takenLately() {
+		if !takenLately(d.raw.recentReads()) {
 			t.Fatal("the reader took the echo of drainWindow bytes, yet not lately")
 		}
 		// Only this goroutine sends, so writing the look's state is safe.
@@ -82,5 +82,25 @@ func TestSendLooksAfterABacklogTakenLately(t *testing.T) {
 		if d.drainOff != drainOff {
 			t.Errorf("drainOff went from %v to %v on a look after a backlog taken lately", drainOff, d.drainOff)
 		}
+	}
+	// While drainOff, any byte taken within recentSpan keeps it off: a
+	// stream of 2 MB/s brings 64 KiB in some windows only.
+	c, _ = dial(t, serve(t, echo), &Options{PingInterval: -1})
+	d = c.t.(*nativeConn)
+	if err := c.SendText(ctx, "small"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.drainOff, d.lastCheck = true, -int64(closeCheckEvery)
+	if bytes, sinceLast := d.raw.recentReads(); takenLately(bytes, sinceLast) || sinceLast >= int64(recentSpan) {
+		t.Fatalf("the reader's figures (%d bytes, the last %v ago) do not make the case", bytes, time.Duration(sinceLast))
+	}
+	if err := c.SendText(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if !d.drainOff {
+		t.Error("drainOff turned off by a look while the reader still takes a stream")
 	}
 }

@@ -133,6 +133,18 @@ func takenLately(bytes, sinceLast int64) bool {
 	return bytes >= drainWindow && sinceLast < int64(recentSpan)
 }
 
+// streamGoesOn reports whether a native look counts, for drainOffAfter,
+// as one that saw a backlog, besides what it waited for: the reader took
+// a backlog lately, or, while drainOff, it took any byte within
+// recentSpan. A stream of 2 MB/s brings 64 KiB in some 50 ms windows and
+// not in others; with takenLately alone the drain came back on in the
+// others, and each came back cost a 50 ms look (46 in 3 s of Sends every
+// millisecond). So the drain comes back on only after recentSpan of
+// silence.
+func streamGoesOn(drainOff, lately bool, sinceLast int64) bool {
+	return lately || drainOff && sinceLast < int64(recentSpan)
+}
+
 // lookQuiet returns how long a native look that has seen a backlog waits,
 // once caught up, with no byte coming: quiet, or twice the longest gap
 // between two of the reader's Reads within recentSpan if longer, at most

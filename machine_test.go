@@ -674,6 +674,28 @@ func TestMachineLookTakesRecentBytesAsABacklog(t *testing.T) {
 	}
 }
 
+// TestMachineStreamGoesOn: a look counts a stream as a backlog for
+// drainOffAfter when the reader took a backlog lately, and while drainOff
+// when it took any byte within recentSpan.
+func TestMachineStreamGoesOn(t *testing.T) {
+	for _, tc := range []struct {
+		drainOff, lately bool
+		sinceLast        time.Duration
+		want             bool
+	}{
+		{false, true, 0, true},
+		{false, false, time.Millisecond, false},
+		{true, false, time.Millisecond, true},
+		{true, false, recentSpan - 1, true},
+		{true, false, recentSpan, false},
+		{true, true, recentSpan, true},
+	} {
+		if got := streamGoesOn(tc.drainOff, tc.lately, int64(tc.sinceLast)); got != tc.want {
+			t.Errorf("streamGoesOn(drainOff %v, lately %v, the last byte %v ago) = %v, want %v", tc.drainOff, tc.lately, tc.sinceLast, got, tc.want)
+		}
+	}
+}
+
 // TestMachineLookQuiet: a native look's quiet period stretches to twice
 // the longest gap between the reader's Reads, within maxDrain (first
 // row: the traced failure, a 4.2 ms gap, the close 1.5 ms after the last

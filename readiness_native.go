@@ -3,6 +3,7 @@
 package dualws
 
 import (
+	"math"
 	"net"
 	"sync/atomic"
 	"syscall"
@@ -102,11 +103,15 @@ func (c *countingConn) noteTaken(n, read int64) {
 	c.lastAt.Store(now)
 }
 
-// takenLately reports whether the reader of t's counted socket has taken
-// a backlog lately (takenLately).
-func (t *trackedConn) takenLately() bool {
+// recentReads returns what the reader of t's counted socket took in about
+// the last recentSpan and how long ago (monoClock) it last took bytes;
+// none, long ago, without a counted socket.
+func (t *trackedConn) recentReads() (bytes, sinceLast int64) {
 	sock, _ := t.socket.(*countingConn)
-	return sock != nil && takenLately(sock.read.Load()-sock.readBefore.Load(), monoClock()-sock.lastAt.Load())
+	if sock == nil {
+		return 0, math.MaxInt64
+	}
+	return sock.read.Load() - sock.readBefore.Load(), monoClock() - sock.lastAt.Load()
 }
 
 // awaitReader waits until the reader has read every byte that was in the

@@ -564,7 +564,7 @@ func burstThenLook(t *testing.T, parts []int, gap, quiet, tailAfter time.Duratio
 		time.Sleep(100 * time.Microsecond)
 	}
 	time.AfterFunc(tailAfter, func() { server.Write([]byte("tail")) })
-	looked := lookAsync(d, quiet, readerCatchUpMax, maxDrain, d.raw.takenLately())
+	looked := lookAsync(d, quiet, readerCatchUpMax, maxDrain, takenLately(d.raw.recentReads()))
 	within(t, looked, "the look's end")
 	read = sock.read.Load()
 	d.c.transportGone(false)
