@@ -54,53 +54,48 @@ func TestCloseCheckAfterPause(t *testing.T) {
 // TestSendLooksAfterABacklogTakenLately: a Send right after the reader
 // took drainWindow bytes treats them as a backlog (takenLately): its look
 // waits for quiet and the next Send looks again; while drainOff, the
-// drain stays off, so that a stream does not turn it on and off in turns.
+// drain stays off, so that a stream does not turn it on and off in turns,
+// and any byte taken within recentSpan keeps it off (a stream of 2 MB/s
+// brings 64 KiB in some windows only).
 func TestSendLooksAfterABacklogTakenLately(t *testing.T) {
 	c, _ := dial(t, serve(t, echo), &Options{PingInterval: -1})
 	d := c.t.(*nativeConn)
 	ctx := context.Background()
-	for _, drainOff := range []bool{false, true} {
-		for range 2 { // the echo server reads up to 32 KiB
-			if err := c.Send(ctx, Binary, make([]byte, drainWindow/2)); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := c.Receive(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if !takenLately(d.raw.recentReads()) {
-			t.Fatal("the reader took the echo of drainWindow bytes, yet not lately")
-		}
+	for _, tc := range []struct {
+		drainOff bool
+		took     int64
+	}{{false, drainWindow}, {true, drainWindow}, {true, 1}} {
+		tookJustNow(t, d, tc.took)
 		// Only this goroutine sends, so writing the look's state is safe.
-		d.drainOff, d.lastCheck = drainOff, -int64(closeCheckEvery)
+		d.drainOff, d.lastCheck = tc.drainOff, -int64(closeCheckEvery)
 		if err := c.SendText(ctx, "x"); err != nil {
 			t.Fatal(err)
 		}
-		if !drainOff && d.lastCheck != -int64(closeCheckEvery) {
+		if !tc.drainOff && d.lastCheck != -int64(closeCheckEvery) {
 			t.Error("the look after a backlog taken lately did not leave the next Send to look again")
 		}
-		if d.drainOff != drainOff {
-			t.Errorf("drainOff went from %v to %v on a look after a backlog taken lately", drainOff, d.drainOff)
+		if d.drainOff != tc.drainOff {
+			t.Errorf("drainOff went from %v to %v on a look after %d bytes taken lately", tc.drainOff, d.drainOff, tc.took)
+		}
+		if _, _, err := c.Receive(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
-	// While drainOff, any byte taken within recentSpan keeps it off: a
-	// stream of 2 MB/s brings 64 KiB in some windows only.
-	c, _ = dial(t, serve(t, echo), &Options{PingInterval: -1})
-	d = c.t.(*nativeConn)
-	if err := c.SendText(ctx, "small"); err != nil {
-		t.Fatal(err)
+}
+
+// tookJustNow makes d's counted socket say that its reader took n bytes
+// in the last recentSpan, the last of them now, as a reader does that has
+// just taken them, whatever the machine's load does to the real reads.
+// The reader must be idle.
+func tookJustNow(t *testing.T, d *nativeConn, n int64) {
+	t.Helper()
+	sock, ok := d.raw.socket.(*countingConn)
+	if !ok {
+		t.Fatal("no counted socket")
 	}
-	if _, _, err := c.Receive(ctx); err != nil {
-		t.Fatal(err)
-	}
-	d.drainOff, d.lastCheck = true, -int64(closeCheckEvery)
-	if bytes, sinceLast := d.raw.recentReads(); takenLately(bytes, sinceLast) || sinceLast >= int64(recentSpan) {
-		t.Fatalf("the reader's figures (%d bytes, the last %v ago) do not make the case", bytes, time.Duration(sinceLast))
-	}
-	if err := c.SendText(ctx, "x"); err != nil {
-		t.Fatal(err)
-	}
-	if !d.drainOff {
-		t.Error("drainOff turned off by a look while the reader still takes a stream")
+	sock.readBefore.Store(sock.read.Load() - n)
+	sock.lastAt.Store(monoClock())
+	if bytes, sinceLast := d.raw.recentReads(); bytes != n || sinceLast >= int64(recentSpan) {
+		t.Fatalf("recentReads = %d bytes, the last %v ago; want %d just now", bytes, time.Duration(sinceLast), n)
 	}
 }

@@ -696,6 +696,21 @@ func TestMachineStreamGoesOn(t *testing.T) {
 	}
 }
 
+// TestMachineStreamFollowed: only a look that counted a backlog taken
+// lately and saw bytes come while it waited counts as cut short.
+func TestMachineStreamFollowed(t *testing.T) {
+	for _, tc := range []struct{ lately, tookMore, want bool }{
+		{true, true, true},
+		{true, false, false},
+		{false, true, false},
+		{false, false, false},
+	} {
+		if got := streamFollowed(tc.lately, tc.tookMore); got != tc.want {
+			t.Errorf("streamFollowed(lately %v, took more %v) = %v, want %v", tc.lately, tc.tookMore, got, tc.want)
+		}
+	}
+}
+
 // TestMachineLookQuiet: a native look's quiet period stretches to twice
 // the longest gap between the reader's Reads, within maxDrain (first
 // row: the traced failure, a 4.2 ms gap, the close 1.5 ms after the last

@@ -78,15 +78,15 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	c.inRead.Store(false)
 	read := c.read.Add(int64(n))
 	if n > 0 {
-		c.noteTaken(int64(n), read)
+		c.noteTaken(int64(n), read, monoClock())
 	}
 	return n, err
 }
 
-// noteTaken records that a Read returned n bytes, read being the count
-// after them: one clock read and one store a Read, more once a half.
-func (c *countingConn) noteTaken(n, read int64) {
-	now, h := monoClock(), &c.half
+// noteTaken records that a Read returned n bytes at now (monoClock), read
+// being the count after them: one store a Read, more once a half.
+func (c *countingConn) noteTaken(n, read, now int64) {
+	h := &c.half
 	if since := now - h.start; since >= int64(recentSpan)/2 {
 		before, gap := h.read, h.curGap
 		if since >= int64(recentSpan) {
@@ -101,6 +101,15 @@ func (c *countingConn) noteTaken(n, read int64) {
 		c.longestGap.Store(max(h.prevGap, h.curGap))
 	}
 	c.lastAt.Store(now)
+}
+
+// taken returns how many bytes the reader of t's counted socket has taken
+// from it; 0 without one.
+func (t *trackedConn) taken() int64 {
+	if sock, ok := t.socket.(*countingConn); ok {
+		return sock.read.Load()
+	}
+	return 0
 }
 
 // recentReads returns what the reader of t's counted socket took in about
@@ -127,15 +136,25 @@ func (t *trackedConn) recentReads() (bytes, sinceLast int64) {
 // starts, or taken by the reader while it waits plus those come meanwhile)
 // may have a close on its way behind them, held back by TCP's window, as
 // may a backlog the reader took just before the look (lately): once
-// caught up, it also waits until no byte has come for quiet (drainQuiet)
-// (lookQuiet: longer when the reader's Reads came far apart) and none
-// waits in the socket, and it reports the backlog so that the
-// next Send looks again. Counting only what was in the socket at the start
+// caught up, it also waits until no byte has come for quiet (drainQuiet;
+// with followGaps, longer when the reader's Reads came far apart:
+// lookQuiet) and none waits in the socket, and it reports the backlog so
+// that the next Send looks again. While drainOff the quiet period stays
+// fixed: a stream paced in bursts 1 ms apart never gave twice its longest
+// gap, and at 50 MB/s three times as many Sends took 5 ms. Counting only what was in the socket at the start
 // missed a burst that a slow reader (under -race) kept below drainWindow
 // there while the rest, and the close, waited in the peer's kernel. Such a
 // look may wait backlogLimit (backlogLookLimit) in all; cut reports that
 // a limit ended the look.
-func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration, lately bool) (backlog, cut bool) {
+// look is what a Send's look may wait for (awaitReader).
+type look struct {
+	quiet, limit, backlogLimit time.Duration
+	lately                     bool // the reader took a backlog just before (takenLately)
+	followGaps                 bool // the quiet period stretches with the reader's gaps (lookQuiet)
+}
+
+func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
+	quiet, limit, backlogLimit, lately := l.quiet, l.limit, l.backlogLimit, l.lately
 	sock, _ := d.raw.socket.(*countingConn)
 	var target, read0 int64
 	if sock != nil {
@@ -201,7 +220,11 @@ func (d *nativeConn) awaitReader(quiet, limit, backlogLimit time.Duration, latel
 		// Caught up after a backlog: wait until no byte came for quiet
 		// (lookQuiet), counted from the last byte taken.
 		read := sock.read.Load()
-		quietTimer := time.NewTimer(lookQuiet(quiet, sock.longestGap.Load()) - time.Duration(monoClock()-sock.lastAt.Load()))
+		wait := quiet
+		if l.followGaps {
+			wait = lookQuiet(quiet, sock.longestGap.Load())
+		}
+		quietTimer := time.NewTimer(wait - time.Duration(monoClock()-sock.lastAt.Load()))
 	quietWait:
 		for sock.read.Load() == read && !d.c.decided.Load() {
 			select {

@@ -255,7 +255,7 @@ type lookResult struct{ backlog, cut bool }
 func lookAsync(d *nativeConn, quiet, limit, backlogLimit time.Duration, lately bool) <-chan lookResult {
 	looked := make(chan lookResult, 1)
 	go func() {
-		backlog, cut := d.awaitReader(quiet, limit, backlogLimit, lately)
+		backlog, cut := d.awaitReader(look{quiet: quiet, limit: limit, backlogLimit: backlogLimit, lately: lately, followGaps: true})
 		looked <- lookResult{backlog, cut}
 	}()
 	return looked
@@ -270,7 +270,7 @@ func TestLookWaitsOutABacklog(t *testing.T) {
 	d, server, sock := lookOverBacklog(t)
 	looked := make(chan int64, 1)
 	go func() {
-		backlog, _ := d.awaitReader(time.Hour, time.Hour, time.Hour, false) // only new bytes or the status end the wait
+		backlog, _ := d.awaitReader(look{quiet: time.Hour, limit: time.Hour, backlogLimit: time.Hour, followGaps: true}) // only new bytes or the status end the wait
 		if !backlog {
 			t.Error("no backlog reported with drainWindow bytes in the socket")
 		}
@@ -323,7 +323,10 @@ func TestLookSeesABacklogTakenWhileItWaits(t *testing.T) {
 	}
 	waitPending(t, sock, len(half))
 	looked := make(chan bool, 1)
-	go func() { backlog, _ := d.awaitReader(time.Hour, time.Hour, time.Hour, false); looked <- backlog }()
+	go func() {
+		backlog, _ := d.awaitReader(look{quiet: time.Hour, limit: time.Hour, backlogLimit: time.Hour, followGaps: true})
+		looked <- backlog
+	}()
 	for !sock.waiting.Load() { // the look has taken its target
 		time.Sleep(100 * time.Microsecond)
 	}
@@ -360,7 +363,7 @@ func TestLookFollowsASlowReaderThroughABacklog(t *testing.T) {
 	waitPending(t, sock, drainWindow) // the rest waits in the server's kernel
 	go readPaced(d, 4<<10)            // 32 ms for the backlog
 	// Cut at 10 s: a lost wake-up fails rather than hangs.
-	backlog, cut := d.awaitReader(time.Millisecond, time.Millisecond, 10*time.Second, false)
+	backlog, cut := d.awaitReader(look{quiet: time.Millisecond, limit: time.Millisecond, backlogLimit: 10 * time.Second, followGaps: true})
 	if read := sock.read.Load(); !backlog || cut || read != total {
 		t.Fatalf("look ended with backlog %v, cut %v, %d of %d bytes read: it must follow the reader to the end of the backlog", backlog, cut, read, total)
 	}
@@ -386,7 +389,7 @@ func TestLookSeesABacklogWhileTheReaderLags(t *testing.T) {
 	type result struct{ backlog, cut bool }
 	looked := make(chan result, 1)
 	go func() {
-		backlog, cut := d.awaitReader(time.Millisecond, 20*time.Millisecond, time.Hour, false)
+		backlog, cut := d.awaitReader(look{quiet: time.Millisecond, limit: 20 * time.Millisecond, backlogLimit: time.Hour, followGaps: true})
 		looked <- result{backlog, cut}
 	}()
 	for !sock.waiting.Load() { // the look has taken its target
@@ -423,7 +426,7 @@ func TestLookQuietNeedsAnEmptySocket(t *testing.T) {
 	d, server, sock := lookOverBacklog(t)
 	looked := make(chan bool, 1)
 	go func() {
-		backlog, _ := d.awaitReader(2*time.Millisecond, time.Hour, time.Hour, false)
+		backlog, _ := d.awaitReader(look{quiet: 2 * time.Millisecond, limit: time.Hour, backlogLimit: time.Hour, followGaps: true})
 		looked <- backlog
 	}()
 	for !sock.waiting.Load() { // the look has taken its target
@@ -462,7 +465,10 @@ func TestLookWithoutBacklogEndsAtTheCatchUp(t *testing.T) {
 	waitPending(t, sock, 100)
 	go readAll(d)
 	done := make(chan bool, 1)
-	go func() { backlog, _ := d.awaitReader(time.Hour, time.Hour, time.Hour, false); done <- backlog }()
+	go func() {
+		backlog, _ := d.awaitReader(look{quiet: time.Hour, limit: time.Hour, backlogLimit: time.Hour, followGaps: true})
+		done <- backlog
+	}()
 	select {
 	case backlog := <-done:
 		if backlog {
@@ -541,8 +547,9 @@ func TestLookEndsAtItsLimitWhileDrainOff(t *testing.T) {
 }
 
 // burstThenLook has the reader take parts bytes-long writes, gap apart,
-// then has a look with the quiet period given start with lately as write
-// gives it, and the server write tail bytes after tailAfter: the tail of a burst, or a close
+// then has a look with the quiet period given start, told that the reader
+// took a backlog lately (lately, as write gives it: TestCountingConnNotes
+// checks the count), and the server write tail bytes after tailAfter: the tail of a burst, or a close
 // behind it, that TCP's window held in the peer's kernel. It returns the
 // bytes read when the look ended, and the bytes of the burst and tail.
 func burstThenLook(t *testing.T, parts []int, gap, quiet, tailAfter time.Duration) (read, total int64) {
@@ -564,7 +571,7 @@ func burstThenLook(t *testing.T, parts []int, gap, quiet, tailAfter time.Duratio
 		time.Sleep(100 * time.Microsecond)
 	}
 	time.AfterFunc(tailAfter, func() { server.Write([]byte("tail")) })
-	looked := lookAsync(d, quiet, readerCatchUpMax, maxDrain, takenLately(d.raw.recentReads()))
+	looked := lookAsync(d, quiet, readerCatchUpMax, maxDrain, true)
 	within(t, looked, "the look's end")
 	read = sock.read.Load()
 	d.c.transportGone(false)
@@ -623,5 +630,37 @@ func TestLookKeepsAResetItsPeekTook(t *testing.T) {
 	}
 	if !d.raw.finishClose(0) {
 		t.Error("finishClose reported no reset after a look's peek took it")
+	}
+}
+
+// TestCountingConnNotesRecentReads: the counted socket reports what its
+// reader took in the last half of recentSpan and the one before, and the
+// longest gap between two Reads that returned bytes in that time.
+func TestCountingConnNotesRecentReads(t *testing.T) {
+	c := &countingConn{}
+	ms := func(f float64) int64 { return int64(f * float64(time.Millisecond)) }
+	base := ms(1000)
+	for _, step := range []struct {
+		at            float64 // ms after base
+		n             int64
+		bytes, gapMax int64
+	}{
+		{0, 100, 100, 0},
+		{1, 200, 300, ms(1)},
+		{5.2, 50, 350, ms(4.2)}, // the traced reader's pause
+		{25, 10, 360, ms(19.8)}, // a new half: the last one still counts
+		{49, 1, 361, ms(24)},    // the current half holds the longest gap now
+		{51, 1, 12, ms(24)},     // the first half has gone
+		{150, 7, 7, 0},          // after recentSpan of silence: nothing before counts
+		{150.5, 7, 14, ms(0.5)},
+	} {
+		read := c.read.Add(step.n)
+		c.noteTaken(step.n, read, base+ms(step.at))
+		if got := c.read.Load() - c.readBefore.Load(); got != step.bytes {
+			t.Errorf("at +%v ms: %d bytes lately, want %d", step.at, got, step.bytes)
+		}
+		if got := c.longestGap.Load(); got != step.gapMax {
+			t.Errorf("at +%v ms: longest gap %v, want %v", step.at, time.Duration(got), time.Duration(step.gapMax))
+		}
 	}
 }
