@@ -242,13 +242,14 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
 		bytes, sinceLast := d.raw.recentReads()
 		lately, taken := takenLately(bytes, sinceLast), d.raw.taken()
+		countsLately := lately && !d.drainOff // takenLately: not while drainOff
 		backlog, cut := d.awaitReader(look{
 			quiet: drainQuiet, limit: readerCatchUpMax, backlogLimit: backlogLookLimit(d.drainOff),
-			lately: lately && !d.drainOff, followGaps: !d.drainOff,
+			lately: countsLately, followGaps: !d.drainOff,
 		})
 		d.lastCheck, d.sinceCheck = lookEnded(int64(time.Since(d.epoch)), backlog), 0
 		d.drainOff = drainOffAfter(d.drainOff, backlog || streamGoesOn(d.drainOff, lately, sinceLast),
-			cut || streamFollowed(lately && !d.drainOff, d.raw.taken() > taken))
+			cut || streamFollowed(countsLately, d.raw.taken() > taken))
 	}
 	var err error
 	switch n := int64(len(p)); {

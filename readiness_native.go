@@ -123,6 +123,13 @@ func (t *trackedConn) recentReads() (bytes, sinceLast int64) {
 	return sock.read.Load() - sock.readBefore.Load(), monoClock() - sock.lastAt.Load()
 }
 
+// look is what a Send's look may wait for (awaitReader).
+type look struct {
+	quiet, limit, backlogLimit time.Duration
+	lately                     bool // the reader took a backlog just before (takenLately)
+	followGaps                 bool // the quiet period stretches with the reader's gaps (lookQuiet)
+}
+
 // awaitReader waits until the reader has read every byte that was in the
 // socket when it was called and has entered a Read of the socket after
 // them, waiting for more, the status is decided, reading is paused, or
@@ -141,18 +148,11 @@ func (t *trackedConn) recentReads() (bytes, sinceLast int64) {
 // lookQuiet) and none waits in the socket, and it reports the backlog so
 // that the next Send looks again. While drainOff the quiet period stays
 // fixed: a stream paced in bursts 1 ms apart never gave twice its longest
-// gap, and at 50 MB/s three times as many Sends took 5 ms. Counting only what was in the socket at the start
-// missed a burst that a slow reader (under -race) kept below drainWindow
+// gap, and at 50 MB/s three times as many Sends took 5 ms. Counting only
+// what was in the socket at the start missed a burst that a slow reader (under -race) kept below drainWindow
 // there while the rest, and the close, waited in the peer's kernel. Such a
 // look may wait backlogLimit (backlogLookLimit) in all; cut reports that
 // a limit ended the look.
-// look is what a Send's look may wait for (awaitReader).
-type look struct {
-	quiet, limit, backlogLimit time.Duration
-	lately                     bool // the reader took a backlog just before (takenLately)
-	followGaps                 bool // the quiet period stretches with the reader's gaps (lookQuiet)
-}
-
 func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 	quiet, limit, backlogLimit, lately := l.quiet, l.limit, l.backlogLimit, l.lately
 	sock, _ := d.raw.socket.(*countingConn)
