@@ -352,7 +352,7 @@ const (
 	writeFailed                // a Write failed
 	closeFrameRead             // a Read returned the whole of the peer's close frame
 	halfClosed                 // Close only half-closed the socket; awaitPeerEnd is due
-	peerReset                  // Close, or a look's peek, took the peer's reset from the socket (finishClose reports it)
+	peerReset                  // Close took the peer's reset from the socket (finishClose reports it)
 	socketClosed               // Close closed the socket: no half-close any more
 )
 

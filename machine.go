@@ -59,7 +59,7 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // these out.
 const (
 	closeCheckEvery  = time.Millisecond
-	closeCheckSends  = 32 // natively, also after this many Sends: a flood checks often, at one ioctl per check
+	closeCheckSends  = 32 // natively, also after this many Sends: a flood checks often, at one ppoll per check
 	readerCatchUpMax = 5 * time.Millisecond
 	quietTurns       = 2
 	openSettle       = 5 * time.Millisecond

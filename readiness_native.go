@@ -162,7 +162,7 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 		// its bytes out of both. The other order counted them twice, and
 		// the look waited for bytes that never came, to its limit.
 		read0 = sock.read.Load()
-		pending := d.raw.pending(sock)
+		pending := socketPending(sock.raw)
 		target, backlog = read0+int64(pending), pending >= drainWindow || lately
 	}
 	caughtUp := func() bool { return d.raw.caughtUp(sock, target) }
@@ -189,7 +189,7 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 	// Seeing one, the look may wait backlogLimit from its start.
 	seenBacklog := func(stalled bool) bool {
 		if !backlog && sock != nil {
-			took, pending := sock.read.Load()-read0, int64(d.raw.pending(sock))
+			took, pending := sock.read.Load()-read0, int64(socketPending(sock.raw))
 			backlog = took+pending >= drainWindow || stalled && took == 0 && pending > 0
 			if backlog && backlogLimit > limit {
 				limit = backlogLimit
@@ -231,7 +231,7 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 			case <-entered: // a Read entered: did one return bytes before it?
 			case <-statusCh:
 			case <-quietTimer.C:
-				if d.raw.pending(sock) == 0 {
+				if socketPending(sock.raw) == 0 {
 					return backlog, false
 				}
 				break quietWait // bytes came that the reader has yet to take
@@ -241,19 +241,8 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 			}
 		}
 		quietTimer.Stop()
-		target = sock.read.Load() + int64(d.raw.pending(sock))
+		target = sock.read.Load() + int64(socketPending(sock.raw))
 	}
-}
-
-// pending returns socketPending of sock, keeping a reset that its peek
-// took from the socket (peerReset): without it the reader would see only
-// an end after the peer's close, and the close would count as clean.
-func (t *trackedConn) pending(sock *countingConn) int {
-	n, failed := socketPending(sock.raw)
-	if failed {
-		t.failed.Or(peerReset)
-	}
-	return n
 }
 
 // caughtUp reports whether the reader waits in a Read of sock that it

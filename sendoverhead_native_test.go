@@ -37,8 +37,8 @@ func memClient() *http.Client {
 
 // BenchmarkSendOverhead compares a Send with coder/websocket's own Write
 // on a connection whose writes cost nothing, so the difference is the CPU
-// dualws adds per Send (except the socket peek of the close check, which
-// needs a real socket: one recv per closeCheckSends Sends).
+// dualws adds per Send (except the socket poll of the close check, which
+// needs a real socket: one ppoll per closeCheckSends Sends).
 func BenchmarkSendOverhead(b *testing.B) {
 	msg := make([]byte, 32)
 	ctx := context.Background()
