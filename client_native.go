@@ -257,7 +257,7 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		err = errTransportClosing
 	case ctx.Done() == nil:
 		d.inFlight.Add(n)
-		err = d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+		err = d.writeMessage(typ, p)
 		d.inFlight.Add(-n)
 	default:
 		err = d.writeCtx(ctx, typ, p)
@@ -284,12 +284,62 @@ func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) er
 	}
 	stop := context.AfterFunc(ctx, d.c.sendInterrupted)
 	d.inFlight.Add(int64(len(p)))
-	err := d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+	err := d.writeMessage(typ, p)
 	d.inFlight.Add(-int64(len(p)))
 	if !stop() {
 		return ctx.Err()
 	}
 	return err
+}
+
+// fragmentSize bounds the frames of a native Send: a longer message goes
+// out in fragments of this size (a text message's cut at a character's
+// start), so that coder/websocket can answer a ping, or the peer's close,
+// between them. Its control frames wait for the frame being written, and
+// it drops the connection when a pong or a close reply has waited 5 s: a
+// 64 MiB message in one frame, to a peer reading at 6 MB/s that pinged
+// during it, ended with 1006 after 5 s. Browsers answer pings during
+// long sends too.
+const fragmentSize = 64 << 10
+
+// writeMessage writes one message, in fragments past fragmentSize.
+func (d *nativeConn) writeMessage(typ MessageType, p []byte) error {
+	if len(p) <= fragmentSize {
+		return d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+	}
+	w, err := d.ws.Writer(context.Background(), websocket.MessageType(typ))
+	if err != nil {
+		return err
+	}
+	for len(p) > 0 {
+		n := fragmentCut(typ, p)
+		if _, err := w.Write(p[:n]); err != nil {
+			// The connection is going down (coder/websocket has sent a
+			// close frame, or the socket failed); its writer stays
+			// locked until coder/websocket closes, which releases it.
+			return err
+		}
+		p = p[n:]
+	}
+	return w.Close()
+}
+
+// fragmentCut returns the length of the next fragment of p: fragmentSize,
+// or for text the start of the character there, so that a peer that
+// checks UTF-8 frame by frame accepts it.
+func fragmentCut(typ MessageType, p []byte) int {
+	if len(p) <= fragmentSize {
+		return len(p)
+	}
+	n := fragmentSize
+	if typ == Text {
+		for i := n; i > n-utf8.UTFMax && i > 0; i-- {
+			if utf8.RuneStart(p[i]) {
+				return i
+			}
+		}
+	}
+	return n
 }
 
 // sendClose runs coder/websocket's close handshake: in a goroutine, or

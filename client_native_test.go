@@ -5,6 +5,7 @@ package dualws
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
@@ -433,6 +435,130 @@ func TestCloseDuringBlockedSend(t *testing.T) {
 		err := <-sent
 		require.ErrorIs(t, err, ErrClosed)
 	}
+}
+
+// A peer that pings while a long message is on its way gets its pong
+// between the message's fragments. In one frame the pong waited for the
+// whole message, and coder/websocket drops a connection whose pong has
+// waited 5 s (a 64 MiB Send to a peer reading at 6 MB/s ended with 1006).
+// The server here starts reading only after its ping, so the Send is
+// blocked mid-message when the ping arrives.
+func TestPeerPingDuringALongSend(t *testing.T) {
+	const size = 32 << 20 // well over both sockets' buffers
+	pongAt := make(chan int64, 1)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		at, data, pinged := int64(-1), int64(0), false
+		for data < size {
+			op, n, err := readFrameHeader(rw)
+			if err != nil {
+				break
+			}
+			if !pinged {
+				pinged = true
+				time.Sleep(50 * time.Millisecond) // the client fills the buffers and blocks
+				rw.Write([]byte{0x89, 1, 'p'})
+				rw.Flush()
+			}
+			if op == 0xA && at < 0 {
+				at = data
+			}
+			if op <= 0x2 {
+				data += n
+			}
+			if _, err := io.CopyN(io.Discard, rw, n); err != nil {
+				break
+			}
+		}
+		pongAt <- at
+		for { // the message's last frame, then the client's close
+			op, n, err := readFrameHeader(rw)
+			if err != nil {
+				return
+			}
+			io.CopyN(io.Discard, rw, n)
+			if op == 0x8 {
+				break
+			}
+		}
+		rw.Write([]byte{0x88, 2, 0x03, 0xe8})
+		rw.Flush()
+	})
+	c, _ := dial(t, url, nil)
+	require.NoError(t, c.Send(context.Background(), Binary, make([]byte, size)))
+	assert.GreaterOrEqual(t, <-pongAt, int64(0), "the pong waited for the end of the message")
+	require.NoError(t, c.Close(StatusNormalClosure, ""))
+}
+
+// The peer's close during a long Send is answered between the message's
+// fragments, and the Send ends with the peer's code, as the browser
+// discards what it still has queued; in one frame the whole message went
+// out first.
+func TestPeerCloseEndsALongSend(t *testing.T) {
+	const size = 32 << 20
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		closed := false
+		for {
+			op, n, err := readFrameHeader(rw)
+			if err != nil {
+				return
+			}
+			if !closed {
+				closed = true
+				rw.Write([]byte{0x88, 6, 0x0f, 0xa1, 's', 't', 'o', 'p'}) // 4001 "stop"
+				rw.Flush()
+			}
+			if _, err := io.CopyN(io.Discard, rw, n); err != nil || op == 0x8 {
+				return
+			}
+		}
+	})
+	c, _ := dial(t, url, nil)
+	err := c.Send(context.Background(), Binary, make([]byte, size))
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce, "the Send went on after the peer's close")
+	assert.Equal(t, StatusCode(4001), ce.Status.Code)
+	assert.True(t, ce.Status.Remote)
+	waitDone(t, c)
+}
+
+// fragmentCut ends a text fragment at a character's start, so that each
+// fragment is valid UTF-8 on its own.
+func TestFragmentCutKeepsCharactersWhole(t *testing.T) {
+	for _, lead := range []int{0, 1, 2, 3} {
+		p := []byte(strings.Repeat("a", lead) + strings.Repeat("€", fragmentSize)) // 3 bytes each
+		n := fragmentCut(Text, p)
+		assert.LessOrEqual(t, n, fragmentSize)
+		assert.Greater(t, n, fragmentSize-utf8.UTFMax)
+		assert.True(t, utf8.Valid(p[:n]) && utf8.Valid(p[n:]), "cut at %d splits a character (lead %d)", n, lead)
+		assert.Equal(t, fragmentSize, fragmentCut(Binary, p), "binary is cut anywhere")
+	}
+	assert.Equal(t, 10, fragmentCut(Text, []byte("0123456789")))
+}
+
+// readFrameHeader reads a client frame's header: its opcode and payload
+// length (the mask key is read and dropped).
+func readFrameHeader(r io.Reader) (op byte, n int64, err error) {
+	var b [8]byte
+	if _, err = io.ReadFull(r, b[:2]); err != nil {
+		return 0, 0, err
+	}
+	op, n, masked := b[0]&0x0f, int64(b[1]&0x7f), b[1]&0x80 != 0
+	switch n {
+	case 126:
+		if _, err = io.ReadFull(r, b[:2]); err == nil {
+			n = int64(binary.BigEndian.Uint16(b[:2]))
+		}
+	case 127:
+		if _, err = io.ReadFull(r, b[:8]); err == nil {
+			n = int64(binary.BigEndian.Uint64(b[:8]))
+		}
+	}
+	if err == nil && masked {
+		_, err = io.ReadFull(r, b[:4])
+	}
+	return op, n, err
 }
 
 // Issue 8: coder/websocket ends a close handshake after 5 s on its own;
