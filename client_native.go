@@ -419,11 +419,17 @@ func (d *nativeConn) schedulePing() {
 }
 
 // ping sends one ping and waits PingTimeout for the pong; no pong drops
-// the connection with 1006 "keepalive timeout".
+// the connection with 1006 "keepalive timeout". coder/websocket waits at
+// most 5 s for its write lock, which a Send to a peer that does not read
+// holds longer: the ping is then tried again while PingTimeout allows
+// (giving up there ended the keepalive for the rest of the connection).
 func (d *nativeConn) ping() {
 	defer d.pings.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), d.c.cfg.pingTimeout)
 	err := d.ws.Ping(ctx)
+	for err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = d.ws.Ping(ctx)
+	}
 	timedOut := ctx.Err() != nil
 	cancel()
 	switch {

@@ -523,6 +523,38 @@ func TestPeerCloseEndsALongSend(t *testing.T) {
 	waitDone(t, c)
 }
 
+// A keepalive ping that waits more than coder/websocket's 5 s for its
+// write lock, held by a Send to a peer that does not read, is tried again
+// within PingTimeout: giving up ended the keepalive, and no ping went out
+// for the rest of the connection.
+func TestKeepaliveOutlastsALongBlockedSend(t *testing.T) {
+	t.Parallel()
+	const size = 32 << 20
+	pinged := make(chan bool, 1)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		time.Sleep(6 * time.Second) // the Send blocks, and with it the ping
+		conn.SetDeadline(time.Now().Add(3 * time.Second))
+		saw := false
+		for {
+			op, n, err := readFrameHeader(rw)
+			if err != nil {
+				break
+			}
+			saw = saw || op == 0x9
+			if _, err := io.CopyN(io.Discard, rw, n); err != nil || op == 0x8 {
+				break
+			}
+		}
+		pinged <- saw
+	})
+	c, _ := dial(t, url, &Options{PingInterval: 200 * time.Millisecond, PingTimeout: 20 * time.Second, CloseTimeout: time.Second})
+	require.NoError(t, c.Send(context.Background(), Binary, make([]byte, size)))
+	c.Close(StatusNormalClosure, "")
+	assert.True(t, <-pinged, "no ping went out after the Send")
+	waitDone(t, c)
+}
+
 // fragmentCut ends a text fragment at a character's start, so that each
 // fragment is valid UTF-8 on its own.
 func TestFragmentCutKeepsCharactersWhole(t *testing.T) {
