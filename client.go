@@ -397,6 +397,7 @@ func (c *Client) sendAllowed() bool {
 // is aborted and reported as dropped.
 func (c *Client) closeError() error {
 	if !c.decided.Load() {
+		c.input((*machine).sendFailed)
 		statusCh := c.statusChan()
 		timeout, t := afterChan(c.cfg.closeTimeout)
 		select {

@@ -555,6 +555,45 @@ func TestKeepaliveOutlastsALongBlockedSend(t *testing.T) {
 	waitDone(t, c)
 }
 
+// A Send that fails while reading is paused on a full queue lets the
+// reader go on to the peer's close: the Send returns the peer's code and
+// every message before the close stays readable. The Send waited for a
+// status only the paused reader could bring, then dropped the connection
+// (1006), losing the messages still in the socket and the code.
+func TestFailedSendUnpausesTheReader(t *testing.T) {
+	ended := make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer close(ended)
+		defer conn.Close()
+		for i := range 5 {
+			rw.Write([]byte{0x81, 1, byte('0' + i)})
+		}
+		rw.Write(closeFrameBytes(4000, []byte("bye")))
+		rw.Flush()
+	})
+	c, _ := dial(t, url, &Options{ReceiveQueue: 1, PingInterval: -1, CloseTimeout: 2 * time.Second})
+	<-ended // the server has closed TCP: a Send now meets a reset
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		err = c.SendText(context.Background(), "late")
+	}
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, StatusCode(4000), ce.Status.Code, "the Send's error lost the peer's code")
+	var got []string
+	for {
+		_, p, err := c.Receive(context.Background())
+		if err != nil {
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, StatusCode(4000), ce.Status.Code)
+			break
+		}
+		got = append(got, string(p))
+	}
+	assert.Equal(t, []string{"0", "1", "2", "3", "4"}, got)
+	waitDone(t, c)
+}
+
 // fragmentCut ends a text fragment at a character's start, so that each
 // fragment is valid UTF-8 on its own.
 func TestFragmentCutKeepsCharactersWhole(t *testing.T) {

@@ -278,6 +278,7 @@ type machine struct {
 	timedOut  bool // the close handshake timed out
 	closeRecv bool // the peer's close frame arrived
 	paused    bool
+	sendGone  bool // a Send failed on the transport: reading no longer pauses (sendFailed)
 
 	// heartbeat: beatSent is true while waiting for an answer to a
 	// heartbeat; heard records that something arrived since the timer was
@@ -358,7 +359,7 @@ func (m *machine) message(typ MessageType, data []byte) {
 	m.out.queued = true
 	switch {
 	case m.cfg.canPause:
-		if !m.paused && (len(m.queue)-m.head >= m.cfg.receiveQueue || m.bytes >= m.cfg.receiveQueueBytes) {
+		if !m.paused && !m.sendGone && (len(m.queue)-m.head >= m.cfg.receiveQueue || m.bytes >= m.cfg.receiveQueueBytes) {
 			m.paused = true
 			m.out.pause = true
 		}
@@ -477,6 +478,20 @@ func (m *machine) keepaliveTimeout() {
 func (m *machine) sendInterrupted() {
 	if m.fail(statusSendInterrupted) {
 		m.out.abort = true
+	}
+}
+
+// sendFailed: a Send failed on the transport before a status was decided.
+// The connection is ending, and the peer can send no more than what is on
+// its way, so reading no longer pauses: a reader paused on a full queue
+// reaches the peer's close, and the messages before it, instead of the
+// Send waiting for a status only it can bring (statusOverdue, a drop,
+// which lost them). A paused reader resumes.
+func (m *machine) sendFailed() {
+	m.sendGone = true
+	if m.paused {
+		m.paused = false
+		m.out.resume = true
 	}
 }
 

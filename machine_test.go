@@ -34,6 +34,7 @@ var machineInputs = []machineInput{
 	{"keepaliveTimeout", (*machine).keepaliveTimeout},
 	{"sendInterrupted", (*machine).sendInterrupted},
 	{"statusOverdue", (*machine).statusOverdue},
+	{"sendFailed", (*machine).sendFailed},
 	{"lost", (*machine).lost},
 	{"alive", (*machine).alive},
 	{"heartbeatFired", (*machine).heartbeatFired},
@@ -66,6 +67,7 @@ type model struct {
 	final       CloseStatus
 	queue       string // messages accepted and not yet received, one byte each ("a" or "b")
 	paused      bool
+	sendFailed  bool // sendFailed was fed: reading must not pause any more
 	closeArmed  bool
 	closed      int // transitions to CLOSED seen
 }
@@ -76,7 +78,7 @@ type snapshot struct {
 	state                                              State
 	status, final                                      CloseStatus
 	decided, failed, timedOut, closeRecv, paused, beat bool
-	heard                                              bool
+	heard, sendGone                                    bool
 	queue                                              string
 	bytes                                              int
 	mdl                                                model
@@ -87,7 +89,7 @@ func snap(m *machine, mdl model) snapshot {
 	for _, msg := range m.queue[m.head:] {
 		q.WriteByte(msg.data[0])
 	}
-	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, q.String(), m.bytes, mdl}
+	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, m.sendGone, q.String(), m.bytes, mdl}
 }
 
 func cloneMachine(m *machine) machine {
@@ -260,6 +262,14 @@ func step(m *machine, mdl model, in machineInput) (model, string) {
 	}
 	if mdl.paused && mdl.state == Closed {
 		return mdl, "still paused at CLOSED: the reader would never end"
+	}
+	// After a failed Send only the reader can bring the status: it must
+	// not stay paused on a full queue.
+	if in.name == "sendFailed" {
+		mdl.sendFailed = true
+	}
+	if mdl.sendFailed && mdl.paused {
+		return mdl, "reading paused after a Send failed: the status waits on the reader"
 	}
 	return mdl, ""
 }
