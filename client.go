@@ -300,7 +300,9 @@ func (c *Client) Subprotocol() string { return c.subprotocol }
 
 // BufferedAmount returns the bytes accepted by Send but not yet on the
 // wire. Natively Send returns once the message is written, so this only
-// counts Sends in progress; in the browser it is WebSocket.bufferedAmount.
+// counts what Sends in progress have yet to write (a message over 64 KiB
+// leaves it fragment by fragment); in the browser it is
+// WebSocket.bufferedAmount.
 func (c *Client) BufferedAmount() int { return c.t.bufferedAmount() }
 
 // SendText sends a text message; see Send.

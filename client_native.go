@@ -66,6 +66,7 @@ func dialTransport(parent context.Context, c *Client) error {
 		return err
 	}
 	d := &nativeConn{c: c, ws: ws, raw: raw}
+	raw.driver = d
 	d.epoch, d.lastCheck = time.Now(), -int64(closeCheckEvery)
 	if c.cfg.readLimit < 0 {
 		ws.SetReadLimit(-1)
@@ -115,7 +116,10 @@ func (d *nativeConn) readLoop() {
 			d.c.invalidText()
 			break
 		}
-		if d.c.deliver(mt, data) {
+		pause := d.c.deliver(mt, data)
+		d.raw.delivered.Add(1)
+		d.peerCloseIfDue()
+		if pause {
 			d.c.waitResume()
 		}
 	}
@@ -158,6 +162,19 @@ func (d *nativeConn) readLoop() {
 	// is clean only if that answer was written, or our own close frame
 	// was answered, and the peer then ended TCP without a reset.
 	d.c.transportGone((peerClosed && !d.raw.hasFailed(writeFailed) || d.closeSeen.Load()) && !reset)
+}
+
+// peerCloseIfDue decides the peer's close once its frame has passed the
+// tracked connection and the reader has delivered every message before
+// it. coder/websocket reports the close only after its answer, which
+// waits for the frame a Send is writing: up to its 5 s limit when the peer
+// does not read, while State said OPEN and Sends waited. A browser
+// reports CLOSING at once (readyState); messages before the close come
+// first, as there.
+func (d *nativeConn) peerCloseIfDue() {
+	if pc := d.raw.peerClose.Load(); pc != nil && pc.after == d.raw.delivered.Load() {
+		d.c.peerClosed(pc.code, pc.reason)
+	}
 }
 
 // peerEndWait bounds the wait for the peer's end of TCP after the close
@@ -236,7 +253,10 @@ func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 // client decides that status itself before the teardown. It uses no
 // defer and no channel operation: this is the path of every Send.
 func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error {
-	if err := d.sendMu.lock(ctx); err != nil {
+	if err := d.sendMu.lock(ctx, d.c); err != nil {
+		if err == errStatusWhileWaiting {
+			return errTransportClosing
+		}
 		return err
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
@@ -253,12 +273,11 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	}
 	var err error
 	switch n := int64(len(p)); {
-	case !d.c.sendAllowed() || d.readerHoldsEnd():
+	case !d.c.sendAllowed() || d.readerHoldsEnd() || d.raw.hasFailed(messageCut):
 		err = errTransportClosing
 	case ctx.Done() == nil:
 		d.inFlight.Add(n)
 		err = d.writeMessage(typ, p)
-		d.inFlight.Add(-n)
 	default:
 		err = d.writeCtx(ctx, typ, p)
 	}
@@ -285,7 +304,6 @@ func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) er
 	stop := context.AfterFunc(ctx, d.c.sendInterrupted)
 	d.inFlight.Add(int64(len(p)))
 	err := d.writeMessage(typ, p)
-	d.inFlight.Add(-int64(len(p)))
 	if !stop() {
 		return ctx.Err()
 	}
@@ -302,23 +320,32 @@ func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) er
 // long sends too.
 const fragmentSize = 64 << 10
 
-// writeMessage writes one message, in fragments past fragmentSize.
+// writeMessage writes one message, in fragments past fragmentSize, and
+// takes its bytes out of inFlight (BufferedAmount) as they are written.
 func (d *nativeConn) writeMessage(typ MessageType, p []byte) error {
 	if len(p) <= fragmentSize {
-		return d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+		err := d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+		d.inFlight.Add(-int64(len(p)))
+		return err
 	}
 	w, err := d.ws.Writer(context.Background(), websocket.MessageType(typ))
 	if err != nil {
+		d.inFlight.Add(-int64(len(p)))
 		return err
 	}
 	for len(p) > 0 {
 		n := fragmentCut(typ, p)
 		if _, err := w.Write(p[:n]); err != nil {
 			// The connection is going down (coder/websocket has sent a
-			// close frame, or the socket failed); its writer stays
-			// locked until coder/websocket closes, which releases it.
+			// close frame, or the socket failed). Its writer stays locked
+			// until coder/websocket closes: a later Send that reached it
+			// would wait there, and a context ending meanwhile would call
+			// the drop the Send's own (statusSendInterrupted).
+			d.raw.failed.Or(messageCut)
+			d.inFlight.Add(-int64(len(p)))
 			return err
 		}
+		d.inFlight.Add(-int64(n))
 		p = p[n:]
 	}
 	return w.Close()
@@ -368,6 +395,7 @@ func (d *nativeConn) sendClose(code StatusCode, reason string, here bool) {
 // closeHandshake is sendClose's work; it closes done when it ends.
 func (d *nativeConn) closeHandshake(code StatusCode, reason string, done chan struct{}) {
 	defer close(done)
+	d.finishSend()
 	err := d.ws.Close(websocket.StatusCode(code), reason)
 	switch {
 	case err == nil:
@@ -384,6 +412,22 @@ func (d *nativeConn) closeHandshake(code StatusCode, reason string, done chan st
 		d.c.closeTimerFired()
 	}
 	d.raw.Close() // after the peer's close frame only a half-close: the reader's teardown ends it
+}
+
+// finishSend waits, at most CloseTimeout, for a Send in progress to end
+// before the client's close frame goes out, as a browser queues its close
+// frame behind the data: coder/websocket would write it between two
+// fragments of a long message, and the peer would drop the message. The
+// status is decided by then, so no other Send starts writing.
+func (d *nativeConn) finishSend() {
+	if !d.sendMu.held.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.c.cfg.closeTimeout)
+	if d.sendMu.lock(ctx, noStatus{}) == nil {
+		d.sendMu.unlock()
+	}
+	cancel()
 }
 
 // waitCloser lets a close handshake in progress finish; the close timer

@@ -344,6 +344,22 @@ type trackedConn struct {
 	// Used only by the reading goroutine (coder/websocket reads under a lock).
 	frames   frameChecker
 	violated error
+
+	// The peer's close frame, once one that coder/websocket will accept has
+	// passed, and the messages the reader has delivered: the driver decides
+	// the close when they match (nativeConn.peerCloseIfDue), which Read
+	// also checks when the frame passes.
+	peerClose atomic.Pointer[peerCloseFrame]
+	delivered atomic.Uint64
+	driver    *nativeConn // nil in tests that read a trackedConn alone
+}
+
+// peerCloseFrame is the peer's close frame: its code and reason, and how
+// many data messages came before it.
+type peerCloseFrame struct {
+	after  uint64
+	code   StatusCode
+	reason string
 }
 
 // The bits of trackedConn.failed.
@@ -354,6 +370,7 @@ const (
 	halfClosed                 // Close only half-closed the socket; awaitPeerEnd is due
 	peerReset                  // Close took the peer's reset from the socket (finishClose reports it)
 	socketClosed               // Close closed the socket: no half-close any more
+	messageCut                 // a fragmented Send failed mid-message: coder/websocket's writer stays locked, so no Send may reach it
 )
 
 // hasFailed reports whether any of the bits in f is set.
@@ -383,6 +400,9 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	if t.frames.closeRead {
 		t.frames.closeRead = false
 		t.failed.Or(closeFrameRead)
+		if pc := t.frames.peerCloseFrame(); pc != nil && t.peerClose.CompareAndSwap(nil, pc) && t.driver != nil {
+			t.driver.peerCloseIfDue()
+		}
 	}
 	if err != nil {
 		t.failed.Or(readFailed)
@@ -569,8 +589,12 @@ type frameChecker struct {
 	isClose   bool  // the current frame is a close frame of at most 125 bytes
 	payN      uint8
 	closeRead bool       // a whole close frame passed; trackedConn.Read moves it into failed
+	inMsg     bool       // a fragmented data message is under way
+	closeFin  bool       // the close frame being read is final, with no reserved bit
 	remain    uint64     // payload bytes of the current frame still to come
 	payload   *[125]byte // made by the first close frame with a payload: most connections see one at most
+	msgEnds   uint64     // data messages whose last frame has passed
+	closeAt   uint64     // msgEnds when the close frame passed
 }
 
 // check inspects the next bytes of the stream. On a violation it returns
@@ -613,6 +637,7 @@ func (f *frameChecker) check(p []byte) (int, error) {
 					goto slow
 				}
 				if rest[0]&0x0F != 0x8 { // not a close frame: skip its payload
+					f.dataFrame(rest[0])
 					f.isClose, f.remain = false, length
 					continue
 				}
@@ -663,7 +688,11 @@ func (f *frameChecker) check(p []byte) (int, error) {
 func (f *frameChecker) startPayload(b0 byte, length uint64) error {
 	f.isClose = b0&0x0F == 0x8 && length <= 125
 	f.payN, f.remain = 0, length
+	if b0&0x0F != 0x8 {
+		f.dataFrame(b0)
+	}
 	if f.isClose {
+		f.closeFin = b0&0xF0 == 0x80
 		if length == 0 {
 			return f.checkClose()
 		}
@@ -680,5 +709,46 @@ func (f *frameChecker) checkClose() error {
 		return &protocolViolation{msg: "the server's close reason is not valid UTF-8 (RFC 6455 section 8.1)"}
 	}
 	f.closeRead = true
+	f.closeAt = f.msgEnds
 	return nil
+}
+
+// dataFrame notes a frame header other than a close frame's: a data
+// frame ends its message when final, and starts or continues one when not.
+func (f *frameChecker) dataFrame(b0 byte) {
+	if b0&0x0F <= 0x2 {
+		f.inMsg = b0&0x80 == 0
+		if !f.inMsg {
+			f.msgEnds++
+		}
+	}
+}
+
+// peerCloseFrame returns the close frame that just passed, or nil when
+// coder/websocket would not take it as the peer's close before its data:
+// a frame not final or with a reserved bit, one inside a fragmented
+// message, or a code it rejects (validWireCloseCode: the connection then
+// fails). No payload is 1005, as coder/websocket reports it.
+func (f *frameChecker) peerCloseFrame() *peerCloseFrame {
+	if !f.closeFin || f.inMsg || f.payN == 1 {
+		return nil
+	}
+	pc := &peerCloseFrame{after: f.closeAt, code: StatusNoStatusRcvd}
+	if f.payN >= 2 {
+		pc.code, pc.reason = StatusCode(binary.BigEndian.Uint16(f.payload[:2])), string(f.payload[2:f.payN])
+		if !peerWireCode(pc.code) {
+			return nil
+		}
+	}
+	return pc
+}
+
+// peerWireCode reports whether coder/websocket accepts code in the peer's
+// close frame (its validWireCloseCode).
+func peerWireCode(code StatusCode) bool {
+	switch code {
+	case 1004, StatusNoStatusRcvd, StatusAbnormalClosure:
+		return false
+	}
+	return code >= 1000 && code <= 1014 || code >= 3000 && code <= 4999
 }

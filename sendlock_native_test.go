@@ -13,23 +13,31 @@ import (
 // newTestSendLock returns a lock as a connection has it: the zero value.
 func newTestSendLock() *sendLock { return &sendLock{} }
 
+// testStatus is a status channel for the lock: open until decided.
+type testStatus chan struct{}
+
+func (s testStatus) statusChan() <-chan struct{} { return s }
+
+// undecided never decides.
+var undecided = testStatus(nil)
+
 // TestSendLockContext: a Send waiting for the lock returns its context's
 // error when the context ends, and the lock is still usable.
 func TestSendLockContext(t *testing.T) {
 	l := newTestSendLock()
-	if err := l.lock(context.Background()); err != nil {
+	if err := l.lock(context.Background(), undecided); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.lock(ctx); !errors.Is(err, context.Canceled) {
+	if err := l.lock(ctx, undecided); !errors.Is(err, context.Canceled) {
 		t.Fatalf("lock of a held lock with an ended context: %v, want context.Canceled", err)
 	}
 	if n := l.waiters.Load(); n != 0 {
 		t.Fatalf("%d waiters left after the context ended", n)
 	}
 	l.unlock()
-	if err := l.lock(ctx); err != nil {
+	if err := l.lock(ctx, undecided); err != nil {
 		t.Fatalf("lock of a free lock with an ended context: %v, want nil", err)
 	}
 }
@@ -52,7 +60,7 @@ func TestSendLockExclusion(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range rounds {
-				if err := l.lock(ctx); err != nil {
+				if err := l.lock(ctx, undecided); err != nil {
 					errs <- err
 					return
 				}
@@ -75,13 +83,13 @@ func TestSendLockExclusion(t *testing.T) {
 // holder releases it.
 func TestSendLockWakesWaiter(t *testing.T) {
 	l := newTestSendLock()
-	if err := l.lock(context.Background()); err != nil {
+	if err := l.lock(context.Background(), undecided); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got := make(chan error, 1)
-	go func() { got <- l.lock(ctx) }()
+	go func() { got <- l.lock(ctx, undecided) }()
 	for l.waiters.Load() == 0 { // the waiter registered; its retry failed or is about to
 		select {
 		case err := <-got:
@@ -95,5 +103,34 @@ func TestSendLockWakesWaiter(t *testing.T) {
 	}
 	if l.held.CompareAndSwap(false, true) {
 		t.Fatal("the lock is free although the waiter took it")
+	}
+}
+
+// TestSendLockEndsAtTheStatus: a Send waiting for the lock is refused once
+// the status is decided, though its context goes on, and the lock is
+// still usable.
+func TestSendLockEndsAtTheStatus(t *testing.T) {
+	l := newTestSendLock()
+	if err := l.lock(context.Background(), undecided); err != nil {
+		t.Fatal(err)
+	}
+	status := make(testStatus)
+	got := make(chan error, 1)
+	go func() { got <- l.lock(context.Background(), status) }()
+	for l.waiters.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(status)
+	select {
+	case err := <-got:
+		if err != errStatusWhileWaiting {
+			t.Fatalf("a waiter's lock after the status was decided: %v, want errStatusWhileWaiting", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a waiter still waits 10 s after the status was decided")
+	}
+	l.unlock()
+	if err := l.lock(context.Background(), status); err != nil {
+		t.Fatalf("lock of a free lock after the status: %v, want nil", err)
 	}
 }
