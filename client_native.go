@@ -171,9 +171,19 @@ func (d *nativeConn) readLoop() {
 // does not read, while State said OPEN and Sends waited. A browser
 // reports CLOSING at once (readyState); messages before the close come
 // first, as there.
+//
+// coder/websocket's answer may then wait for a Send that a peer which
+// stopped reading keeps blocked, up to its 5 s. A Send in progress is
+// given min(CloseTimeout, peerEndWait) to finish, the bound the teardown
+// puts on the peer's end of TCP, and is then cut by a write deadline; the
+// close is not clean (the answer did not go out), as in a browser that
+// discards what is queued after the peer's close.
 func (d *nativeConn) peerCloseIfDue() {
 	if pc := d.raw.peerClose.Load(); pc != nil && pc.after == d.raw.delivered.Load() {
 		d.c.peerClosed(pc.code, pc.reason)
+		if d.sendMu.held.Load() && d.raw.socket != nil {
+			d.raw.socket.SetWriteDeadline(time.Now().Add(min(d.c.cfg.closeTimeout, peerEndWait)))
+		}
 	}
 }
 
@@ -348,7 +358,11 @@ func (d *nativeConn) writeMessage(typ MessageType, p []byte) error {
 		d.inFlight.Add(-int64(n))
 		p = p[n:]
 	}
-	return w.Close()
+	if err := w.Close(); err != nil { // its final frame: the writer stays locked too
+		d.raw.failed.Or(messageCut)
+		return err
+	}
+	return nil
 }
 
 // fragmentCut returns the length of the next fragment of p: fragmentSize,

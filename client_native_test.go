@@ -752,6 +752,98 @@ func TestACutMessageKeepsLaterSendsOut(t *testing.T) {
 	assert.True(t, st.Remote, "status %v", st)
 }
 
+// The peer's close is decided early only as coder/websocket itself will
+// report it: the first close frame, after no frame that coder rejects
+// (which fails the connection: 1006), not inside a fragmented message,
+// with a code coder accepts. Each stream comes in one segment after a
+// message, so that the frame checker has seen everything when the message
+// is delivered (a helper's review: all but the first case decided 4001).
+func TestEarlyPeerCloseIsTheCloseCoderReports(t *testing.T) {
+	f := func(b0 byte, s string) []byte { return serverFrame(b0, false, []byte(s)) }
+	good := closeFrameBytes(4001, []byte("bye"))
+	for _, c := range []struct {
+		name   string
+		frames [][]byte
+		want   StatusCode
+	}{
+		{"a valid close", [][]byte{good}, 4001},
+		{"a reserved opcode before it", [][]byte{f(0x83, "x"), good}, 1006},
+		{"a ping with a reserved bit before it", [][]byte{f(0xC9, "p"), good}, 1006},
+		{"a ping not final before it", [][]byte{f(0x09, "p"), good}, 1006},
+		{"a ping of 126 bytes before it", [][]byte{serverFrame(0x89, false, make([]byte, 126)), good}, 1006},
+		{"a continuation outside a message before it", [][]byte{f(0x80, "x"), good}, 1006},
+		{"an earlier close", [][]byte{closeFrameBytes(4002, []byte("first")), good}, 4002},
+		{"an earlier close with code 999", [][]byte{closeFrameBytes(999, nil), good}, 1006},
+		{"an earlier close of 1 byte", [][]byte{f(0x88, "\x03"), good}, 1006},
+		{"an earlier close with a reserved bit", [][]byte{serverFrame(0xC8, false, []byte{0x0f, 0xa0}), good}, 1006},
+		{"inside a fragmented message", [][]byte{f(0x01, "ab"), good, f(0x80, "cd")}, 1006},
+	} {
+		stream := serverFrame(0x81, false, []byte("A"))
+		for _, fr := range c.frames {
+			stream = append(stream, fr...)
+		}
+		url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+			defer conn.Close()
+			rw.Write(stream)
+			rw.Flush()
+			conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+			io.Copy(io.Discard, rw)
+		})
+		cl, rec := dial(t, url, &Options{PingInterval: -1})
+		waitDone(t, cl)
+		if st, _ := cl.CloseStatus(); st.Code != c.want {
+			t.Errorf("%s: %v, want %d", c.name, rec.transitions(), c.want)
+		}
+	}
+}
+
+// A peer that sends its close and stops reading while a Send is blocked:
+// the close is decided at once, and the Send is cut after CloseTimeout
+// (at most 2 s, the wait for the peer's end of TCP), so Close and CLOSED
+// come within it, not after coder/websocket's 5 s wait for its answer's
+// write lock (a helper's review: Close took 4.75 s with CloseTimeout 1 s).
+// The bound below leaves a wide margin for a loaded machine.
+func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
+	stop, sent := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+		if _, _, err := readFrameHeader(rw); err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
+		rw.Write(closeFrameBytes(4001, []byte("stop")))
+		rw.Flush()
+		close(sent)
+		<-stop
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1, CloseTimeout: 200 * time.Millisecond})
+	smallSendBuffer(c)
+	first := make(chan error, 1)
+	go func() {
+		var err error
+		for err == nil {
+			err = c.Send(context.Background(), Binary, make([]byte, 8<<20))
+		}
+		first <- err
+	}()
+	<-sent
+	for deadline := time.Now().Add(3 * time.Second); c.State() == Open && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	require.Equal(t, Closing, c.State(), "the peer's close was not decided")
+	start := time.Now()
+	err := c.Close(StatusNormalClosure, "")
+	elapsed := time.Since(start)
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, StatusCode(4001), ce.Status.Code)
+	assert.False(t, ce.Status.WasClean, "the answer to the peer's close cannot have gone out")
+	assert.Less(t, elapsed, 3*time.Second, "Close waited for coder/websocket's 5 s")
+	require.ErrorAs(t, <-first, &ce)
+}
+
 // fragmentCut ends a text fragment at a character's start, so that each
 // fragment is valid UTF-8 on its own.
 func TestFragmentCutKeepsCharactersWhole(t *testing.T) {

@@ -400,7 +400,7 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	if t.frames.closeRead {
 		t.frames.closeRead = false
 		t.failed.Or(closeFrameRead)
-		if pc := t.frames.peerCloseFrame(); pc != nil && t.peerClose.CompareAndSwap(nil, pc) && t.driver != nil {
+		if pc := t.frames.first; pc != nil && t.peerClose.CompareAndSwap(nil, pc) && t.driver != nil {
 			t.driver.peerCloseIfDue()
 		}
 	}
@@ -588,13 +588,14 @@ type frameChecker struct {
 	hdrLen    uint8 // the header's length, once its second byte is known
 	isClose   bool  // the current frame is a close frame of at most 125 bytes
 	payN      uint8
-	closeRead bool       // a whole close frame passed; trackedConn.Read moves it into failed
-	inMsg     bool       // a fragmented data message is under way
-	closeFin  bool       // the close frame being read is final, with no reserved bit
-	remain    uint64     // payload bytes of the current frame still to come
-	payload   *[125]byte // made by the first close frame with a payload: most connections see one at most
-	msgEnds   uint64     // data messages whose last frame has passed
-	closeAt   uint64     // msgEnds when the close frame passed
+	closeRead bool            // a whole close frame passed; trackedConn.Read moves it into failed
+	inMsg     bool            // a fragmented data message is under way
+	doomed    bool            // a frame coder/websocket rejects has passed: it fails the connection there
+	closeSeen bool            // the first close frame has passed: what follows it does not count
+	remain    uint64          // payload bytes of the current frame still to come
+	payload   *[125]byte      // made by the first close frame with a payload: most connections see one at most
+	msgEnds   uint64          // data messages whose last frame has passed
+	first     *peerCloseFrame // the first close frame, if coder/websocket takes it as the peer's close
 }
 
 // check inspects the next bytes of the stream. On a violation it returns
@@ -637,7 +638,7 @@ func (f *frameChecker) check(p []byte) (int, error) {
 					goto slow
 				}
 				if rest[0]&0x0F != 0x8 { // not a close frame: skip its payload
-					f.dataFrame(rest[0])
+					f.noteFrame(rest[0], length)
 					f.isClose, f.remain = false, length
 					continue
 				}
@@ -688,11 +689,8 @@ func (f *frameChecker) check(p []byte) (int, error) {
 func (f *frameChecker) startPayload(b0 byte, length uint64) error {
 	f.isClose = b0&0x0F == 0x8 && length <= 125
 	f.payN, f.remain = 0, length
-	if b0&0x0F != 0x8 {
-		f.dataFrame(b0)
-	}
+	f.noteFrame(b0, length)
 	if f.isClose {
-		f.closeFin = b0&0xF0 == 0x80
 		if length == 0 {
 			return f.checkClose()
 		}
@@ -709,31 +707,49 @@ func (f *frameChecker) checkClose() error {
 		return &protocolViolation{msg: "the server's close reason is not valid UTF-8 (RFC 6455 section 8.1)"}
 	}
 	f.closeRead = true
-	f.closeAt = f.msgEnds
+	if !f.closeSeen {
+		f.closeSeen = true
+		f.first = f.peerCloseFrame()
+	}
 	return nil
 }
 
-// dataFrame notes a frame header other than a close frame's: a data
-// frame ends its message when final, and starts or continues one when not.
-func (f *frameChecker) dataFrame(b0 byte) {
-	if b0&0x0F <= 0x2 {
-		f.inMsg = b0&0x80 == 0
-		if !f.inMsg {
+// noteFrame follows a frame header up to the first close frame, for
+// peerCloseFrame: a data frame ends its message when final and starts or
+// continues one when not; a frame that coder/websocket rejects fails the
+// connection there (doomed): a reserved bit (compression is off), a
+// reserved opcode, a control frame that is not final or is over 125
+// bytes, a continuation outside a message, a new message inside one.
+func (f *frameChecker) noteFrame(b0 byte, length uint64) {
+	if f.closeSeen {
+		return
+	}
+	op, fin := b0&0x0F, b0&0x80 != 0
+	switch {
+	case b0&0x70 != 0, op > 0xA, op > 0x2 && op < 0x8:
+		f.doomed = true
+	case op >= 0x8:
+		f.doomed = f.doomed || !fin || length > 125
+	case (op == 0x0) != f.inMsg:
+		f.doomed = true
+	default:
+		f.inMsg = !fin
+		if fin {
 			f.msgEnds++
 		}
 	}
 }
 
-// peerCloseFrame returns the close frame that just passed, or nil when
-// coder/websocket would not take it as the peer's close before its data:
-// a frame not final or with a reserved bit, one inside a fragmented
-// message, or a code it rejects (validWireCloseCode: the connection then
-// fails). No payload is 1005, as coder/websocket reports it.
+// peerCloseFrame returns the close frame that just passed, the first, or
+// nil when coder/websocket would not report it as the peer's close: after
+// a frame it rejects, inside a fragmented message (its reader fails
+// then), with a 1-byte payload or a code it rejects (validWireCloseCode).
+// No payload is 1005, as coder/websocket reports it.
 func (f *frameChecker) peerCloseFrame() *peerCloseFrame {
-	if !f.closeFin || f.inMsg || f.payN == 1 {
+	if f.doomed || f.inMsg || f.payN == 1 {
 		return nil
 	}
-	pc := &peerCloseFrame{after: f.closeAt, code: StatusNoStatusRcvd}
+	pc := &peerCloseFrame{after: f.msgEnds, code: StatusNoStatusRcvd}
 	if f.payN >= 2 {
 		pc.code, pc.reason = StatusCode(binary.BigEndian.Uint16(f.payload[:2])), string(f.payload[2:f.payN])
 		if !peerWireCode(pc.code) {

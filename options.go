@@ -59,7 +59,9 @@ type Options struct {
 	// Default 20s. Native only.
 	PingTimeout time.Duration
 	// OnStateChange is called for every transition, in order, never
-	// concurrently and never with a lock held, on the goroutine that made
+	// concurrently and never with one of the client's locks held (natively
+	// the peer's close is reported while coder/websocket reads its frame,
+	// under its read lock), on the goroutine that made
 	// the transition (natively often the reader, so a slow callback delays
 	// reading). In the browser it runs on the event loop: blocking in it
 	// (on a channel, a mutex, a network call) deadlocks the page. It may
