@@ -399,7 +399,6 @@ func (c *Client) sendAllowed() bool {
 // is aborted and reported as dropped.
 func (c *Client) closeError() error {
 	if !c.decided.Load() {
-		c.input((*machine).sendFailed)
 		statusCh := c.statusChan()
 		timeout, t := afterChan(c.cfg.closeTimeout)
 		select {
@@ -662,6 +661,7 @@ func (c *Client) messageTooBig() {
 	c.input((*machine).tooBig)
 }
 
+func (c *Client) sendFailed()       { c.input((*machine).sendFailed) }
 func (c *Client) invalidText()      { c.input((*machine).invalidText) }
 func (c *Client) keepaliveTimeout() { c.input((*machine).keepaliveTimeout) }
 func (c *Client) sendInterrupted()  { c.input((*machine).sendInterrupted) }

@@ -292,6 +292,9 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		err = d.writeCtx(ctx, typ, p)
 	}
 	d.sendMu.unlock()
+	if err != nil && err != errTransportClosing {
+		d.c.sendFailed() // the connection is ending: the reader must reach its end
+	}
 	return err
 }
 

@@ -481,7 +481,7 @@ func (m *machine) sendInterrupted() {
 	}
 }
 
-// sendFailed: a Send failed on the transport before a status was decided.
+// sendFailed: a native Send failed on the transport.
 // The connection is ending, and the peer can send no more than what is on
 // its way, so reading no longer pauses: a reader paused on a full queue
 // reaches the peer's close, and the messages before it, instead of the
