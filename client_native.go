@@ -292,9 +292,6 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		err = d.writeCtx(ctx, typ, p)
 	}
 	d.sendMu.unlock()
-	if err != nil && err != errTransportClosing {
-		d.c.sendFailed() // the connection is ending: the reader must reach its end
-	}
 	return err
 }
 
@@ -335,12 +332,22 @@ const fragmentSize = 64 << 10
 
 // writeMessage writes one message, in fragments past fragmentSize, and
 // takes its bytes out of inFlight (BufferedAmount) as they are written.
-func (d *nativeConn) writeMessage(typ MessageType, p []byte) error {
+// A failure means the connection is ending: the reader must then reach
+// its end, paused or not (sendFailed).
+func (d *nativeConn) writeMessage(typ MessageType, p []byte) (err error) {
 	if len(p) <= fragmentSize {
-		err := d.ws.Write(context.Background(), websocket.MessageType(typ), p)
+		err = d.ws.Write(context.Background(), websocket.MessageType(typ), p)
 		d.inFlight.Add(-int64(len(p)))
+		if err != nil {
+			d.c.sendFailed()
+		}
 		return err
 	}
+	defer func() {
+		if err != nil {
+			d.c.sendFailed()
+		}
+	}()
 	w, err := d.ws.Writer(context.Background(), websocket.MessageType(typ))
 	if err != nil {
 		d.inFlight.Add(-int64(len(p)))

@@ -844,6 +844,35 @@ func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
 	require.ErrorAs(t, <-first, &ce)
 }
 
+// A Send whose context ended before it wrote anything leaves the
+// connection as it was: reading still pauses on a full queue (only a
+// failed write, which ends the connection, stops that: sendFailed).
+func TestSendWithAnEndedContextKeepsBackpressure(t *testing.T) {
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		for range 3 {
+			rw.Write([]byte{0x82, 1, 'x'})
+		}
+		rw.Flush()
+		readFramePayload(rw) // the client's close
+		rw.Write(closeFrameBytes(1000, nil))
+		rw.Flush()
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1, ReceiveQueue: 1})
+	for deadline := time.Now().Add(5 * time.Second); !c.readingPaused() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	require.True(t, c.readingPaused(), "reading never paused on the full queue")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, c.Send(ctx, Binary, []byte("late")), context.Canceled)
+	c.mu.Lock()
+	gone := c.m.sendGone
+	c.mu.Unlock()
+	assert.False(t, gone, "a Send that wrote nothing stopped reading from pausing")
+	assert.Equal(t, Open, c.State())
+}
+
 // fragmentCut ends a text fragment at a character's start, so that each
 // fragment is valid UTF-8 on its own.
 func TestFragmentCutKeepsCharactersWhole(t *testing.T) {
