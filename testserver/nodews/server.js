@@ -35,9 +35,21 @@ const BURST = 3;
 
 // nowNS is the wall clock in Unix nanoseconds as a BigInt, with the
 // resolution of performance.now() (Date.now() has only milliseconds).
+// performance.timeOrigin is the wall clock when the process started: once
+// the system adjusts its clock (NTP), timeOrigin + performance.now() drifts
+// from the wall clock the clients read, and the seed matrix finds the
+// clocks disagreeing (one CI run: 287-306 ms, a few minutes after the
+// server started). The origin follows Date.now() whenever the two part by
+// more than its millisecond.
 const { performance } = require('perf_hooks');
+let origin = performance.timeOrigin;
 function nowNS() {
-  const ms = performance.timeOrigin + performance.now();
+  let ms = origin + performance.now();
+  const wall = Date.now(); // truncated: the wall clock is in [wall, wall+1)
+  if (ms < wall || ms >= wall + 1) {
+    origin = wall + 0.5 - performance.now();
+    ms = origin + performance.now();
+  }
   const whole = Math.floor(ms);
   return BigInt(whole) * 1000000n + BigInt(Math.round((ms - whole) * 1e6));
 }
