@@ -18,26 +18,23 @@ type testStatus chan struct{}
 
 func (s testStatus) statusChan() <-chan struct{} { return s }
 
-// undecided never decides.
-var undecided = testStatus(nil)
-
 // TestSendLockContext: a Send waiting for the lock returns its context's
 // error when the context ends, and the lock is still usable.
 func TestSendLockContext(t *testing.T) {
 	l := newTestSendLock()
-	if err := l.lock(context.Background(), undecided); err != nil {
+	if err := l.lock(context.Background(), noStatus{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.lock(ctx, undecided); !errors.Is(err, context.Canceled) {
+	if err := l.lock(ctx, noStatus{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("lock of a held lock with an ended context: %v, want context.Canceled", err)
 	}
 	if n := l.waiters.Load(); n != 0 {
 		t.Fatalf("%d waiters left after the context ended", n)
 	}
 	l.unlock()
-	if err := l.lock(ctx, undecided); err != nil {
+	if err := l.lock(ctx, noStatus{}); err != nil {
 		t.Fatalf("lock of a free lock with an ended context: %v, want nil", err)
 	}
 }
@@ -60,7 +57,7 @@ func TestSendLockExclusion(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range rounds {
-				if err := l.lock(ctx, undecided); err != nil {
+				if err := l.lock(ctx, noStatus{}); err != nil {
 					errs <- err
 					return
 				}
@@ -83,13 +80,13 @@ func TestSendLockExclusion(t *testing.T) {
 // holder releases it.
 func TestSendLockWakesWaiter(t *testing.T) {
 	l := newTestSendLock()
-	if err := l.lock(context.Background(), undecided); err != nil {
+	if err := l.lock(context.Background(), noStatus{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got := make(chan error, 1)
-	go func() { got <- l.lock(ctx, undecided) }()
+	go func() { got <- l.lock(ctx, noStatus{}) }()
 	for l.waiters.Load() == 0 { // the waiter registered; its retry failed or is about to
 		select {
 		case err := <-got:
@@ -111,7 +108,7 @@ func TestSendLockWakesWaiter(t *testing.T) {
 // still usable.
 func TestSendLockEndsAtTheStatus(t *testing.T) {
 	l := newTestSendLock()
-	if err := l.lock(context.Background(), undecided); err != nil {
+	if err := l.lock(context.Background(), noStatus{}); err != nil {
 		t.Fatal(err)
 	}
 	status := make(testStatus)
