@@ -46,7 +46,7 @@ type nativeConn struct {
 
 	// Used only by the reader goroutine. The scratch buffer is allocated
 	// by the first message, so an idle connection does not hold it.
-	scratch *[512]byte
+	scratch *[scratchSize]byte
 
 	// The flags come last, packed: the struct then fits a smaller
 	// allocation size class.
@@ -96,7 +96,7 @@ func (d *nativeConn) readLoop() {
 			}
 			break
 		}
-		data, err := d.readMessage(r)
+		data, err := d.readMessage(r, d.raw.frames.takeMessageSize(d.raw.delivered.Load()))
 		if errors.Is(err, errTooBig) {
 			d.c.messageTooBig()
 			break
@@ -196,15 +196,21 @@ const peerEndWait = 2 * time.Second
 var errTooBig = errors.New("message over the read limit")
 
 // readMessage reads a whole message, failing with errTooBig past
-// ReadLimit. A message that fits in the reader's scratch buffer is
-// returned in a slice of its own size, so small messages cost the garbage
-// collector their size, not a buffer's. Longer ones continue in a buffer
-// that doubles as it fills. When a buffer is full, one byte is read into a
-// probe first, so a message that exactly fills it ends without growing it.
-func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
+// ReadLimit. size is the message's length when its frame header told it
+// (frameChecker.takeMessageSize), else 0: such a message is read into a
+// buffer of that size, at most presizeMax, allocated once. A message that
+// fits in the reader's scratch buffer is returned in a slice of its own
+// size, so small messages cost the garbage collector their size, not a
+// buffer's. Longer ones continue in a buffer that doubles as it fills.
+// When a buffer is full, one byte is read into a probe first, so a message
+// that exactly fills it ends without growing it.
+func (d *nativeConn) readMessage(r io.Reader, size int) ([]byte, error) {
 	limit := d.c.cfg.readLimit
+	if size > 0 && (limit < 0 || int64(size) <= limit) {
+		return d.readRest(r, make([]byte, 0, min(size, presizeMax)), limit)
+	}
 	if d.scratch == nil {
-		d.scratch = new([512]byte)
+		d.scratch = new([scratchSize]byte)
 	}
 	n := 0
 	for {
@@ -234,6 +240,20 @@ func (d *nativeConn) readMessage(r io.Reader) ([]byte, error) {
 	if limit >= 0 && int64(len(b)) > limit {
 		return nil, errTooBig
 	}
+	return d.readRest(r, b, limit)
+}
+
+// scratchSize is the reader's scratch buffer: a message up to this long
+// is read there, then copied into a slice of its own size.
+const scratchSize = 512
+
+// presizeMax bounds the buffer a frame header's length gets before its
+// payload has come: a peer that announces a long message and stalls holds
+// no more than this of the reader's memory.
+const presizeMax = 1 << 20
+
+// readRest reads the rest of a message after b, growing b by doubling.
+func (d *nativeConn) readRest(r io.Reader, b []byte, limit int64) ([]byte, error) {
 	for {
 		var k int
 		var err error

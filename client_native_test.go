@@ -4,6 +4,7 @@ package dualws
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -1128,6 +1129,67 @@ func TestMessageSizesAroundBuffersAndLimit(t *testing.T) {
 	waitDone(t, c)
 	st, _ := c.CloseStatus()
 	assert.Equal(t, StatusMessageTooBig, st.Code)
+}
+
+// A message in one frame longer than the reader's scratch buffer is read
+// into a buffer of the size its header gives, allocated once; messages
+// whose header was overtaken by a later one, fragmented ones and ones
+// past presizeMax are read as before. All arrive whole.
+func TestFrameHeaderSizesTheMessage(t *testing.T) {
+	frame := func(fin bool, op byte, p []byte) []byte {
+		b0 := op
+		if fin {
+			b0 |= 0x80
+		}
+		switch n := len(p); {
+		case n < 126:
+			return append([]byte{b0, byte(n)}, p...)
+		case n < 1<<16:
+			return append([]byte{b0, 126, byte(n >> 8), byte(n)}, p...)
+		default:
+			return append(binary.BigEndian.AppendUint64([]byte{b0, 127}, uint64(n)), p...)
+		}
+	}
+	fill := func(n int, c byte) []byte { return bytes.Repeat([]byte{c}, n) }
+	release := make(chan struct{})
+	url := rawServe(t, func(rw *bufio.ReadWriter) {
+		// Two headers in one segment: the first one's size is overtaken.
+		rw.Write(append(frame(true, 2, fill(600, 'a')), frame(true, 2, fill(700, 'b'))...))
+		rw.Flush()
+		<-release
+		rw.Write(frame(true, 1, fill(70000, 'c')))
+		rw.Write(frame(false, 2, fill(3000, 'd')))
+		rw.Write(frame(true, 0, fill(5000, 'e')))
+		rw.Write(frame(true, 2, fill(presizeMax+10, 'f')))
+		rw.Write(frame(true, 1, fill(10, 'g')))
+		rw.Write([]byte{0x88, 2, 0x03, 0xe8})
+		rw.Flush()
+		readFramePayload(rw)
+	})
+	c, _ := dial(t, url, &Options{ReadLimit: 4 << 20})
+	type want struct {
+		msg  []byte
+		capa int // 0: any
+	}
+	for i, w := range []want{
+		{fill(600, 'a'), 0},
+		{fill(700, 'b'), 700},
+		{fill(70000, 'c'), 70000},
+		{append(fill(3000, 'd'), fill(5000, 'e')...), 0},
+		{fill(presizeMax+10, 'f'), 0},
+		{fill(10, 'g'), 10},
+	} {
+		if i == 2 {
+			close(release)
+		}
+		_, got, err := c.Receive(context.Background())
+		require.NoError(t, err, "message %d", i)
+		require.True(t, bytes.Equal(w.msg, got), "message %d: %d bytes, want %d", i, len(got), len(w.msg))
+		if w.capa != 0 {
+			assert.Equal(t, w.capa, cap(got), "message %d: its buffer", i)
+		}
+	}
+	waitDone(t, c)
 }
 
 // A Send that fails while the reader is parked on a full queue (so nothing

@@ -592,6 +592,8 @@ type frameChecker struct {
 	inMsg     bool            // a fragmented data message is under way
 	doomed    bool            // a frame coder/websocket rejects has passed: it fails the connection there
 	closeSeen bool            // the first close frame has passed: what follows it does not count
+	sizedAt   uint16          // the index (msgEnds then, truncated) of the last data message in one frame longer than the reader's scratch buffer
+	sizedLen  uint32          // and its length (at most presizeMax), 0 before the first
 	remain    uint64          // payload bytes of the current frame still to come
 	payload   *[125]byte      // made by the first close frame with a payload: most connections see one at most
 	msgEnds   uint64          // data messages whose last frame has passed
@@ -733,11 +735,28 @@ func (f *frameChecker) noteFrame(b0 byte, length uint64) {
 	case (op == 0x0) != f.inMsg:
 		f.doomed = true
 	default:
+		if fin && op != 0x0 && length > scratchSize {
+			f.sizedAt, f.sizedLen = uint16(f.msgEnds), uint32(min(length, presizeMax))
+		}
 		f.inMsg = !fin
 		if fin {
 			f.msgEnds++
 		}
 	}
+}
+
+// takeMessageSize returns the length of the data message after index
+// earlier ones, read from its frame header, when it came in one frame
+// longer than the reader's scratch buffer and no later such header has
+// passed; else 0. It is a capacity hint for the reader (readMessage), used
+// once: coder/websocket has read the header before its Reader returns.
+func (f *frameChecker) takeMessageSize(index uint64) int {
+	if f.sizedLen == 0 || f.sizedAt != uint16(index) {
+		return 0
+	}
+	n := int(f.sizedLen)
+	f.sizedLen = 0
+	return n
 }
 
 // peerCloseFrame returns the close frame that just passed, the first, or

@@ -48,7 +48,8 @@ type Options struct {
 	// Natively a pong is not read
 	// either while the queue is full, so an application that stops
 	// receiving for longer than PingInterval plus PingTimeout is
-	// disconnected with "keepalive timeout" (as in python websockets).
+	// disconnected with "keepalive timeout" (as in python websockets),
+	// and the peer's own pings go unanswered meanwhile.
 	ReceiveQueue int
 	// PingInterval is the native keepalive period. Default 20s; a negative
 	// value disables pings. The browser cannot send pings from script, so

@@ -21,12 +21,18 @@ func TestReadMessage(t *testing.T) {
 		for i := range msg {
 			msg[i] = byte(i*7 + 1)
 		}
-		for _, oneByte := range []bool{false, true} {
+		// A size from the frame header is only a capacity hint: a wrong
+		// one still reads the message whole.
+		for _, c := range []struct {
+			oneByte bool
+			size    int
+		}{{false, 0}, {true, 0}, {false, n}, {true, n}, {false, n/2 + 1}, {false, 2*n + 1}} {
+			oneByte := c.oneByte
 			var r = iotest.DataErrReader(bytes.NewReader(msg)) // the last bytes come with io.EOF, as coder/websocket does
 			if oneByte {
 				r = iotest.OneByteReader(bytes.NewReader(msg))
 			}
-			got, err := d.readMessage(r)
+			got, err := d.readMessage(r, c.size)
 			if n > limit {
 				if !errors.Is(err, errTooBig) {
 					t.Errorf("size %d (one byte at a time %v): err %v, want errTooBig", n, oneByte, err)
@@ -34,11 +40,11 @@ func TestReadMessage(t *testing.T) {
 				continue
 			}
 			if err != nil || !bytes.Equal(got, msg) {
-				t.Errorf("size %d (one byte at a time %v): got %d bytes, err %v", n, oneByte, len(got), err)
+				t.Errorf("size %d (one byte at a time %v, hint %d): got %d bytes, err %v", n, oneByte, c.size, len(got), err)
 				continue
 			}
-			if n <= len(d.scratch) && cap(got) != n {
-				t.Errorf("size %d: a slice of capacity %d, want its size", n, cap(got))
+			if (c.size == 0 && n <= len(d.scratch) || c.size == n) && cap(got) != n {
+				t.Errorf("size %d (hint %d): a slice of capacity %d, want its size", n, c.size, cap(got))
 			}
 			if got == nil {
 				t.Errorf("size %d: nil slice", n)
@@ -47,10 +53,10 @@ func TestReadMessage(t *testing.T) {
 	}
 	// A read error inside a message is returned.
 	boom := errors.New("boom")
-	if _, err := d.readMessage(iotest.ErrReader(boom)); !errors.Is(err, boom) {
+	if _, err := d.readMessage(iotest.ErrReader(boom), 0); !errors.Is(err, boom) {
 		t.Errorf("read error: %v, want boom", err)
 	}
-	if _, err := d.readMessage(iotest.TimeoutReader(bytes.NewReader(make([]byte, 600)))); !errors.Is(err, iotest.ErrTimeout) {
+	if _, err := d.readMessage(iotest.TimeoutReader(bytes.NewReader(make([]byte, 600))), 0); !errors.Is(err, iotest.ErrTimeout) {
 		t.Errorf("read error after the scratch buffer: %v, want ErrTimeout", err)
 	}
 }
