@@ -217,7 +217,7 @@ func (h *handshakeTransport) RoundTrip(req *http.Request) (*http.Response, error
 		resp.Body = http.NoBody
 		return resp, nil
 	}
-	if err := checkHandshakeResponse(req.Header.Get("Sec-WebSocket-Key"), h.subprotocols, resp.Header); err != nil {
+	if err := checkHandshakeResponse(req.Header.Get("Sec-Websocket-Key"), h.subprotocols, resp.Header); err != nil {
 		resp.Body.Close()
 		return nil, err
 	}
@@ -251,6 +251,8 @@ func (e *handshakeError) Error() string { return "invalid handshake response: " 
 // checkHandshakeResponse applies RFC 6455 section 4.1's checks of the
 // server's 101 response: Upgrade and Connection headers, the accept key,
 // a subprotocol among those offered, and no extension (none is offered).
+// Header names are spelled in Go's canonical form, which http.Header
+// looks up without building a new string.
 func checkHandshakeResponse(key string, offered []string, h http.Header) error {
 	if !headerHasToken(h, "Upgrade", "websocket") {
 		return &handshakeError{msg: fmt.Sprintf("Upgrade header %q lacks websocket", h.Get("Upgrade"))}
@@ -259,10 +261,10 @@ func checkHandshakeResponse(key string, offered []string, h http.Header) error {
 		return &handshakeError{msg: fmt.Sprintf("Connection header %q lacks Upgrade", h.Get("Connection"))}
 	}
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	if got, want := h.Get("Sec-WebSocket-Accept"), base64.StdEncoding.EncodeToString(sum[:]); got != want {
+	if got, want := h.Get("Sec-Websocket-Accept"), base64.StdEncoding.EncodeToString(sum[:]); got != want {
 		return &handshakeError{msg: fmt.Sprintf("Sec-WebSocket-Accept is %q, want %q", got, want)}
 	}
-	if p := h.Values("Sec-WebSocket-Protocol"); len(p) > 0 {
+	if p := h.Values("Sec-Websocket-Protocol"); len(p) > 0 {
 		ok := len(p) == 1
 		if ok {
 			ok = false
@@ -274,7 +276,7 @@ func checkHandshakeResponse(key string, offered []string, h http.Header) error {
 			return &handshakeError{msg: fmt.Sprintf("the server chose subprotocol %q, which was not offered (offered: %q)", strings.Join(p, ", "), offered)}
 		}
 	}
-	if e := h.Values("Sec-WebSocket-Extensions"); len(e) > 0 {
+	if e := h.Values("Sec-Websocket-Extensions"); len(e) > 0 {
 		return &handshakeError{msg: fmt.Sprintf("the server chose extension %q, which was not offered", strings.Join(e, ", "))}
 	}
 	return nil
