@@ -1137,18 +1137,10 @@ func TestMessageSizesAroundBuffersAndLimit(t *testing.T) {
 // past presizeMax are read as before. All arrive whole.
 func TestFrameHeaderSizesTheMessage(t *testing.T) {
 	frame := func(fin bool, op byte, p []byte) []byte {
-		b0 := op
 		if fin {
-			b0 |= 0x80
+			op |= 0x80
 		}
-		switch n := len(p); {
-		case n < 126:
-			return append([]byte{b0, byte(n)}, p...)
-		case n < 1<<16:
-			return append([]byte{b0, 126, byte(n >> 8), byte(n)}, p...)
-		default:
-			return append(binary.BigEndian.AppendUint64([]byte{b0, 127}, uint64(n)), p...)
-		}
+		return serverFrame(op, false, p)
 	}
 	fill := func(n int, c byte) []byte { return bytes.Repeat([]byte{c}, n) }
 	release := make(chan struct{})
@@ -1190,6 +1182,33 @@ func TestFrameHeaderSizesTheMessage(t *testing.T) {
 		}
 	}
 	waitDone(t, c)
+}
+
+// TestSizeHintWhileCloseReads: after the client's close frame, coder/websocket's
+// Close reads the peer's frames itself, on the closing goroutine, while the
+// reader takes the size of the message it holds; under -race this failed
+// with the size kept in plain fields.
+func TestSizeHintWhileCloseReads(t *testing.T) {
+	msg := bytes.Repeat([]byte{'a'}, 600)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		if readFramePayload(rw) == nil { // the client's close frame
+			return
+		}
+		for range 20 {
+			rw.Write(serverFrame(0x82, false, msg))
+			rw.Flush()
+			time.Sleep(time.Millisecond)
+		}
+		rw.Write(closeFrameBytes(1000, nil))
+		rw.Flush()
+		readFramePayload(rw)
+	})
+	c, _ := dial(t, url, nil)
+	require.NoError(t, c.Close(StatusNormalClosure, ""))
+	waitDone(t, c)
+	st, _ := c.CloseStatus()
+	assert.Equal(t, StatusNormalClosure, st.Code)
 }
 
 // A Send that fails while the reader is parked on a full queue (so nothing

@@ -343,7 +343,9 @@ type trackedConn struct {
 	closeMu sync.Mutex
 	entered chan struct{}
 
-	// Used only by the reading goroutine (coder/websocket reads under a lock).
+	// Used only under coder/websocket's read lock (by the reader, or by
+	// the client's Close during its closing handshake), but for
+	// frames.sized.
 	frames   frameChecker
 	violated error
 
@@ -594,8 +596,7 @@ type frameChecker struct {
 	inMsg     bool            // a fragmented data message is under way
 	doomed    bool            // a frame coder/websocket rejects has passed: it fails the connection there
 	closeSeen bool            // the first close frame has passed: what follows it does not count
-	sizedAt   uint16          // the index (msgEnds then, truncated) of the last data message in one frame longer than the reader's scratch buffer
-	sizedLen  uint32          // and its length (at most presizeMax), 0 before the first
+	sized     atomic.Uint32   // the last data message in one frame longer than the reader's scratch buffer: sizedWord; 0 before the first
 	remain    uint64          // payload bytes of the current frame still to come
 	payload   *[125]byte      // made by the first close frame with a payload: most connections see one at most
 	msgEnds   uint64          // data messages whose last frame has passed
@@ -738,7 +739,7 @@ func (f *frameChecker) noteFrame(b0 byte, length uint64) {
 		f.doomed = true
 	default:
 		if fin && op != 0x0 && length > scratchSize {
-			f.sizedAt, f.sizedLen = uint16(f.msgEnds), uint32(min(length, presizeMax))
+			f.sized.Store(sizedWord(f.msgEnds, min(length, presizeMax)))
 		}
 		f.inMsg = !fin
 		if fin {
@@ -752,14 +753,26 @@ func (f *frameChecker) noteFrame(b0 byte, length uint64) {
 // longer than the reader's scratch buffer and no later such header has
 // passed; else 0. It is a capacity hint for the reader (readMessage), used
 // once: coder/websocket has read the header before its Reader returns.
+// The reader calls it outside coder/websocket's read lock, which the
+// client's Close may then take to read on (its closing handshake): hence
+// one atomic word.
 func (f *frameChecker) takeMessageSize(index uint64) int {
-	if f.sizedLen == 0 || f.sizedAt != uint16(index) {
+	w := f.sized.Load()
+	if w == 0 || w>>sizedLenBits != sizedWord(index, 1)>>sizedLenBits || !f.sized.CompareAndSwap(w, 0) {
 		return 0
 	}
-	n := int(f.sizedLen)
-	f.sizedLen = 0
-	return n
+	return int(w&(1<<sizedLenBits-1)) + 1
 }
+
+// sizedWord packs a message's index, modulo 4096, and its length (1 to
+// presizeMax) into frameChecker.sized. The checker runs ahead of the reader
+// by at most coder/websocket's 4 KiB read buffer, fewer than 4096 frames,
+// so the index modulo 4096 names one message.
+func sizedWord(index uint64, length uint64) uint32 {
+	return uint32(index%4096)<<sizedLenBits | uint32(length-1)
+}
+
+const sizedLenBits = 20 // presizeMax-1 fits
 
 // peerCloseFrame returns the close frame that just passed, the first, or
 // nil when coder/websocket would not report it as the peer's close: after
