@@ -12,7 +12,8 @@
 //
 // Endpoints (query parameters in brackets, defaults after =):
 //
-//	/ws/echo                  echo every data message with its type until the client closes
+//	/ws/echo [as=]            echo every data message with its type until the client closes
+//	                          (as=binary: every message comes back binary; Go server only)
 //	/ws/close [after=1 code=1000 reason=]
 //	                          echo after messages, then close with code and reason
 //	                          (code 1005 sends a close frame without a code)

@@ -169,6 +169,20 @@ func (s *Server) echo(ctx context.Context, c *websocket.Conn, n int) error {
 	return nil
 }
 
+// echoBinary writes back every data message read from c as binary,
+// until reading fails.
+func (s *Server) echoBinary(ctx context.Context, c *websocket.Conn) error {
+	for i := 0; ; i++ {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			return fmt.Errorf("reading message %d: %w", i+1, err)
+		}
+		if err := c.Write(ctx, websocket.MessageBinary, data); err != nil {
+			return fmt.Errorf("echoing message %d: %w", i+1, err)
+		}
+	}
+}
+
 // drain reads from c in a goroutine, discarding data messages, until the
 // connection ends. The returned
 // channel is closed when the goroutine has returned.
@@ -207,14 +221,22 @@ func outcome(err error) string {
 	return err.Error()
 }
 
-// wsEcho: echo every data message with its type until the client closes.
+// wsEcho: echo every data message with its type until the client closes;
+// with as=binary every message comes back binary, so that a client whose
+// runtime alters received text (Node's WebSocket drops a leading U+FEFF)
+// sees the bytes the server got.
 func (s *Server) wsEcho(w http.ResponseWriter, r *http.Request, id string) {
+	asBinary := r.URL.Query().Get("as") == "binary"
 	c, err := s.accept(w, r, id, nil, nil)
 	if err != nil {
 		return
 	}
 	defer c.CloseNow()
-	err = s.echo(s.ctx, c, -1)
+	if asBinary {
+		err = s.echoBinary(s.ctx, c)
+	} else {
+		err = s.echo(s.ctx, c, -1)
+	}
 	if websocket.CloseStatus(err) != -1 {
 		err = nil // the client closed; coder answered its close frame
 	}

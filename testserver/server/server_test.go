@@ -185,6 +185,23 @@ func TestEcho(t *testing.T) {
 	assert.Equal(t, server.Observation{}, e.srv.Observed("unknown"))
 }
 
+// TestEchoAsBinary: with as=binary a text message comes back binary,
+// byte for byte.
+func TestEchoAsBinary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Options{})
+	c := e.dial(t, "/ws/echo?id=echobin&as=binary")
+	ctx := ctxT(t)
+	msg := []byte("\uFEFFhello")
+	require.NoError(t, c.Write(ctx, websocket.MessageText, msg))
+	typ, data, err := c.Read(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, websocket.MessageBinary, typ)
+	assert.Equal(t, msg, data)
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	e.logs.waitEnded(t, "echobin", 1)
+}
+
 func TestEchoClientCodeAnswered(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Options{})
