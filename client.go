@@ -171,6 +171,14 @@ func (c *Client) input(in func(m *machine)) {
 // without net/url and strings, which would add fmt and Unicode tables to
 // the browser bundle.
 func validateURL(raw string) error {
+	if why := urlProblem(raw); why != "" {
+		return &UsageError{Op: "dial", Msg: "invalid URL " + quote(raw) + ": " + why}
+	}
+	return nil
+}
+
+// urlProblem says what makes raw an invalid WebSocket URL, or returns "".
+func urlProblem(raw string) string {
 	var rest string
 	switch {
 	case hasPrefixFold(raw, "ws://"):
@@ -178,11 +186,11 @@ func validateURL(raw string) error {
 	case hasPrefixFold(raw, "wss://"):
 		rest = raw[len("wss://"):]
 	default:
-		return &UsageError{Op: "dial", Msg: "invalid URL " + quote(raw) + ": the scheme must be ws:// or wss://"}
+		return "the scheme must be ws:// or wss://"
 	}
 	for i := 0; i < len(raw); i++ {
 		if c := raw[i]; c == '#' || c <= ' ' {
-			return &UsageError{Op: "dial", Msg: "invalid URL " + quote(raw) + ": it must not contain a fragment, white space or control characters"}
+			return "it must not contain a fragment, white space or control characters"
 		}
 	}
 	host := rest
@@ -199,9 +207,9 @@ func validateURL(raw string) error {
 		}
 	}
 	if host == "" || host[0] == ':' {
-		return &UsageError{Op: "dial", Msg: "invalid URL " + quote(raw) + ": it has no host"}
+		return "it has no host"
 	}
-	return nil
+	return ""
 }
 
 // hasPrefixFold reports whether s starts with the lower-case ASCII prefix,
@@ -237,8 +245,14 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		return nil, err
 	}
 	c := newClient(url, opts)
-	if err := checkPlatformOptions(&c.cfg); err != nil {
-		return nil, err
+	why := platformOptionProblem(&c.cfg)
+	if hb := c.cfg.heartbeat; why == "" && hb != nil && !utf8.Valid(hb.Message) {
+		// It goes out as text: natively an invalid frame, in the browser
+		// with U+FFFD in place of the bad bytes.
+		why = "Heartbeat.Message is not valid UTF-8"
+	}
+	if why != "" {
+		return nil, &UsageError{Op: "dial", Msg: why}
 	}
 	if err := dialTransport(ctx, c); err != nil {
 		c.input((*machine).dialFailed)
@@ -350,6 +364,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // In a hidden tab, where the browser delays timers, a drain waits for its
 // first timer.
 //
+// On both platforms a Send whose ctx has ended before its message goes
+// out sends nothing and returns the context's error.
+//
 // Natively Send returns once the message is written to the socket. One
 // Send writes at a time; ctx bounds the wait for an earlier one. If ctx
 // ends while the message is being written, the connection is dropped
@@ -360,7 +377,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // In the browser Send copies data and returns; the browser sends it later
 // (see BufferedAmount). While more than 4 MiB is queued, Send waits for the
 // browser to drain it; if the peer's close arrives meanwhile, the browser
-// discards the queued message and Send returns the *CloseError. If ctx
+// discards the queued message and Send returns the *CloseError (after the
+// client's own close it goes out before the close frame, and Send returns
+// nil, as natively, where Close waits for a Send in progress). If ctx
 // ends during that wait, Send returns its error; the message stays queued
 // in the browser and may still go out. If the
 // browser reports CLOSING before its close event brings the code, Send

@@ -206,11 +206,13 @@ type jsConn struct {
 	unchecked int // bytes sent since bufferedAmount was last read
 }
 
-func checkPlatformOptions(s *settings) error {
+// platformOptionProblem says why an option cannot apply in the browser,
+// or returns "".
+func platformOptionProblem(s *settings) string {
 	if len(s.header) > 0 {
-		return &UsageError{Op: "dial", Msg: "Options.Header is not supported in the browser: scripts cannot set handshake headers"}
+		return "Options.Header is not supported in the browser: scripts cannot set handshake headers"
 	}
-	return checkNativeOnlyOptions(s.httpClient, s.tlsConfig)
+	return nativeOnlyProblem(s.httpClient, s.tlsConfig)
 }
 
 // newWebSocket calls the WebSocket constructor, turning a thrown exception
@@ -533,15 +535,18 @@ func (d *jsConn) yield() {
 	}
 }
 
-// jsNow is performance.now, bound.
-var jsNow = bound(jsGlobal.Get("performance"), "now")
+// nanotime is the runtime's monotonic clock: in wasm_exec.js,
+// performance.now plus the page's time origin, in nanoseconds (never near
+// 0, which lastQuiet uses for "never").
+//
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
 
-// jsClock is the monotonic clock in nanoseconds since a second before the
-// page's time origin, so that it is never near 0, which lastQuiet uses
-// for "never". It calls performance.now, the clock that Go's monotonic
-// time reads in wasm_exec.js, itself: time.Since would link time.Time's
-// arithmetic (about 4 KB) into the bundle, for some 40 ns less per call.
-func jsClock() int64 { return int64(jsNow.Invoke().Float()*1e6) + int64(time.Second) }
+// jsClock is the monotonic clock in nanoseconds. It is the runtime's own,
+// read without time.Time: time.Since would link time.Time's arithmetic
+// (about 4 KB) into the bundle, and a call of performance.now through
+// syscall/js cost its value's marshalling and a bound function.
+func jsClock() int64 { return nanotime() }
 
 // jsMillis truncates a jsClock reading to whole milliseconds, so that
 // closeCheckDue of two readings says whether a boundary lies between them.
@@ -647,25 +652,31 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) (err erro
 	// the browser but not yet the client.
 	err = errTransportClosing
 	if !d.finished && d.c.sendAllowed() && d.readyState() == 1 {
-		err = nil
-		switch {
-		case typ == Text:
-			d.send.Invoke(unsafe.String(unsafe.SliceData(p), len(p)))
-		case jsDirectSend:
-			d.sendDirect(p)
-		default:
-			v := jsUint8Array.New(len(p))
-			js.CopyBytesToJS(v, p)
-			d.send.Invoke(v)
+		// As natively, a Send whose context has ended sends nothing.
+		if err = ctx.Err(); err == nil {
+			switch {
+			case typ == Text:
+				d.send.Invoke(keepBOM(unsafe.String(unsafe.SliceData(p), len(p))))
+			case jsDirectSend:
+				d.sendDirect(p)
+			default:
+				v := jsUint8Array.New(len(p))
+				js.CopyBytesToJS(v, p)
+				d.send.Invoke(v)
+			}
+			d.unchecked += len(p)
 		}
-		d.unchecked += len(p)
 		// bufferedAmount is at most what it was plus what was sent since:
 		// read it only when that could exceed the window.
-		for sendMustWait(d.unchecked) {
+		for err == nil && sendMustWait(d.unchecked) {
 			if d.finished || d.readyState() != 1 {
 				// The peer's close arrived while this message was still
-				// queued: the browser discards it.
-				err = errTransportClosing
+				// queued: the browser discards it. After the client's own
+				// close (Close, or its 1008 or 1009) it goes out before the
+				// close frame, as natively.
+				if st, own := d.c.CloseStatus(); !own || st.Remote || st.Code == StatusAbnormalClosure {
+					err = errTransportClosing
+				}
 				break
 			}
 			if d.unchecked = d.bufferedAmount(); !sendMustWait(d.unchecked) {
@@ -741,7 +752,17 @@ func (d *jsConn) closeSocket(code StatusCode, reason string) {
 			d.c.cfg.logger.Warn("dualws: browser rejected close", "err", r)
 		}
 	}()
-	d.ws.Call("close", int(code), reason)
+	d.ws.Call("close", int(code), keepBOM(reason))
+}
+
+// keepBOM returns s as wasm_exec.js must get it for the browser to see s:
+// its string conversion, a TextDecoder, drops one leading U+FEFF (a text
+// message or close reason that starts with one lost it).
+func keepBOM(s string) string {
+	if len(s) >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF {
+		return "\uFEFF" + s
+	}
+	return s
 }
 
 // abort abandons the socket: scripts cannot kill a WebSocket, so the

@@ -231,9 +231,29 @@ func TestJSFirstYieldDrains(t *testing.T) {
 	}
 }
 
+// observation is what the scenario server recorded of a connection
+// (testserver's Observation).
+type observation struct {
+	CloseCode   int
+	CloseReason string
+	Messages    int
+	EndedAt     int64
+}
+
 // observed fetches what the scenario server recorded of connection id,
-// with the runtime's fetch (net/http has no transport in Node's wasm).
-func observed(t *testing.T, id string) (o struct{ EndedAt int64 }) {
+// which /ws/seed ended, with the runtime's fetch (net/http has no
+// transport in Node's wasm).
+func observed(t *testing.T, id string) observation {
+	t.Helper()
+	o := observedConn(t, id)
+	if o.EndedAt == 0 {
+		t.Fatalf("observed %s: no end recorded: %+v", id, o)
+	}
+	return o
+}
+
+// observedConn fetches what the scenario server recorded of connection id.
+func observedConn(t *testing.T, id string) (o observation) {
 	t.Helper()
 	type result struct {
 		text string
@@ -262,10 +282,90 @@ func observed(t *testing.T, id string) (o struct{ EndedAt int64 }) {
 			r.err = err.Error()
 		}
 	}
-	if r.err != "" || o.EndedAt == 0 {
+	if r.err != "" {
 		t.Fatalf("observed %s: %q, %s", id, r.text, r.err)
 	}
 	return o
+}
+
+// observedAfterClose waits for the server to record the client's close
+// frame of connection id, and returns what it recorded.
+func observedAfterClose(t *testing.T, id string) observation {
+	t.Helper()
+	for i := 0; ; i++ {
+		o := observedConn(t, id)
+		if o.CloseCode != 0 || i == 100 {
+			return o
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A text message or close reason that starts with U+FEFF arrives as sent:
+// wasm_exec.js's string conversion drops one leading U+FEFF (keepBOM). The
+// server echoes binary, since Node's WebSocket drops it from received text.
+func TestJSLeadingBOMIsKept(t *testing.T) {
+	id := "bom-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	c, _ := dialPath(t, "/ws/echo?as=binary&id="+id, nil)
+	for _, msg := range []string{"\uFEFFhello", "\uFEFF", "\uFEFF\uFEFFx", "a\uFEFF"} {
+		if err := c.SendText(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := c.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != msg {
+			t.Errorf("sent %q, the echo is %q", msg, got)
+		}
+	}
+	if err := c.Close(4001, "\uFEFFbye"); err != nil {
+		t.Fatal(err)
+	}
+	if o := observedAfterClose(t, id); o.CloseCode != 4001 || o.CloseReason != "\uFEFFbye" {
+		t.Errorf("the server got close %d %q, want 4001 %q", o.CloseCode, o.CloseReason, "\uFEFFbye")
+	}
+}
+
+// A Send whose context has ended sends nothing and returns the context's
+// error, as natively.
+func TestJSSendWithAnEndedContextSendsNothing(t *testing.T) {
+	id := "endedctx-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	c, _ := dialPath(t, "/ws/echo?id="+id, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.SendText(ctx, "not to be sent"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Send with an ended context: %v, want context.Canceled", err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if o := observedAfterClose(t, id); o.CloseCode != 1000 || o.Messages != 0 {
+		t.Errorf("the server got %d messages and close %d, want 0 and 1000", o.Messages, o.CloseCode)
+	}
+}
+
+// A Send waiting for the browser to drain past 4 MiB when the client's
+// own Close starts returns nil: the browser sends the message before the
+// close frame, as natively (a *CloseError there invited a second send).
+func TestJSSendOverTheWindowOutlivesTheClientsClose(t *testing.T) {
+	id := "bigclose-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	c, _ := dialPath(t, "/ws/echo?id="+id, &Options{ReadLimit: -1})
+	sent := make(chan error, 1)
+	go func() { sent <- c.Send(context.Background(), Binary, make([]byte, 12<<20)) }()
+	for i := 0; i < 2000 && c.BufferedAmount() == 0; i++ {
+		time.Sleep(100 * time.Microsecond)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		t.Errorf("Send during the client's Close: %v, want nil", err)
+	}
+	waitDone(t, c)
+	if o := observedAfterClose(t, id); o.Messages != 1 || o.CloseCode != 1000 {
+		t.Errorf("the server got %d messages and close %d, want 1 and 1000", o.Messages, o.CloseCode)
+	}
 }
 
 func TestJSEchoSizes(t *testing.T) {

@@ -57,7 +57,7 @@ type nativeConn struct {
 	probe       [1]byte     // the reader's
 }
 
-func checkPlatformOptions(*settings) error { return nil }
+func platformOptionProblem(*settings) string { return "" }
 
 // dialTransport opens the connection within the handshake timeout.
 func dialTransport(parent context.Context, c *Client) error {

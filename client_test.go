@@ -1,6 +1,8 @@
 package dualws
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -48,5 +50,16 @@ func TestValidateCloseNamesTheLimit(t *testing.T) {
 	err := validateClose(StatusNormalClosure, string(make([]byte, MaxCloseReason+1)))
 	if want := "close reason is 124 bytes, at most 123 are allowed"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("validateClose: %v, want %q in it", err, want)
+	}
+}
+
+// TestDialRefusesAHeartbeatThatIsNotUTF8: the heartbeat goes out as text;
+// invalid UTF-8 would be an invalid frame natively and altered in the
+// browser, so Dial refuses it before connecting (the URL's port is closed).
+func TestDialRefusesAHeartbeatThatIsNotUTF8(t *testing.T) {
+	_, err := Dial(context.Background(), "ws://127.0.0.1:1/", &Options{Heartbeat: &Heartbeat{Message: []byte("hb\xff")}})
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "Heartbeat.Message is not valid UTF-8") {
+		t.Fatalf("Dial with an invalid heartbeat: %v, want a *UsageError", err)
 	}
 }

@@ -68,7 +68,9 @@ type Options struct {
 	// (on a channel, a mutex, a network call) deadlocks the page. It may
 	// call State, CloseStatus, Subprotocol, BufferedAmount and Send; Close,
 	// Receive and waiting on Done wait for it to return, so calling them
-	// from it deadlocks.
+	// from it deadlocks. In the browser a Send on another open client
+	// waits for the event loop too (its close check yields), so it
+	// deadlocks there as well.
 	OnStateChange func(StateChange)
 	// ReceiveQueueBytes bounds the bytes of the messages waiting for
 	// Receive. Default 16 MiB. Natively reading pauses when they reach it,
@@ -134,7 +136,7 @@ type Backoff struct {
 type Heartbeat struct {
 	Interval time.Duration                  // send Message when nothing was received for Interval; default 20s
 	Timeout  time.Duration                  // nothing received for Timeout after a heartbeat: the peer is dead; default Interval
-	Message  []byte                         // sent as a text message
+	Message  []byte                         // sent as a text message: valid UTF-8, else Dial returns a *UsageError
 	IsReply  func(MessageType, []byte) bool // replies are consumed, not delivered to Receive; nil: none
 }
 

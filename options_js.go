@@ -10,16 +10,17 @@ type (
 	tlsConfigOption  = any
 )
 
-// checkNativeOnlyOptions returns a *UsageError when Options.HTTPClient or
-// Options.TLSConfig is set: the browser makes its own connections and
-// scripts cannot configure them. Any non-nil value counts, a typed nil
-// pointer included. checkPlatformOptions calls it, as it does for Header.
-func checkNativeOnlyOptions(httpClient httpClientOption, tlsConfig tlsConfigOption) error {
+// nativeOnlyProblem says why Options.HTTPClient or Options.TLSConfig,
+// when set, is refused (Dial's *UsageError), or returns "": the browser
+// makes its own connections and scripts cannot configure them. Any non-nil
+// value counts, a typed nil pointer included. optionProblem calls it, as
+// it does for Header.
+func nativeOnlyProblem(httpClient httpClientOption, tlsConfig tlsConfigOption) string {
 	switch {
 	case httpClient != nil:
-		return &UsageError{Op: "dial", Msg: "Options.HTTPClient is native only: the browser makes its own connections"}
+		return "Options.HTTPClient is native only: the browser makes its own connections"
 	case tlsConfig != nil:
-		return &UsageError{Op: "dial", Msg: "Options.TLSConfig is native only: the browser uses its own TLS settings"}
+		return "Options.TLSConfig is native only: the browser uses its own TLS settings"
 	}
-	return nil
+	return ""
 }
