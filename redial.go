@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -278,10 +279,10 @@ func durationOr(d, def time.Duration) time.Duration {
 func (b backoff) delay(n int, rnd func(int64) int64) time.Duration {
 	if n <= 1 {
 		d := time.Duration(0)
-		if b.initial > 0 {
-			d = time.Duration(rnd(int64(b.initial) + 1))
+		if k := min(b.initial, b.max); k > 0 {
+			d = time.Duration(rnd(int64(min(k, math.MaxInt64-1)) + 1)) // +1 must not overflow
 		}
-		return min(d, b.max)
+		return d
 	}
 	d := b.min
 	for i := 2; i < n && d < b.max && d > 0 && b.factor > 1; i++ {

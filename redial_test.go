@@ -5,6 +5,8 @@ package dualws
 import (
 	"context"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -48,6 +50,10 @@ func TestBackoffDelaySequence(t *testing.T) {
 			[]time.Duration{0, 3 * time.Second, 3 * time.Second, 3 * time.Second}},
 		{"huge factors do not overflow", &Backoff{Min: time.Second, Max: time.Hour, Factor: 1e300}, zeroRnd,
 			[]time.Duration{0, time.Second, time.Hour, time.Hour}},
+		{"the longest durations do not overflow", &Backoff{Initial: math.MaxInt64, Min: math.MaxInt64, Max: math.MaxInt64}, maxRnd,
+			[]time.Duration{math.MaxInt64 - 1, math.MaxInt64, math.MaxInt64}},
+		{"the longest Initial is capped at Max", &Backoff{Initial: math.MaxInt64, Max: time.Second}, maxRnd,
+			[]time.Duration{time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bo := tc.b.settings()
@@ -65,6 +71,10 @@ func TestBackoffDelaySequence(t *testing.T) {
 	assert.Equal(t, int64(20*time.Millisecond)+1, asked)
 	// A long run stays at Max without looping for ever.
 	assert.Equal(t, 40*time.Millisecond, bo.delay(1<<40, maxRnd))
+	// The jitter's source gets a bound it accepts for the longest Initial
+	// (rand.Int64N panicked on the overflowed one).
+	huge := (&Backoff{Initial: math.MaxInt64, Max: math.MaxInt64}).settings()
+	assert.NotPanics(t, func() { huge.delay(1, rand.Int64N) })
 }
 
 func TestRetryable(t *testing.T) {
