@@ -61,7 +61,7 @@ func platformOptionProblem(*settings) string { return "" }
 
 // dialTransport opens the connection within the handshake timeout.
 func dialTransport(parent context.Context, c *Client) error {
-	ws, raw, err := dialWebSocket(parent, c.url, &c.cfg)
+	ws, raw, err := dialWebSocket(parent, c.url, &c.cfg, c.alive)
 	if err != nil {
 		return err
 	}

@@ -1256,6 +1256,40 @@ func TestHeartbeatBlackhole(t *testing.T) {
 	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSED 1006"}, rec.transitions())
 }
 
+// TestHeartbeatCountsPongs: a pong proves the peer alive, as documented,
+// also one the client did not ask for (keepalive pings off here): a peer
+// that sends nothing but pongs is not declared dead. Before pongs reached
+// the machine, the client failed with "heartbeat timeout" after about
+// Interval plus Timeout (40 ms).
+func TestHeartbeatCountsPongs(t *testing.T) {
+	const pongs = 40
+	sent := make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		go io.Copy(io.Discard, rw)
+		for i := range pongs {
+			if i == pongs-1 {
+				close(sent)
+			}
+			rw.Write(serverFrame(0x8A, false, []byte("beat")))
+			if rw.Flush() != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		<-t.Context().Done()
+	})
+	c, rec := dial(t, url, &Options{PingInterval: -1, CloseTimeout: 50 * time.Millisecond,
+		Heartbeat: &Heartbeat{Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond, Message: []byte("hb")}})
+	select {
+	case <-sent:
+	case <-c.Done():
+	}
+	assert.Equal(t, Open, c.State(), "after %d pongs 5 ms apart: %v", pongs, rec.transitions())
+	c.Close(StatusNormalClosure, "") // the peer does not answer: CloseTimeout ends it
+	waitDone(t, c)
+}
+
 // Heartbeat: a peer that answers "ping" with "pong" keeps the connection
 // open across many intervals, and Receive never sees a reply. An answered
 // beat is checked at Timeout, so beats come every Timeout plus Interval:

@@ -28,12 +28,16 @@ import (
 type nativeOptions struct {
 	httpClient *http.Client
 	tlsConfig  *tls.Config
+	onPong     func() // called for every pong the peer sends (the Heartbeat's proof of life)
 }
 
 // dialWebSocket opens the WebSocket within the handshake timeout and
-// returns it with the connection under it.
-func dialWebSocket(parent context.Context, url string, cfg *settings) (*websocket.Conn, *trackedConn, error) {
-	return dialNative(parent, url, cfg, cfg.native())
+// returns it with the connection under it; onPong is called for every
+// pong that arrives on it.
+func dialWebSocket(parent context.Context, url string, cfg *settings, onPong func()) (*websocket.Conn, *trackedConn, error) {
+	nopts := cfg.native()
+	nopts.onPong = onPong
+	return dialNative(parent, url, cfg, nopts)
 }
 
 // dialNative is dialWebSocket with the native-only options.
@@ -71,6 +75,11 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 		HTTPHeader:      http.Header(cfg.header),
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: websocket.CompressionDisabled,
+		OnPongReceived: func(context.Context, []byte) {
+			if nopts.onPong != nil {
+				nopts.onPong()
+			}
+		},
 	})
 	raw := ht.upgraded()
 	if err != nil {
