@@ -97,6 +97,13 @@ func (d *nativeConn) readLoop() {
 			break
 		}
 		data, err := d.readMessage(r, d.raw.frames.takeMessageSize(d.raw.delivered.Load()))
+		if ce := (websocket.CloseError{}); err != nil && errors.As(err, &ce) {
+			// The peer's close between the fragments of a message, which
+			// is dropped unfinished, as browsers drop it.
+			d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
+			peerClosed = true
+			break
+		}
 		if errors.Is(err, errTooBig) {
 			d.c.messageTooBig()
 			break

@@ -604,6 +604,12 @@ func TestFailedSendUnpausesTheReader(t *testing.T) {
 // the first until its context ended. A browser reports CLOSING at once.
 // The messages before the close stay readable.
 func TestPeerCloseIsReportedBeforeItsAnswer(t *testing.T) {
+	t.Run("after messages", func(t *testing.T) { peerCloseBeforeItsAnswer(t, nil) })
+	// A fragment before the close: the message is dropped unfinished.
+	t.Run("between the fragments of a message", func(t *testing.T) { peerCloseBeforeItsAnswer(t, []byte{0x01, 1, 'd'}) })
+}
+
+func peerCloseBeforeItsAnswer(t *testing.T, unfinished []byte) {
 	const size = 8 << 20
 	goOn, stop := make(chan struct{}), make(chan struct{})
 	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
@@ -614,6 +620,7 @@ func TestPeerCloseIsReportedBeforeItsAnswer(t *testing.T) {
 		}
 		<-goOn
 		rw.Write([]byte{0x81, 1, 'a', 0x81, 1, 'b', 0x81, 1, 'c'})
+		rw.Write(unfinished)
 		rw.Write(closeFrameBytes(4001, []byte("stop")))
 		rw.Flush()
 		<-stop // then read everything, the client's answer included
@@ -755,8 +762,8 @@ func TestACutMessageKeepsLaterSendsOut(t *testing.T) {
 
 // The peer's close is decided early only as coder/websocket itself will
 // report it: the first close frame, after no frame that coder rejects
-// (which fails the connection: 1006), not inside a fragmented message,
-// with a code coder accepts. Each stream comes in one segment after a
+// (which fails the connection: 1006), with a code coder accepts; between
+// the fragments of a message too. Each stream comes in one segment after a
 // message, so that the frame checker has seen everything when the message
 // is delivered (a helper's review: all but the first case decided 4001).
 func TestEarlyPeerCloseIsTheCloseCoderReports(t *testing.T) {
@@ -777,7 +784,7 @@ func TestEarlyPeerCloseIsTheCloseCoderReports(t *testing.T) {
 		{"an earlier close with code 999", [][]byte{closeFrameBytes(999, nil), good}, 1006},
 		{"an earlier close of 1 byte", [][]byte{f(0x88, "\x03"), good}, 1006},
 		{"an earlier close with a reserved bit", [][]byte{serverFrame(0xC8, false, []byte{0x0f, 0xa0}), good}, 1006},
-		{"inside a fragmented message", [][]byte{f(0x01, "ab"), good, f(0x80, "cd")}, 1006},
+		{"inside a fragmented message", [][]byte{f(0x01, "ab"), good, f(0x80, "cd")}, 4001},
 	} {
 		stream := serverFrame(0x81, false, []byte("A"))
 		for _, fr := range c.frames {
@@ -796,6 +803,34 @@ func TestEarlyPeerCloseIsTheCloseCoderReports(t *testing.T) {
 			t.Errorf("%s: %v, want %d", c.name, rec.transitions(), c.want)
 		}
 	}
+}
+
+// TestPeerCloseBetweenFragments: RFC 6455 lets the peer's close come
+// between the fragments of a message. The messages before it are
+// delivered, the unfinished one is dropped, and the close is the peer's,
+// clean, as in a browser; it was reported as a drop (1006, not clean)
+// although coder/websocket had answered it.
+func TestPeerCloseBetweenFragments(t *testing.T) {
+	answer := make(chan []byte, 1)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		rw.Write(serverFrame(0x81, false, []byte("whole")))
+		rw.Write(serverFrame(0x01, false, []byte("part")))
+		rw.Write(closeFrameBytes(4000, []byte("bye")))
+		rw.Flush()
+		answer <- readFramePayload(rw)
+	})
+	c, rec := dial(t, url, &Options{PingInterval: -1})
+	waitDone(t, c)
+	assert.Equal(t, "\x0f\xa0bye", string(<-answer), "the client's answer")
+	_, b, err := c.Receive(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "whole", string(b))
+	_, _, err = c.Receive(context.Background())
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce, "the unfinished message is not delivered")
+	assert.Equal(t, CloseStatus{Code: 4000, Reason: "bye", WasClean: true, Remote: true}, ce.Status)
+	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 4000 remote", "CLOSING>CLOSED 4000 clean remote"}, rec.transitions())
 }
 
 // A peer that sends its close and stops reading while a Send is blocked:

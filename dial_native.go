@@ -785,11 +785,14 @@ const sizedLenBits = 20 // presizeMax-1 fits
 
 // peerCloseFrame returns the close frame that just passed, the first, or
 // nil when coder/websocket would not report it as the peer's close: after
-// a frame it rejects, inside a fragmented message (its reader fails
-// then), with a 1-byte payload or a code it rejects (validWireCloseCode).
-// No payload is 1005, as coder/websocket reports it.
+// a frame it rejects, with a 1-byte payload or a code it rejects
+// (validWireCloseCode). No payload is 1005, as coder/websocket reports it.
+// Between the fragments of a message (RFC 6455 5.4 lets control frames
+// come there) it counts: coder/websocket answers it and its message reader
+// returns the close, and the unfinished message is dropped, as browsers
+// drop it.
 func (f *frameChecker) peerCloseFrame() *peerCloseFrame {
-	if f.doomed || f.inMsg || f.payN == 1 {
+	if f.doomed || f.payN == 1 {
 		return nil
 	}
 	pc := &peerCloseFrame{after: f.msgEnds, code: StatusNoStatusRcvd}
