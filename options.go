@@ -101,8 +101,13 @@ type Options struct {
 	// *http.Transport is cloned with keep-alives and HTTP/2 off; any other
 	// RoundTripper is used as it is and must return a writable body for a
 	// 101. Redirects are refused, and its Timeout is ignored
-	// (HandshakeTimeout bounds the handshake). In the browser it must be
-	// nil: Dial returns a *UsageError otherwise.
+	// (HandshakeTimeout bounds the handshake). Send's look at the socket
+	// for a close that has reached the machine (see Send) needs the
+	// socket: with another RoundTripper, or a DialContext whose
+	// connections do not expose it (syscall.Conn), Send sees such a close
+	// only once the reader has run, which a busy machine may delay by
+	// milliseconds. In the browser it must be nil: Dial returns a
+	// *UsageError otherwise.
 	HTTPClient httpClientOption
 	// TLSConfig, natively, configures wss:// connections (a private CA,
 	// client certificates). In the browser it must be nil.
@@ -132,7 +137,10 @@ type Backoff struct {
 // the browser it is closed with 4000 and abandoned). Any message, and
 // natively any pong, proves the peer alive, so a heartbeat is sent
 // between Interval and twice Interval after the last message. Replies for
-// which IsReply is true are consumed, not queued for Receive.
+// which IsReply is true are consumed, not queued for Receive. IsReply runs
+// where messages are delivered (natively the reader's goroutine, in the
+// browser the event loop) with the client's lock held: it must only look
+// at the message; calling the client's methods from it deadlocks.
 type Heartbeat struct {
 	Interval time.Duration                  // send Message when nothing was received for Interval; default 20s
 	Timeout  time.Duration                  // nothing received for Timeout after a heartbeat: the peer is dead; default Interval
