@@ -245,7 +245,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		return nil, err
 	}
 	c := newClient(url, opts)
-	why := platformOptionProblem(&c.cfg)
+	why := platformProblem(url, &c.cfg)
 	if hb := c.cfg.heartbeat; why == "" && hb != nil && !utf8.Valid(hb.Message) {
 		// It goes out as text: natively an invalid frame, in the browser
 		// with U+FFFD in place of the bad bytes.

@@ -206,9 +206,10 @@ type jsConn struct {
 	unchecked int // bytes sent since bufferedAmount was last read
 }
 
-// platformOptionProblem says why an option cannot apply in the browser,
-// or returns "".
-func platformOptionProblem(s *settings) string {
+// platformProblem says why an option cannot apply in the browser, or
+// returns "". The URL is the browser's to check: its WebSocket
+// constructor throws for a bad one (Dial's "refused by the browser").
+func platformProblem(_ string, s *settings) string {
 	if len(s.header) > 0 {
 		return "Options.Header is not supported in the browser: scripts cannot set handshake headers"
 	}

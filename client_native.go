@@ -6,6 +6,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +61,57 @@ type nativeConn struct {
 	probe       [1]byte     // the reader's
 }
 
-func platformOptionProblem(*settings) string { return "" }
+// platformProblem says what makes the URL, a handshake header or a
+// subprotocol unusable natively, or returns "": what the browser's
+// WebSocket constructor refuses (a port past 65535, a malformed host,
+// subprotocols that are not distinct tokens) and header fields that
+// net/http would refuse to send. Left to the dial, they failed as
+// "connection failed", which Redial tried again for ever.
+func platformProblem(raw string, s *settings) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "invalid URL " + quote(raw) + ": " + err.Error()
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n > 65535 {
+			return "invalid URL " + quote(raw) + ": the port must be 0 to 65535"
+		}
+	}
+	for name, values := range s.header {
+		if !isToken(name) {
+			return "Options.Header: invalid header name " + quote(name)
+		}
+		for _, v := range values {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return "Options.Header: the value of " + name + " contains a line break or NUL"
+			}
+		}
+	}
+	for i, p := range s.subprotocols {
+		if !isToken(p) {
+			return "Options.Subprotocols: " + quote(p) + " is not a token (RFC 6455 4.1)"
+		}
+		if slices.Contains(s.subprotocols[:i], p) {
+			return "Options.Subprotocols: " + quote(p) + " is offered twice"
+		}
+	}
+	return ""
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 5.6.2), as header
+// names and subprotocols must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // dialTransport opens the connection within the handshake timeout.
 func dialTransport(parent context.Context, c *Client) error {

@@ -902,3 +902,40 @@ func trackedAfterPeerClose(t *testing.T, cc *countingConn, server io.Writer) *tr
 	require.True(t, tc.hasFailed(closeFrameRead))
 	return tc
 }
+
+// TestDialRefusesBadArguments: what the browser's WebSocket constructor
+// refuses, and header fields net/http would not send, are a *UsageError
+// before any network use, on which Redial stops. They were a "connection
+// failed" *DialError, which Redial dialed again for ever.
+func TestDialRefusesBadArguments(t *testing.T) {
+	for _, c := range []struct {
+		url  string
+		opts Options
+		want string
+	}{
+		{"ws://127.0.0.1:99999/", Options{}, "the port must be 0 to 65535"},
+		{"ws://127.0.0.1:abc/", Options{}, "invalid port"},
+		{"ws://[::1/", Options{}, "missing ']' in host"},
+		{"ws://127.0.0.1:1/", Options{Header: map[string][]string{"Bad Name": {"x"}}}, `invalid header name "Bad Name"`},
+		{"ws://127.0.0.1:1/", Options{Header: map[string][]string{"X-Ok": {"a\r\nInjected: 1"}}}, "contains a line break"},
+		{"ws://127.0.0.1:1/", Options{Subprotocols: []string{"a b"}}, `"a b" is not a token`},
+		{"ws://127.0.0.1:1/", Options{Subprotocols: []string{""}}, `"" is not a token`},
+		{"ws://127.0.0.1:1/", Options{Subprotocols: []string{"v1", "v2", "v1"}}, `"v1" is offered twice`},
+	} {
+		_, err := Dial(context.Background(), c.url, &c.opts)
+		var ue *UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Dial(%s, %v): %v, want a *UsageError with %q", c.url, c.opts, err, c.want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	dials := 0
+	for _, err := range Redial(ctx, "ws://127.0.0.1:99999/", &Options{Backoff: &Backoff{Initial: time.Millisecond, Min: time.Millisecond, Max: time.Millisecond}}) {
+		dials++
+		var ue *UsageError
+		require.ErrorAs(t, err, &ue)
+	}
+	assert.Equal(t, 1, dials, "Redial went on after a *UsageError")
+	assert.NoError(t, ctx.Err(), "Redial ended only with its context")
+}

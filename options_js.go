@@ -13,8 +13,8 @@ type (
 // nativeOnlyProblem says why Options.HTTPClient or Options.TLSConfig,
 // when set, is refused (Dial's *UsageError), or returns "": the browser
 // makes its own connections and scripts cannot configure them. Any non-nil
-// value counts, a typed nil pointer included. optionProblem calls it, as
-// it does for Header.
+// value counts, a typed nil pointer included. platformProblem calls it,
+// as it does for Header.
 func nativeOnlyProblem(httpClient httpClientOption, tlsConfig tlsConfigOption) string {
 	switch {
 	case httpClient != nil:
