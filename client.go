@@ -377,9 +377,11 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // In the browser Send copies data and returns; the browser sends it later
 // (see BufferedAmount). While more than 4 MiB is queued, Send waits for the
 // browser to drain it; if the peer's close arrives meanwhile, the browser
-// discards the queued message and Send returns the *CloseError (after the
-// client's own close it goes out before the close frame, and Send returns
-// nil, as natively, where Close waits for a Send in progress). If ctx
+// discards the queued message and Send returns the *CloseError. After the
+// client's own close the browser still sends it, before the close frame:
+// Send waits on, as natively Close waits for a Send in progress, and
+// returns nil once it has left, or the *CloseError if the close does not
+// end clean (a peer that does not read: close timeout). If ctx
 // ends during that wait, Send returns its error; the message stays queued
 // in the browser and may still go out. If the
 // browser reports CLOSING before its close event brings the code, Send

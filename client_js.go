@@ -673,12 +673,18 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) (err erro
 			if d.finished || d.readyState() != 1 {
 				// The peer's close arrived while this message was still
 				// queued: the browser discards it. After the client's own
-				// close (Close, or its 1008 or 1009) it goes out before the
-				// close frame, as natively.
-				if st, own := d.c.CloseStatus(); !own || st.Remote || st.Code == StatusAbnormalClosure {
+				// close (Close, or its 1008 or 1009) the browser still
+				// sends it, before the close frame: Send waits on, as
+				// natively Close waits for a Send in progress, and fails
+				// only if the close does not end clean (a peer that does
+				// not read: close timeout).
+				st, own := d.c.CloseStatus()
+				if !own || st.Remote || st.Code == StatusAbnormalClosure || d.finished && !st.WasClean {
 					err = errTransportClosing
 				}
-				break
+				if d.finished || err != nil {
+					break
+				}
 			}
 			if d.unchecked = d.bufferedAmount(); !sendMustWait(d.unchecked) {
 				break
