@@ -82,8 +82,10 @@ func platformProblem(raw string, s *settings) string {
 			return "Options.Header: invalid header name " + quote(name)
 		}
 		for _, v := range values {
-			if strings.ContainsAny(v, "\r\n\x00") {
-				return "Options.Header: the value of " + name + " contains a line break or NUL"
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+					return "Options.Header: the value of " + name + " contains a control character"
+				}
 			}
 		}
 	}
