@@ -161,6 +161,13 @@ func (d *nativeConn) readLoop() {
 			break
 		}
 		if errors.Is(err, errTooBig) {
+			if pc := d.raw.peerClose.Load(); pc != nil && pc.after == d.raw.delivered.Load() {
+				// The peer's close came between the fragments of this
+				// message and is decided: answer it, as coder/websocket
+				// would have (its close handshake reads on to that frame).
+				d.sendClose(pc.code, pc.reason, true)
+				break
+			}
 			d.c.messageTooBig()
 			break
 		}

@@ -833,6 +833,27 @@ func TestPeerCloseBetweenFragments(t *testing.T) {
 	assert.Equal(t, []string{"CONNECTING>OPEN", "OPEN>CLOSING 4000 remote", "CLOSING>CLOSED 4000 clean remote"}, rec.transitions())
 }
 
+// TestPeerCloseBetweenFragmentsOfAMessageOverTheLimit: the peer's close
+// after the first fragment of a message over ReadLimit, in one segment, is
+// decided when its frame passes; the reader then meets the oversized
+// message and must answer that close, not leave it unanswered (a helper's
+// review: not clean, no close frame to the peer).
+func TestPeerCloseBetweenFragmentsOfAMessageOverTheLimit(t *testing.T) {
+	answer := make(chan []byte, 1)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		rw.Write(append(serverFrame(0x02, false, bytes.Repeat([]byte{'x'}, 2000)), closeFrameBytes(4001, []byte("bye"))...))
+		rw.Flush()
+		conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		answer <- readFramePayload(rw)
+	})
+	c, rec := dial(t, url, &Options{PingInterval: -1, ReadLimit: 1000})
+	waitDone(t, c)
+	assert.Equal(t, "\x0f\xa1bye", string(<-answer), "the client's answer")
+	st, _ := c.CloseStatus()
+	assert.Equal(t, CloseStatus{Code: 4001, Reason: "bye", WasClean: true, Remote: true}, st, "transitions %v", rec.transitions())
+}
+
 // A peer that sends its close and stops reading while a Send is blocked:
 // the close is decided at once, and the Send is cut after CloseTimeout
 // (at most 2 s, the wait for the peer's end of TCP), so Close and CLOSED
