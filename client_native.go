@@ -63,10 +63,12 @@ type nativeConn struct {
 
 // platformProblem says what makes the URL, a handshake header or a
 // subprotocol unusable natively, or returns "": what the browser's
-// WebSocket constructor refuses (a port past 65535, a malformed host,
-// subprotocols that are not distinct tokens) and header fields that
-// net/http would refuse to send. Left to the dial, they failed as
-// "connection failed", which Redial tried again for ever.
+// WebSocket constructor refuses (a port past 65535, a host with one of
+// <>^|%, subprotocols that are not distinct tokens), a URL that Go's
+// parser refuses (a malformed IPv6 host, a stray % in the path, which a
+// browser would send as it is), and header fields that net/http would
+// refuse to send. Left to the dial, they failed as "connection failed",
+// which Redial tried again for ever.
 func platformProblem(raw string, s *settings) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -76,6 +78,9 @@ func platformProblem(raw string, s *settings) string {
 		if n, err := strconv.Atoi(p); err != nil || n > 65535 {
 			return "invalid URL " + quote(raw) + ": the port must be 0 to 65535"
 		}
+	}
+	if !strings.HasPrefix(u.Host, "[") && strings.ContainsAny(u.Hostname(), "<>%") { // Go's parser refuses ^ and | itself
+		return "invalid URL " + quote(raw) + ": the host has a character browsers refuse"
 	}
 	for name, values := range s.header {
 		if !isToken(name) {
