@@ -436,10 +436,12 @@ func (d *jsConn) drain() {
 		if data.Type() == js.TypeString {
 			s := data.String()
 			// The string is this function's own copy; its bytes become the
-			// message without another copy.
+			// message without another copy. Not for one byte: such a
+			// string points into memory the runtime shares (and the
+			// application may write to its message), nor for none (nil).
 			typ, p = Text, unsafe.Slice(unsafe.StringData(s), len(s))
-			if p == nil {
-				p = []byte{}
+			if len(s) <= 1 {
+				p = []byte(s)
 			}
 		} else {
 			// A message shorter than the scratch buffer is measured and

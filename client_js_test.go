@@ -327,6 +327,26 @@ func TestJSLeadingBOMIsKept(t *testing.T) {
 	}
 }
 
+// A received text message of one byte is the caller's memory: the string
+// it came from points into a table the Go runtime shares, which writing
+// to the message changed (string([]byte{'a'}) became "z").
+func TestJSOneByteTextIsTheCallersMemory(t *testing.T) {
+	c, _ := dialPath(t, "/ws/echo", nil)
+	if err := c.SendText(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := c.Receive(context.Background())
+	if err != nil || string(p) != "a" {
+		t.Fatalf("got %q, %v", p, err)
+	}
+	p[0] = 'z'
+	defer func() { p[0] = 'a' }() // undo it if it was the runtime's
+	one := []byte{'a'}
+	if s := string(one[:len(p)]); s != "a" {
+		t.Fatalf("string([]byte{'a'}) is %q after writing to a received message", s)
+	}
+}
+
 // A Send whose context has ended sends nothing and returns the context's
 // error, as natively.
 func TestJSSendWithAnEndedContextSendsNothing(t *testing.T) {

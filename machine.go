@@ -354,6 +354,12 @@ func (m *machine) message(typ MessageType, data []byte) {
 	if hb := m.cfg.heartbeat; hb != nil && hb.IsReply != nil && hb.IsReply(typ, data) {
 		return
 	}
+	if len(m.queue) == cap(m.queue) {
+		// Full: the append grows the array and copies into the new one
+		// only the messages still waiting, so that a queue that never
+		// empties (a slow consumer) does not keep the taken ones' slots.
+		m.queue, m.head = m.queue[m.head:], 0
+	}
 	m.queue = append(m.queue, message{typ: typ, data: data})
 	m.bytes += len(data)
 	m.out.queued = true

@@ -753,3 +753,28 @@ func TestMachineDrainsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineQueueStorageStaysBounded: a queue that never empties (a slow
+// consumer: natively the reader resumes after each Receive, in the browser
+// messages keep coming) keeps storage for about what waits, not for every
+// message it ever held (a helper's attack: capacity 115,456 for 63
+// waiting after 100,000 messages).
+func TestMachineQueueStorageStaysBounded(t *testing.T) {
+	for _, canPause := range []bool{true, false} {
+		m := newMachine(machineConfig{receiveQueue: 64, receiveQueueBytes: 1 << 30, canPause: canPause})
+		m.opened()
+		for i := 0; i < 100_000; i++ {
+			m.message(Binary, []byte{byte(i)})
+			if m.queueLen() >= 64 {
+				msg, ok := m.receive()
+				if !ok || msg.data[0] != byte(i-63) {
+					t.Fatalf("message %d: got %v, %v; order broken", i-63, msg.data, ok)
+				}
+			}
+			m.take()
+		}
+		if n, c := m.queueLen(), cap(m.queue); c > 4*n+64 {
+			t.Errorf("canPause %v: capacity %d for %d waiting", canPause, c, n)
+		}
+	}
+}
