@@ -40,18 +40,30 @@ const BURST = 3;
 // from the wall clock the clients read, and the seed matrix finds the
 // clocks disagreeing (one CI run: 287-306 ms, a few minutes after the
 // server started). The origin follows Date.now() whenever the two part by
-// more than its millisecond.
+// more than its millisecond, by the least step that brings them together,
+// and a reading never goes back: recentering the origin could move it back
+// by half a millisecond, and a connection's EndedAt once came before its
+// OpenedAt.
 const { performance } = require('perf_hooks');
 let origin = performance.timeOrigin;
+let lastNS = 0n;
 function nowNS() {
   let ms = origin + performance.now();
   const wall = Date.now(); // truncated: the wall clock is in [wall, wall+1)
-  if (ms < wall || ms >= wall + 1) {
-    origin = wall + 0.5 - performance.now();
-    ms = origin + performance.now();
+  if (ms < wall) {
+    origin += wall - ms;
+    ms = wall;
+  } else if (ms >= wall + 1) {
+    origin -= ms - (wall + 0.999);
+    ms = wall + 0.999;
   }
   const whole = Math.floor(ms);
-  return BigInt(whole) * 1000000n + BigInt(Math.round((ms - whole) * 1e6));
+  let ns = BigInt(whole) * 1000000n + BigInt(Math.round((ms - whole) * 1e6));
+  if (ns < lastNS) {
+    ns = lastNS;
+  }
+  lastNS = ns;
+  return ns;
 }
 
 const observed = new Map();
