@@ -230,7 +230,7 @@ func newWebSocket(url string, protocols []string) (ws js.Value, err error) {
 	}()
 	ps := make([]any, len(protocols))
 	for i, p := range protocols {
-		ps[i] = p
+		ps[i] = keepBOM(p) // with its U+FEFF it is no token, and the constructor throws, as natively Dial refuses it
 	}
 	return jsGlobal.Get("WebSocket").New(url, ps), nil
 }
@@ -756,11 +756,7 @@ func (d *jsConn) sendClose(code StatusCode, reason string, _ bool) {
 }
 
 func (d *jsConn) closeSocket(code StatusCode, reason string) {
-	defer func() {
-		if r := recover(); r != nil {
-			d.c.cfg.logger.Warn("dualws: browser rejected close", "err", r)
-		}
-	}()
+	defer func() { recover() }() // validateClose applies the browser's rule: a throw here is the page's doing
 	d.ws.Call("close", int(code), keepBOM(reason))
 }
 

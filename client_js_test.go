@@ -347,6 +347,21 @@ func TestJSOneByteTextIsTheCallersMemory(t *testing.T) {
 	}
 }
 
+// A subprotocol that starts with U+FEFF is not a token: the browser's
+// constructor must get it whole and refuse it (natively Dial refuses it
+// too); wasm_exec.js dropped the U+FEFF, and "v2" was offered instead.
+func TestJSSubprotocolKeepsALeadingBOM(t *testing.T) {
+	c, err := Dial(context.Background(), server(t)+"/ws/subprotocol", &Options{Subprotocols: []string{"\uFEFFv2"}})
+	var de *DialError
+	if !errors.As(err, &de) || de.Reason != "refused by the browser" {
+		if c != nil {
+			t.Logf("subprotocol %q", c.Subprotocol())
+			c.Close(StatusNormalClosure, "")
+		}
+		t.Fatalf("Dial offering %q: %v, want a *DialError \"refused by the browser\"", "\uFEFFv2", err)
+	}
+}
+
 // A Send whose context has ended sends nothing and returns the context's
 // error, as natively.
 func TestJSSendWithAnEndedContextSendsNothing(t *testing.T) {
