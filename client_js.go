@@ -762,7 +762,7 @@ func (d *jsConn) closeSocket(code StatusCode, reason string) {
 
 // keepBOM returns s as wasm_exec.js must get it for the browser to see s:
 // its string conversion, a TextDecoder, drops one leading U+FEFF (a text
-// message or close reason that starts with one lost it).
+// message, close reason or subprotocol that starts with one lost it).
 func keepBOM(s string) string {
 	if len(s) >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF {
 		return "\uFEFF" + s

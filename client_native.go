@@ -148,20 +148,16 @@ func (d *nativeConn) readLoop() {
 	for {
 		typ, r, err := d.ws.Reader(context.Background())
 		if err != nil {
-			if ce := (websocket.CloseError{}); errors.As(err, &ce) {
-				d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
-				peerClosed = true
-			} else {
+			if peerClosed = d.peerCloseIn(err); !peerClosed {
 				d.c.cfg.logger.Debug("dualws: read ended", "err", err)
 				d.c.lost()
 			}
 			break
 		}
 		data, err := d.readMessage(r, d.raw.frames.takeMessageSize(d.raw.delivered.Load()))
-		if ce := (websocket.CloseError{}); err != nil && errors.As(err, &ce) {
-			// The peer's close between the fragments of a message, which
-			// is dropped unfinished, as browsers drop it.
-			d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
+		if err != nil && d.peerCloseIn(err) {
+			// Between the fragments of a message, which is dropped
+			// unfinished, as browsers drop it.
 			peerClosed = true
 			break
 		}
@@ -237,6 +233,17 @@ func (d *nativeConn) readLoop() {
 	// is clean only if that answer was written, or our own close frame
 	// was answered, and the peer then ended TCP without a reset.
 	d.c.transportGone((peerClosed && !d.raw.hasFailed(writeFailed) || d.closeSeen.Load()) && !reset)
+}
+
+// peerCloseIn reports whether err is coder/websocket's report of the
+// peer's close frame (it has answered it), and if so decides that close.
+func (d *nativeConn) peerCloseIn(err error) bool {
+	ce := websocket.CloseError{}
+	if !errors.As(err, &ce) {
+		return false
+	}
+	d.c.peerClosed(StatusCode(ce.Code), ce.Reason)
+	return true
 }
 
 // peerCloseIfDue decides the peer's close once its frame has passed the
