@@ -193,6 +193,7 @@ func scriptCloseCode(code StatusCode) StatusCode {
 }
 
 type closeFrame struct {
+	_      [0]func() // not comparable (see machineConfig)
 	Code   StatusCode
 	Reason string
 }
@@ -204,6 +205,7 @@ type message struct {
 
 // transition is a state change the wrapper reports to OnStateChange.
 type transition struct {
+	_        [0]func() // not comparable (see machineConfig)
 	from, to State
 	status   CloseStatus
 }

@@ -385,7 +385,7 @@ func FuzzMachine(f *testing.F) {
 func TestMachinePeerCloseThenTransportGone(t *testing.T) {
 	m := newMachine(machineConfigs["plain"])
 	m.opened()
-	if o := m.take(); o.ntrans != 1 || o.trans[0] != (transition{Connecting, Open, CloseStatus{}}) {
+	if o := m.take(); o.ntrans != 1 || !o.trans[0].is(Connecting, Open, CloseStatus{}) {
 		t.Fatalf("opened: %+v", o)
 	}
 	m.message(Text, []byte("hi"))
@@ -394,7 +394,7 @@ func TestMachinePeerCloseThenTransportGone(t *testing.T) {
 	}
 	m.peerClose(4000, "bye")
 	want := CloseStatus{Code: 4000, Reason: "bye", Remote: true}
-	if o := m.take(); o.ntrans != 1 || o.trans[0] != (transition{Open, Closing, want}) || !o.decided || o.sendClose || o.armClose {
+	if o := m.take(); o.ntrans != 1 || !o.trans[0].is(Open, Closing, want) || !o.decided || o.sendClose || o.armClose {
 		t.Fatalf("peerClose: %+v", o)
 	}
 	if m.sendAllowed() {
@@ -406,7 +406,7 @@ func TestMachinePeerCloseThenTransportGone(t *testing.T) {
 	}
 	m.transportGone(true)
 	want.WasClean = true
-	if o := m.take(); o.ntrans != 1 || o.trans[0] != (transition{Closing, Closed, want}) || !o.final {
+	if o := m.take(); o.ntrans != 1 || !o.trans[0].is(Closing, Closed, want) || !o.final {
 		t.Fatalf("transportGone: %+v", o)
 	}
 	if msg, ok := m.receive(); !ok || string(msg.data) != "hi" {
@@ -419,7 +419,7 @@ func TestMachineCloseTimeout(t *testing.T) {
 	m.opened()
 	m.take()
 	m.closeWith(CloseStatus{Code: 1000})
-	if o := m.take(); !o.sendClose || o.frame != (closeFrame{Code: 1000}) || !o.armClose || !o.decided || o.trans[0].to != Closing {
+	if o := m.take(); !o.sendClose || !o.frame.is(1000, "") || !o.armClose || !o.decided || o.trans[0].to != Closing {
 		t.Fatalf("close: %+v", o)
 	}
 	m.closeTimerFired()
@@ -474,14 +474,14 @@ func TestMachineFailureRefusesSendAtOnce(t *testing.T) {
 			m.take()
 			c.feed(&m)
 			o := m.take()
-			if !o.decided || o.ntrans != 0 || o.abort != c.abort || o.frame != c.frame {
+			if !o.decided || o.ntrans != 0 || o.abort != c.abort || !o.frame.is(c.frame.Code, c.frame.Reason) {
 				t.Fatalf("output %+v", o)
 			}
 			if m.sendAllowed() || m.state != Open {
 				t.Fatalf("sendAllowed %v in %v", m.sendAllowed(), m.state)
 			}
 			m.transportGone(true)
-			if o := m.take(); o.trans[0] != (transition{Open, Closed, c.want}) {
+			if o := m.take(); !o.trans[0].is(Open, Closed, c.want) {
 				t.Fatalf("CLOSED with %+v", o.trans[0])
 			}
 			if c.want.Remote != (c.name == "invalidText" || c.name == "lost") {
@@ -533,7 +533,7 @@ func TestMachineReceiveQueueBytes(t *testing.T) {
 	}
 	b.message(Binary, make([]byte, 1))
 	o := b.take()
-	if !o.decided || !o.sendClose || o.frame != (closeFrame{Code: StatusPolicyViolation, Reason: "receive queue overflow"}) || o.trans[0].status.Remote {
+	if !o.decided || !o.sendClose || !o.frame.is(StatusPolicyViolation, "receive queue overflow") || o.trans[0].status.Remote {
 		t.Fatalf("browser overflow: %+v", o)
 	}
 	if b.queueLen() != 2 {
@@ -777,4 +777,16 @@ func TestMachineQueueStorageStaysBounded(t *testing.T) {
 			t.Errorf("canPause %v: capacity %d for %d waiting", canPause, c, n)
 		}
 	}
+}
+
+// is reports whether t is the transition from, to with status st
+// (transition is not comparable, to keep its equality function out of the
+// browser bundle).
+func (t transition) is(from, to State, st CloseStatus) bool {
+	return t.from == from && t.to == to && t.status == st
+}
+
+// is reports whether f is the close frame code, reason.
+func (f closeFrame) is(code StatusCode, reason string) bool {
+	return f.Code == code && f.Reason == reason
 }
