@@ -254,6 +254,9 @@ func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 	if jsPortClose.IsUndefined() {
 		return "connection failed", errors.New("this JavaScript environment has no MessageChannel")
 	}
+	if reason, err := dialReason(ctx, false); reason != "" {
+		return reason, err // as natively, no connection is attempted
+	}
 	ws, err := newWebSocket(c.url, c.cfg.subprotocols)
 	if err != nil {
 		return "refused by the browser", err

@@ -380,6 +380,39 @@ func TestJSSendWithAnEndedContextSendsNothing(t *testing.T) {
 	}
 }
 
+// A Dial whose context has already ended opens no socket and fails with
+// the context's error, as natively.
+func TestJSDialWithAnEndedContextOpensNoSocket(t *testing.T) {
+	orig := js.Global().Get("WebSocket")
+	opened := 0
+	counting := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		opened++
+		a := make([]any, len(args))
+		for i, v := range args {
+			a[i] = v
+		}
+		return orig.New(a...) // a constructor's returned object is what new gives
+	})
+	js.Global().Set("WebSocket", counting)
+	defer func() { js.Global().Set("WebSocket", orig); counting.Release() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c, err := Dial(ctx, server(t)+"/ws/echo", nil)
+	var de *DialError
+	if c != nil || !errors.As(err, &de) || !errors.Is(err, context.Canceled) || de.Reason != "cancelled" {
+		t.Errorf("Dial with an ended context: %v, %v; want a *DialError \"cancelled\" wrapping context.Canceled", c, err)
+	}
+	if opened != 0 {
+		t.Errorf("Dial with an ended context constructed %d WebSocket(s), want 0", opened)
+	}
+	// The counting constructor does open sockets: a live context dials.
+	c, err = Dial(context.Background(), server(t)+"/ws/echo", nil)
+	if err != nil || opened != 1 {
+		t.Fatalf("Dial through the counting constructor: %v, %d sockets", err, opened)
+	}
+	c.Close(StatusNormalClosure, "")
+}
+
 // A Send waiting for the browser to drain past 4 MiB when the client's
 // own Close starts returns nil: the browser sends the message before the
 // close frame, as natively (a *CloseError there invited a second send).

@@ -943,3 +943,25 @@ func TestDialRefusesBadArguments(t *testing.T) {
 	assert.Equal(t, 1, dials, "Redial went on after a *UsageError")
 	assert.NoError(t, ctx.Err(), "Redial ended only with its context")
 }
+
+// A Dial whose context has already ended attempts no connection and fails
+// with the context's error, as in the browser.
+func TestDialWithAnEndedContextConnectsNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c, err := Dial(ctx, "ws://"+ln.Addr().String()+"/", &Options{HandshakeTimeout: time.Second})
+	var de *DialError
+	if c != nil || !errors.As(err, &de) || !errors.Is(err, context.Canceled) || de.Reason != "cancelled" {
+		t.Errorf("Dial with an ended context: %v, %v; want a *DialError \"cancelled\" wrapping context.Canceled", c, err)
+	}
+	// A loopback connect completes in the kernel: one would be waiting
+	// already (Accept checks a deadline in the past before it looks).
+	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(50*time.Millisecond)))
+	if conn, err := ln.Accept(); err == nil {
+		conn.Close()
+		t.Error("Dial with an ended context connected")
+	}
+}
