@@ -281,6 +281,7 @@ type machine struct {
 	closeRecv bool // the peer's close frame arrived
 	paused    bool
 	sendGone  bool // a Send failed on the transport: reading no longer pauses (sendFailed)
+	handedOff bool // no Receive may come for a while: reading no longer pauses, the queue is bounded as in the browser (handedBack)
 
 	// heartbeat: beatSent is true while waiting for an answer to a
 	// heartbeat; heard records that something arrived since the timer was
@@ -366,7 +367,7 @@ func (m *machine) message(typ MessageType, data []byte) {
 	m.bytes += len(data)
 	m.out.queued = true
 	switch {
-	case m.cfg.canPause:
+	case m.cfg.canPause && !m.handedOff:
 		if !m.paused && !m.sendGone && (len(m.queue)-m.head >= m.cfg.receiveQueue || m.bytes >= m.cfg.receiveQueueBytes) {
 			m.paused = true
 			m.out.pause = true
@@ -497,6 +498,20 @@ func (m *machine) sendInterrupted() {
 // which lost them). A paused reader resumes.
 func (m *machine) sendFailed() {
 	m.sendGone = true
+	if m.paused {
+		m.paused = false
+		m.out.resume = true
+	}
+}
+
+// handedBack: the application handed the client back while it was open
+// (Redial's loop body returned), so no Receive may come for a while, and a
+// reader paused on a full queue would never reach the close that Redial
+// waits for. Reading no longer pauses; as in the browser, past
+// receiveQueueBytes unreceived the client closes with 1008. A paused
+// reader resumes.
+func (m *machine) handedBack() {
+	m.handedOff = true
 	if m.paused {
 		m.paused = false
 		m.out.resume = true

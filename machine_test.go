@@ -35,6 +35,7 @@ var machineInputs = []machineInput{
 	{"sendInterrupted", (*machine).sendInterrupted},
 	{"statusOverdue", (*machine).statusOverdue},
 	{"sendFailed", (*machine).sendFailed},
+	{"handedBack", (*machine).handedBack},
 	{"lost", (*machine).lost},
 	{"alive", (*machine).alive},
 	{"heartbeatFired", (*machine).heartbeatFired},
@@ -68,6 +69,7 @@ type model struct {
 	queue       string // messages accepted and not yet received, one byte each ("a" or "b")
 	paused      bool
 	sendFailed  bool // sendFailed was fed: reading must not pause any more
+	handedBack  bool // handedBack was fed: reading must not pause any more, and the queue is bounded
 	closeArmed  bool
 	closed      int // transitions to CLOSED seen
 }
@@ -78,7 +80,7 @@ type snapshot struct {
 	state                                              State
 	status, final                                      CloseStatus
 	decided, failed, timedOut, closeRecv, paused, beat bool
-	heard, sendGone                                    bool
+	heard, sendGone, handedOff                         bool
 	queue                                              string
 	bytes                                              int
 	mdl                                                model
@@ -89,7 +91,7 @@ func snap(m *machine, mdl model) snapshot {
 	for _, msg := range m.queue[m.head:] {
 		q.WriteByte(msg.data[0])
 	}
-	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, m.sendGone, q.String(), m.bytes, mdl}
+	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, m.sendGone, m.handedOff, q.String(), m.bytes, mdl}
 }
 
 func cloneMachine(m *machine) machine {
@@ -270,6 +272,18 @@ func step(m *machine, mdl model, in machineInput) (model, string) {
 	}
 	if mdl.sendFailed && mdl.paused {
 		return mdl, "reading paused after a Send failed: the status waits on the reader"
+	}
+	// Once the client is handed back, the reader must reach the close
+	// with no Receive, and the queue it fills is bounded: past
+	// receiveQueueBytes the client closes with 1008, as in the browser.
+	if in.name == "handedBack" {
+		mdl.handedBack = true
+	}
+	if mdl.handedBack && mdl.paused {
+		return mdl, "reading paused after the client was handed back: the close would never be read"
+	}
+	if mdl.handedBack && o.queued && m.bytes > m.cfg.receiveQueueBytes && m.status != statusOverflow {
+		return mdl, fmt.Sprintf("%d bytes queued over the limit after the client was handed back, status %+v", m.bytes, m.status)
 	}
 	return mdl, ""
 }

@@ -49,7 +49,8 @@ type Options struct {
 	// either while the queue is full, so an application that stops
 	// receiving for longer than PingInterval plus PingTimeout is
 	// disconnected with "keepalive timeout" (as in python websockets),
-	// and the peer's own pings go unanswered meanwhile.
+	// and the peer's own pings go unanswered meanwhile. A client that
+	// Redial's loop body has handed back open reads on, as in the browser.
 	ReceiveQueue int
 	// PingInterval is the native keepalive period. Default 20s; a negative
 	// value disables pings. The browser cannot send pings from script, so

@@ -59,8 +59,12 @@ const quickClose = 5 * time.Second
 // that ranges over the sequence.
 //
 // When the body returns (continue) while its client is still open, Redial
-// waits for that client to reach CLOSED before it dials again. If ctx ends
-// meanwhile, Redial closes the client with 1000 and the sequence ends.
+// waits for that client to reach CLOSED before it dials again. Its reading
+// then no longer pauses on a full receive queue, since a paused reader
+// would never reach the close: as in the browser, past ReceiveQueueBytes
+// not received the client closes with 1008. If ctx ends meanwhile, Redial
+// closes the client with 1000 (which waits at most CloseTimeout for the
+// peer's answer) and the sequence ends.
 // When the body breaks, Redial returns at once and dials no more; the
 // client of that iteration stays the caller's, open or not, and the caller
 // closes it (this makes "dial until it works, then keep the connection" a
@@ -103,6 +107,7 @@ func Redial(ctx context.Context, url string, opts *Options) iter.Seq2[*Client, e
 			}
 			out := outcome{err: err}
 			if c != nil {
+				c.handedBack()
 				select {
 				case <-c.Done():
 				case <-ctx.Done():
@@ -115,8 +120,8 @@ func Redial(ctx context.Context, url string, opts *Options) iter.Seq2[*Client, e
 			if ctx.Err() != nil || !shouldRetry(base.Retry, out) {
 				return
 			}
-			if out.openFor >= bo.max {
-				dials = 1
+			if c != nil && out.openFor >= bo.max {
+				dials = 1 // a connection, not a failed Dial, that stayed OPEN Max
 			}
 			delay := bo.delay(dials, rand.Int64N)
 			if base.OnRedial != nil {
@@ -284,15 +289,17 @@ func (b backoff) delay(n int, rnd func(int64) int64) time.Duration {
 		}
 		return d
 	}
-	d := b.min
-	for i := 2; i < n && d < b.max && d > 0 && b.factor > 1; i++ {
-		next := float64(d) * b.factor
-		if next >= float64(b.max) {
-			return b.max
-		}
-		d = time.Duration(next)
+	// In float64 throughout: truncating to whole nanoseconds at each step
+	// stalled the growth of a Min below 1/(Factor-1) ns (Min: 1 stayed at
+	// 1 ns).
+	d := float64(b.min)
+	for i := 2; i < n && d < float64(b.max) && d > 0 && b.factor > 1; i++ {
+		d *= b.factor
 	}
-	return min(d, b.max)
+	if d >= float64(b.max) {
+		return b.max
+	}
+	return time.Duration(d)
 }
 
 // sleep waits d on a timer; it returns false at once when ctx ends.

@@ -54,6 +54,8 @@ func TestBackoffDelaySequence(t *testing.T) {
 			[]time.Duration{math.MaxInt64 - 1, math.MaxInt64, math.MaxInt64}},
 		{"the longest Initial is capped at Max", &Backoff{Initial: math.MaxInt64, Max: time.Second}, maxRnd,
 			[]time.Duration{time.Second}},
+		{"a Min of 1 ns grows", &Backoff{Min: 1, Max: time.Second, Factor: 1.5}, zeroRnd,
+			[]time.Duration{0, 1, 1, 2, 3, 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bo := tc.b.settings()
@@ -732,4 +734,57 @@ func TestLifetimeOutcome(t *testing.T) {
 			assert.Equal(t, tc.retry, retryable(o))
 		})
 	}
+}
+
+// TestRedialSeesACloseBehindUnreceivedMessages: the body returns without
+// receiving, with more messages unread than ReceiveQueue, and the server
+// closes with 1000 behind them. Natively the reader had paused on the full
+// queue and nobody would receive again, so the close was never read: the
+// sequence waited for a keepalive timeout (1006, dialled again) or, with
+// keepalive off, forever. Handing the client back lets the reader on.
+func TestRedialSeesACloseBehindUnreceivedMessages(t *testing.T) {
+	srv := newRedialServer(t, func(i int, w http.ResponseWriter, r *http.Request, ctx context.Context) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for k := 0; k < 100; k++ {
+			if c.Write(ctx, websocket.MessageText, []byte("x")) != nil {
+				return
+			}
+		}
+		c.Close(websocket.StatusNormalClosure, "done")
+	})
+	var log redialLog
+	var first *Client
+	got := rangeRedial(t, context.Background(), srv.url("/"), &Options{Backoff: &fastBackoff, OnRedial: log.onRedial, PingInterval: -1},
+		func(i int, c *Client, err error) bool {
+			if first == nil {
+				first = c
+			}
+			return i < 3 // returns with the client open and its messages unread
+		})
+	assert.Equal(t, []string{"ok"}, got, "the peer closed with 1000: Redial stops after one client")
+	assert.Empty(t, log.get())
+	require.NotNil(t, first)
+	<-first.Done()
+	final, _ := first.CloseStatus()
+	assert.Equal(t, StatusNormalClosure, final.Code)
+	assert.True(t, final.Remote)
+}
+
+// TestRedialCountsOnAfterFailedDialsWithMaxZero: with Max 0 (a negative
+// Max), failed Dials must not start the count over: only a connection
+// that stayed OPEN Max does (a failed Dial's OPEN time, 0, did).
+func TestRedialCountsOnAfterFailedDialsWithMaxZero(t *testing.T) {
+	srv := newRedialServer(t, func(i int, w http.ResponseWriter, r *http.Request, ctx context.Context) { rdDrop(w) })
+	var log redialLog
+	rangeRedial(t, context.Background(), srv.url("/"), &Options{Backoff: &Backoff{Initial: -1, Min: -1, Max: -1}, OnRedial: log.onRedial},
+		func(i int, _ *Client, _ error) bool { return i < 4 })
+	var attempts []int
+	for _, c := range log.get() {
+		attempts = append(attempts, c.attempt)
+	}
+	assert.Equal(t, []int{2, 3, 4}, attempts)
 }
