@@ -124,6 +124,33 @@ func TestReconnectStopsOn403(t *testing.T) {
 	}
 }
 
+// The end of input stops -reconnect while dials keep failing, as it does
+// while connected: it went on dialing until interrupted. A line read but
+// never sent is reported.
+func TestReconnectStopsAtTheEndOfInputWhileDialsFail(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, line, notSent string
+	}{
+		{"no input", "", ""},
+		{"a line never sent", "hello", "1 input line(s) not sent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := start(t, "-reconnect", "-backoff-initial", "5ms", "-backoff-min", "5ms", "-backoff-max", "10ms", "ws://"+closedPort(t)+"/")
+			if tc.line != "" {
+				s.send(t, tc.line)
+			}
+			s.stdin.Close()
+			s.expectExit(t, exitDial)
+			errOut := s.stderr.String()
+			if tc.notSent != "" && !strings.Contains(errOut, tc.notSent) {
+				t.Errorf("stderr does not say %q:\n%s", tc.notSent, errOut)
+			}
+		})
+	}
+}
+
 // An interrupt during a long delay ends the command at once, with the
 // status of the last outcome.
 func TestReconnectInterruptDuringDelay(t *testing.T) {

@@ -300,6 +300,16 @@ func (s *connSession) reconnect(ctx context.Context, cfg *config, opts *dualws.O
 			}
 			out.error("dial", err)
 			status = exitDial
+			select {
+			case <-s.in.ended:
+				// No more input will come: stop rather than dial on for
+				// the lines already read (the connection sends them).
+				if n := len(s.in.lines); n > 0 {
+					out.error("input", fmt.Errorf("%d input line(s) not sent: no connection", n))
+				}
+				return out.exit(status)
+			default:
+			}
 			continue
 		}
 		end := s.run(c)
@@ -330,8 +340,14 @@ func exitStatus(st dualws.CloseStatus) int {
 // another.
 type input struct {
 	lines chan inputLine // closed at the end of input
-	err   error          // why reading stopped, if not io.EOF; read after lines is closed
+	ended chan struct{}  // closed once the end of input is reached, before lines are all taken
+	err   error          // why reading stopped, if not io.EOF; read after ended is closed
 }
+
+// inputAhead is how many lines are read ahead of the connection: with
+// -reconnect, typed or piped while no connection is open, they wait here,
+// and the end of input is seen behind them.
+const inputAhead = 64
 
 type inputLine struct {
 	n    int // from 1
@@ -341,9 +357,10 @@ type inputLine struct {
 // readInput reads r in a goroutine, which ends at the end of r or, when
 // nobody takes a line any more, once finished is closed.
 func readInput(r io.Reader, finished <-chan struct{}) *input {
-	in := &input{lines: make(chan inputLine)}
+	in := &input{lines: make(chan inputLine, inputAhead), ended: make(chan struct{})}
 	go func() {
 		defer close(in.lines)
+		defer close(in.ended)
 		br := bufio.NewReader(r)
 		for n := 1; ; n++ {
 			line, err := br.ReadBytes('\n')
