@@ -364,7 +364,7 @@ func (m *machine) message(typ MessageType, data []byte) {
 		m.queue, m.head = m.queue[m.head:], 0
 	}
 	m.queue = append(m.queue, message{typ: typ, data: data})
-	m.bytes += len(data)
+	m.bytes += len(data) + queuedMessageCost
 	m.out.queued = true
 	switch {
 	case m.cfg.canPause && !m.handedOff:
@@ -379,6 +379,13 @@ func (m *machine) message(typ MessageType, data []byte) {
 	}
 }
 
+// queuedMessageCost is what a waiting message counts against
+// receiveQueueBytes besides its payload: its slot in the queue. Empty
+// messages are bounded too: in the browser, which cannot pause, that
+// bound is the only one (20,000 empty messages queued there under a
+// 1,000-byte limit).
+const queuedMessageCost = 32 // unsafe.Sizeof(message{}) on 64-bit platforms, wasm included
+
 // receive takes the next queued message for Receive.
 func (m *machine) receive() (message, bool) {
 	if m.head == len(m.queue) {
@@ -387,7 +394,7 @@ func (m *machine) receive() (message, bool) {
 	msg := m.queue[m.head]
 	m.queue[m.head] = message{}
 	m.head++
-	m.bytes -= len(msg.data)
+	m.bytes -= len(msg.data) + queuedMessageCost
 	if m.head == len(m.queue) {
 		m.queue, m.head = m.queue[:0], 0
 	}

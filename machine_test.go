@@ -47,9 +47,9 @@ var machineInputs = []machineInput{
 // machineConfigs are the native (can pause) and browser (cannot) shapes,
 // with small limits so that pausing and overflowing are reached quickly.
 var machineConfigs = map[string]machineConfig{
-	"native": {receiveQueue: 2, receiveQueueBytes: 4, canPause: true,
+	"native": {receiveQueue: 2, receiveQueueBytes: 4 + 2*queuedMessageCost, canPause: true,
 		heartbeat: &Heartbeat{Interval: time.Second, Timeout: 2 * time.Second, IsReply: isReplyR}},
-	"browser": {receiveQueue: 2, receiveQueueBytes: 4, canPause: false, scriptCodes: true,
+	"browser": {receiveQueue: 2, receiveQueueBytes: 4 + 2*queuedMessageCost, canPause: false, scriptCodes: true,
 		heartbeat: &Heartbeat{Interval: time.Second, Timeout: 2 * time.Second, IsReply: isReplyR}},
 	"plain": {receiveQueue: 64, receiveQueueBytes: 1 << 20, canPause: true},
 }
@@ -531,21 +531,21 @@ func TestMachineBackpressure(t *testing.T) {
 // Byte bound: natively it pauses; in the browser it closes with 1008 and
 // keeps what was queued readable.
 func TestMachineReceiveQueueBytes(t *testing.T) {
-	m := newMachine(machineConfig{receiveQueue: 64, receiveQueueBytes: 10, canPause: true})
+	m := newMachine(machineConfig{receiveQueue: 64, receiveQueueBytes: 10 + queuedMessageCost, canPause: true})
 	m.opened()
 	m.take()
 	m.message(Binary, make([]byte, 10))
 	if o := m.take(); !o.pause {
 		t.Fatal("native: not paused at the byte bound")
 	}
-	b := newMachine(machineConfig{receiveQueue: 1, receiveQueueBytes: 10, canPause: false})
+	b := newMachine(machineConfig{receiveQueue: 1, receiveQueueBytes: 10 + queuedMessageCost, canPause: false})
 	b.opened()
 	b.take()
 	b.message(Binary, make([]byte, 10))
 	if o := b.take(); o.pause || o.decided {
 		t.Fatalf("browser: acted at the bound, not past it: %+v", o)
 	}
-	b.message(Binary, make([]byte, 1))
+	b.message(Binary, nil) // an empty message counts too
 	o := b.take()
 	if !o.decided || !o.sendClose || !o.frame.is(StatusPolicyViolation, "receive queue overflow") || o.trans[0].status.Remote {
 		t.Fatalf("browser overflow: %+v", o)
@@ -560,7 +560,7 @@ func TestMachineReceiveQueueBytes(t *testing.T) {
 		st   CloseStatus
 		wire StatusCode
 	}{
-		{func(m *machine) { m.message(Binary, make([]byte, 11)) }, statusOverflow, 4008},
+		{func(m *machine) { m.message(Binary, make([]byte, 11+queuedMessageCost)) }, statusOverflow, 4008},
 		{(*machine).tooBig, statusTooBig, 4009},
 		{func(m *machine) { m.closeWith(CloseStatus{Code: 4321}) }, CloseStatus{Code: 4321}, 4321},
 	} {
@@ -571,6 +571,28 @@ func TestMachineReceiveQueueBytes(t *testing.T) {
 		if o := s.take(); o.frame.Code != c.wire || o.trans[0].status != c.st {
 			t.Errorf("script codes: frame %v, status %+v; want %v, %+v", o.frame.Code, o.trans[0].status, c.wire, c.st)
 		}
+	}
+}
+
+// TestMachineEmptyMessagesAreBounded: each waiting message counts its slot
+// in the queue besides its payload, so a peer's empty messages reach the
+// byte bound too (in the browser, which cannot pause, the only bound).
+func TestMachineEmptyMessagesAreBounded(t *testing.T) {
+	b := newMachine(machineConfig{receiveQueue: 1, receiveQueueBytes: 1000, canPause: false})
+	b.opened()
+	b.take()
+	n := 0
+	for ; n < 20000 && !b.decided; n++ {
+		b.message(Text, nil)
+	}
+	if !b.decided || b.status != statusOverflow || n != 1000/queuedMessageCost+1 {
+		t.Fatalf("after %d empty messages: decided %v, status %+v; want the overflow at message %d", n, b.decided, b.status, 1000/queuedMessageCost+1)
+	}
+	for b.queueLen() > 0 {
+		b.receive()
+	}
+	if b.bytes != 0 {
+		t.Fatalf("%d bytes counted with the queue empty", b.bytes)
 	}
 }
 

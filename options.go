@@ -74,7 +74,8 @@ type Options struct {
 	// deadlocks there as well.
 	OnStateChange func(StateChange)
 	// ReceiveQueueBytes bounds the bytes of the messages waiting for
-	// Receive. Default 16 MiB. Natively reading pauses when they reach it,
+	// Receive, each counted with 32 more for its place in the queue, so
+	// that empty messages are bounded too. Default 16 MiB. Natively reading pauses when they reach it,
 	// as it does at ReceiveQueue. The browser cannot pause: past it the
 	// client closes with 1008 "receive queue overflow" (4008 on the wire,
 	// since scripts may not send 1008), decided locally; what was queued
