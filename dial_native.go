@@ -804,13 +804,3 @@ func (f *frameChecker) peerCloseFrame() *peerCloseFrame {
 	}
 	return pc
 }
-
-// peerWireCode reports whether coder/websocket accepts code in the peer's
-// close frame (its validWireCloseCode).
-func peerWireCode(code StatusCode) bool {
-	switch code {
-	case 1004, StatusNoStatusRcvd, StatusAbnormalClosure:
-		return false
-	}
-	return code >= 1000 && code <= 1014 || code >= 3000 && code <= 4999
-}

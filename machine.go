@@ -434,7 +434,14 @@ func (m *machine) closeFrameRequested() bool { return m.state == Closing && !m.s
 // and reason; 1006 means none arrived, since 1006 never goes on the wire)
 // and the end of the connection. The browser's close event.
 func (m *machine) closeEvent(code StatusCode, reason string, clean bool) {
-	if code != StatusAbnormalClosure {
+	switch {
+	case code == StatusAbnormalClosure:
+	case code != StatusNoStatusRcvd && !peerWireCode(code):
+		// A code the peer may not send (999, 2999, 5000): Chromium and
+		// Firefox report it as a clean close; natively, and in WebKit,
+		// the connection fails. The fail is what all report here.
+		clean = false
+	default:
 		m.peerClose(code, reason)
 	}
 	m.transportGone(clean)

@@ -28,6 +28,7 @@ var machineInputs = []machineInput{
 	{"peerClose(4000)", func(m *machine) { m.peerClose(4000, "bye") }},
 	{"closeEvent(4001,clean)", func(m *machine) { m.closeEvent(4001, "x", true) }},
 	{"closeEvent(1006)", func(m *machine) { m.closeEvent(StatusAbnormalClosure, "", false) }},
+	{"closeEvent(999,clean)", func(m *machine) { m.closeEvent(999, "x", true) }},
 	{"close(1000)", func(m *machine) { m.closeWith(CloseStatus{Code: 1000}) }},
 	{"tooBig", (*machine).tooBig},
 	{"invalidText", (*machine).invalidText},
@@ -593,6 +594,32 @@ func TestMachineEmptyMessagesAreBounded(t *testing.T) {
 	}
 	if b.bytes != 0 {
 		t.Fatalf("%d bytes counted with the queue empty", b.bytes)
+	}
+}
+
+// TestMachineCloseEventWithACodeThePeerMayNotSend: a browser's close event
+// with a code no peer may send (Chromium and Firefox report 999, 2999 and
+// 5000 as clean closes) is the failed connection it is natively and in
+// WebKit: CLOSED 1006, remote, not clean, with no CLOSING.
+func TestMachineCloseEventWithACodeThePeerMayNotSend(t *testing.T) {
+	for _, code := range []StatusCode{999, 1004, 1015, 1016, 2999, 5000} {
+		m := newMachine(machineConfigs["browser"])
+		m.opened()
+		m.take()
+		m.closeEvent(code, "bye", true)
+		o := m.take()
+		if o.ntrans != 1 || !o.trans[0].is(Open, Closed, statusDropped) || m.final != statusDropped {
+			t.Errorf("close event %d: %d transitions, first %+v, final %+v; want OPEN>CLOSED %+v", code, o.ntrans, o.trans[0], m.final, statusDropped)
+		}
+	}
+	for _, code := range []StatusCode{1000, 1005, 1014, 3000, 4999} {
+		m := newMachine(machineConfigs["browser"])
+		m.opened()
+		m.take()
+		m.closeEvent(code, "", true)
+		if m.final.Code != code || !m.final.WasClean {
+			t.Errorf("close event %d: final %+v, want that code, clean", code, m.final)
+		}
 	}
 }
 

@@ -141,3 +141,15 @@ func itoa(i int) string {
 	}
 	return string(b[n:])
 }
+
+// peerWireCode reports whether a peer may send code in its close frame
+// (RFC 6455 7.4; coder/websocket's validWireCloseCode): 1000-1014 but for
+// 1004-1006, and 3000-4999. Natively coder/websocket fails the connection
+// on another; browsers differ (machine.closeEvent).
+func peerWireCode(code StatusCode) bool {
+	switch code {
+	case 1004, StatusNoStatusRcvd, StatusAbnormalClosure:
+		return false
+	}
+	return code >= 1000 && code <= 1014 || code >= 3000 && code <= 4999
+}
