@@ -281,7 +281,7 @@ type machine struct {
 	closeRecv bool // the peer's close frame arrived
 	paused    bool
 	sendGone  bool // a Send failed on the transport: reading no longer pauses (sendFailed)
-	handedOff bool // no Receive may come for a while: reading no longer pauses, the queue is bounded as in the browser (handedBack)
+	handedOff bool // no Receive may come for a while: reading pauses only at receiveQueueBytes (handedBack)
 
 	// heartbeat: beatSent is true while waiting for an answer to a
 	// heartbeat; heard records that something arrived since the timer was
@@ -367,8 +367,8 @@ func (m *machine) message(typ MessageType, data []byte) {
 	m.bytes += len(data) + queuedMessageCost
 	m.out.queued = true
 	switch {
-	case m.cfg.canPause && !m.handedOff:
-		if !m.paused && !m.sendGone && (len(m.queue)-m.head >= m.cfg.receiveQueue || m.bytes >= m.cfg.receiveQueueBytes) {
+	case m.cfg.canPause:
+		if !m.paused && !m.sendGone && (!m.handedOff && len(m.queue)-m.head >= m.cfg.receiveQueue || m.bytes >= m.cfg.receiveQueueBytes) {
 			m.paused = true
 			m.out.pause = true
 		}
@@ -398,7 +398,7 @@ func (m *machine) receive() (message, bool) {
 	if m.head == len(m.queue) {
 		m.queue, m.head = m.queue[:0], 0
 	}
-	if m.paused && len(m.queue)-m.head < m.cfg.receiveQueue && m.bytes < m.cfg.receiveQueueBytes {
+	if m.paused && (m.handedOff || len(m.queue)-m.head < m.cfg.receiveQueue) && m.bytes < m.cfg.receiveQueueBytes {
 		m.paused = false
 		m.out.resume = true
 	}
@@ -521,12 +521,12 @@ func (m *machine) sendFailed() {
 // handedBack: the application handed the client back while it was open
 // (Redial's loop body returned), so no Receive may come for a while, and a
 // reader paused on a full queue would never reach the close that Redial
-// waits for. Reading no longer pauses; as in the browser, past
-// receiveQueueBytes unreceived the client closes with 1008. A paused
-// reader resumes.
+// waits for. Reading no longer pauses at receiveQueue messages, only at
+// receiveQueueBytes (still backpressure for a goroutine the body left
+// receiving); a reader paused by the count resumes.
 func (m *machine) handedBack() {
 	m.handedOff = true
-	if m.paused {
+	if m.paused && m.bytes < m.cfg.receiveQueueBytes {
 		m.paused = false
 		m.out.resume = true
 	}

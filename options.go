@@ -50,7 +50,8 @@ type Options struct {
 	// receiving for longer than PingInterval plus PingTimeout is
 	// disconnected with "keepalive timeout" (as in python websockets),
 	// and the peer's own pings go unanswered meanwhile. A client that
-	// Redial's loop body has handed back open reads on, as in the browser.
+	// Redial's loop body has handed back open pauses only at
+	// ReceiveQueueBytes.
 	ReceiveQueue int
 	// PingInterval is the native keepalive period. Default 20s; a negative
 	// value disables pings. The browser cannot send pings from script, so

@@ -59,10 +59,11 @@ const quickClose = 5 * time.Second
 // that ranges over the sequence.
 //
 // When the body returns (continue) while its client is still open, Redial
-// waits for that client to reach CLOSED before it dials again. Its reading
-// then no longer pauses on a full receive queue, since a paused reader
-// would never reach the close: as in the browser, past ReceiveQueueBytes
-// not received the client closes with 1008. If ctx ends meanwhile, Redial
+// waits for that client to reach CLOSED before it dials again. Natively
+// its reading then pauses only at ReceiveQueueBytes, not at ReceiveQueue
+// messages, so that the reader reaches a close behind messages nobody
+// receives; past ReceiveQueueBytes not received it still waits for a
+// Receive (or the keepalive's timeout). If ctx ends meanwhile, Redial
 // closes the client with 1000 (which waits at most CloseTimeout for the
 // peer's answer) and the sequence ends.
 // When the body breaks, Redial returns at once and dials no more; the

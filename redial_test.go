@@ -788,3 +788,54 @@ func TestRedialCountsOnAfterFailedDialsWithMaxZero(t *testing.T) {
 	}
 	assert.Equal(t, []int{2, 3, 4}, attempts)
 }
+
+// TestRedialKeepsBackpressureForAReceiverTheBodyLeft: the body leaves a
+// goroutine receiving slowly and returns; the server sends more than
+// ReceiveQueueBytes, then closes with 1012. The reader still pauses at the
+// byte bound (backpressure), so nothing is lost and Redial dials again; a
+// first version of handedBack read on past it, closed with 1008 and lost
+// most messages, and Redial stopped (a helper's review).
+func TestRedialKeepsBackpressureForAReceiverTheBodyLeft(t *testing.T) {
+	const n = 300
+	srv := newRedialServer(t, func(i int, w http.ResponseWriter, r *http.Request, ctx context.Context) {
+		if i > 1 {
+			rdEcho(w, r, ctx)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for k := 0; k < n; k++ {
+			if c.Write(ctx, websocket.MessageBinary, make([]byte, 1000)) != nil {
+				return
+			}
+		}
+		c.Close(websocket.StatusServiceRestart, "restart")
+	})
+	received := make(chan int, 1)
+	var final CloseStatus
+	got := rangeRedial(t, context.Background(), srv.url("/"), &Options{Backoff: &fastBackoff, ReceiveQueueBytes: 64 << 10},
+		func(i int, c *Client, err error) bool {
+			if i == 1 {
+				go func() {
+					k := 0
+					for {
+						if _, _, err := c.Receive(context.Background()); err != nil {
+							final, _ = c.CloseStatus()
+							received <- k
+							return
+						}
+						k++
+						time.Sleep(200 * time.Microsecond) // a slow consumer
+					}
+				}()
+				return true
+			}
+			return closeAndEnd(c)
+		})
+	assert.Equal(t, []string{"ok", "ok"}, got, "the peer's 1012 is retried")
+	assert.Equal(t, n, <-received, "messages received by the goroutine the body left")
+	assert.Equal(t, StatusServiceRestart, final.Code)
+}
