@@ -302,10 +302,11 @@ func (s *connSession) reconnect(ctx context.Context, cfg *config, opts *dualws.O
 			status = exitDial
 			select {
 			case <-s.in.ended:
-				// No more input will come: stop rather than dial on for
-				// the lines already read (the connection sends them).
-				if n := len(s.in.lines); n > 0 {
-					out.error("input", fmt.Errorf("%d input line(s) not sent: no connection", n))
+				// Every line was taken and no more will come: nothing is
+				// left for a connection to send. (A line read and not yet
+				// taken keeps the loop dialing, to send it.)
+				if s.in.err != nil {
+					out.error("input", fmt.Errorf("reading standard input: %w", s.in.err))
 				}
 				return out.exit(status)
 			default:
@@ -340,14 +341,9 @@ func exitStatus(st dualws.CloseStatus) int {
 // another.
 type input struct {
 	lines chan inputLine // closed at the end of input
-	ended chan struct{}  // closed once the end of input is reached, before lines are all taken
+	ended chan struct{}  // closed at the end of input, once every line was taken
 	err   error          // why reading stopped, if not io.EOF; read after ended is closed
 }
-
-// inputAhead is how many lines are read ahead of the connection: with
-// -reconnect, typed or piped while no connection is open, they wait here,
-// and the end of input is seen behind them.
-const inputAhead = 64
 
 type inputLine struct {
 	n    int // from 1
@@ -357,7 +353,7 @@ type inputLine struct {
 // readInput reads r in a goroutine, which ends at the end of r or, when
 // nobody takes a line any more, once finished is closed.
 func readInput(r io.Reader, finished <-chan struct{}) *input {
-	in := &input{lines: make(chan inputLine, inputAhead), ended: make(chan struct{})}
+	in := &input{lines: make(chan inputLine), ended: make(chan struct{})}
 	go func() {
 		defer close(in.lines)
 		defer close(in.ended)
