@@ -298,6 +298,7 @@ func (b *BrowserRunner) RunCase(c *Case) *Result {
 		return res
 	}
 	res.Elapsed = o.Elapsed
+	res.Observation, res.ServerSaw = o, cs.closeSeen()
 	res.Problems = append(res.Problems, check(want, o, cs, res)...)
 	if !res.OK() {
 		for _, l := range b.consoleLines() {

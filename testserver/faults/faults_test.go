@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/dualws/dualws/internal/engine"
 )
 
 func TestMain(m *testing.M) {
@@ -133,5 +135,71 @@ func TestBrowserCatchesWrongOutcome(t *testing.T) {
 		if res == nil || !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
 			t.Errorf("%s with a wrong expectation: problems %q, want one saying %q", tc.c.Name, res.Problems, tc.want)
 		}
+	}
+}
+
+// TestEngineCatchesWrongOutcome runs cases in Firefox through EngineRunner
+// with expectations the engine must contradict, one of them a case's
+// Firefox override: the engine column must report each, and use the
+// override.
+func TestEngineCatchesWrongOutcome(t *testing.T) {
+	e, err := StartEngine(context.Background(), engine.Firefox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	byName := map[string]*Case{}
+	for _, c := range Cases {
+		byName[c.Name] = c
+	}
+	wrong := func(name string, edit func(w *Want)) *Case {
+		c := *byName[name]
+		b := e.Browser(&c)
+		w := c.Want
+		if b.Want != nil {
+			w = *b.Want
+		}
+		edit(&w)
+		b.Want = &w
+		c.Browser.Firefox = &b
+		return &c
+	}
+	for _, tc := range []struct {
+		c    *Case
+		want string
+	}{
+		{wrong("cl-normal", func(w *Want) { w.Trace = dropped }), "transitions"},
+		{wrong("rs-receive-queue-bytes", func(w *Want) { w.Messages = 13 }), "received 14 messages, want 13"},
+		// Firefox's override says 1005, clean: a wrong code in it is seen.
+		{wrong("cl-code-1005-on-wire", func(w *Want) { w.Trace = peerClosedOK(1000) }), "transitions"},
+	} {
+		res := e.RunCase(tc.c)
+		if res == nil || !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
+			t.Errorf("%s with a wrong expectation: problems %v, want one saying %q", tc.c.Name, res, tc.want)
+		}
+	}
+	// The override, not Chromium's column, applies in the engine.
+	if b := e.Browser(byName["fr-masked-frame"]); b.NA == "" {
+		t.Error("fr-masked-frame runs in Firefox: its override (n/a) is not applied")
+	}
+}
+
+// TestEngineOverridesSayWhy: every engine override names what the engine
+// shows scripts (Why) or why the case cannot run there (NA).
+func TestEngineOverridesSayWhy(t *testing.T) {
+	n := 0
+	for _, c := range Cases {
+		for _, o := range []*Browser{c.Browser.Firefox, c.Browser.WebKit} {
+			if o == nil {
+				continue
+			}
+			n++
+			if o.Why == "" && o.NA == "" {
+				t.Errorf("%s: an engine override says neither Why nor NA", c.Name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no engine overrides: engine_cases.go did not run")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/dualws/dualws/internal/engine"
 	"net"
 	"os"
 	"runtime"
@@ -49,6 +50,21 @@ type Browser struct {
 	// abort a WebSocket; the browser ends it on its own time), so the
 	// server does not wait for the client to close it.
 	Abandons bool
+	// Firefox and WebKit, when set, replace all of the above in that
+	// engine (EngineRunner), where it shows scripts something other than
+	// Chromium does; Why says what.
+	Firefox, WebKit *Browser
+}
+
+// in returns what applies in engine e: its override, if any, else b.
+func (b Browser) in(e engine.Name) Browser {
+	switch {
+	case e == engine.Firefox && b.Firefox != nil:
+		return *b.Firefox
+	case e == engine.WebKit && b.WebKit != nil:
+		return *b.WebKit
+	}
+	return b
 }
 
 // Want is the expected outcome.
@@ -88,6 +104,12 @@ type Result struct {
 	Summary  string        // what happened, one line
 	Elapsed  time.Duration // Dial to CLOSED or to Dial's error
 	PeakHeap int64         // peak heap growth in bytes
+	// Observation is what the client observed (nil when it did not end),
+	// ServerSaw the first close code the server read (-1 none).
+	Observation *Observation `json:",omitempty"`
+	ServerSaw   int
+	// Events is the page's log of its WebSocket (EngineRunner only).
+	Events []string `json:",omitempty"`
 }
 
 // OK reports whether the case passed.
@@ -130,6 +152,7 @@ func RunCase(c *Case) *Result {
 	res.Problems = append(res.Problems, cs.finish(&leakOpt, 3*time.Second, false)...)
 	cancel()
 	res.Elapsed = obs.Elapsed
+	res.Observation, res.ServerSaw = obs, cs.closeSeen()
 	res.PeakHeap = heap.stop()
 	res.Problems = append(res.Problems, check(c.Want, obs, cs, res)...)
 	heapMiB := c.Want.HeapMiB
