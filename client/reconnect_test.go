@@ -134,6 +134,16 @@ func TestReconnectStopsAtTheEndOfInputWhileDialsFail(t *testing.T) {
 	s.expectExit(t, exitDial)
 }
 
+// The end of input ends a long backoff delay at once (it waited the
+// delay out, and dialed once more; a helper's review).
+func TestReconnectEndOfInputEndsTheDelay(t *testing.T) {
+	t.Parallel()
+	s := start(t, "-reconnect", "-backoff-initial=-1ns", "-backoff-min", "1h", "-backoff-max", "1h", "ws://"+closedPort(t)+"/")
+	s.stderr.waitFor(t, "stderr", "reconnecting in 3600.0s (attempt 3)")
+	s.stdin.Close()
+	s.expectExit(t, exitDial)
+}
+
 // Lines piped while the server refuses are sent once it accepts: the end
 // of input behind them does not stop the dialing (a first version stopped
 // at the first failed dial and dropped them; a helper's review).

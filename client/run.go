@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dualws/dualws"
@@ -289,9 +290,41 @@ func (s *connSession) run(c *dualws.Client) int {
 func (s *connSession) reconnect(ctx context.Context, cfg *config, opts *dualws.Options) int {
 	out := s.out
 	opts.Backoff = &cfg.backoff
-	opts.OnRedial = out.redial
+	// The end of input ends a backoff delay, and the Dial after it: with
+	// nothing left to send there is nothing to reconnect for. (Not the
+	// first Dial: with no input at all the command connects and closes,
+	// as without -reconnect.)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	retrying := false // between OnRedial and the next connection
+	opts.OnRedial = func(attempt int, delay time.Duration, last error) {
+		out.redial(attempt, delay, last)
+		mu.Lock()
+		retrying = true
+		mu.Unlock()
+		select {
+		case <-s.in.ended:
+			cancel()
+		default:
+		}
+	}
+	go func() {
+		select {
+		case <-s.in.ended:
+			mu.Lock()
+			if retrying {
+				cancel()
+			}
+			mu.Unlock()
+		case <-ctx.Done():
+		}
+	}()
 	status := exitDial
 	for c, err := range dualws.Redial(ctx, cfg.url, opts) {
+		mu.Lock()
+		retrying = false
+		mu.Unlock()
 		if err != nil {
 			var ue *dualws.UsageError
 			if errors.As(err, &ue) {
@@ -321,6 +354,11 @@ func (s *connSession) reconnect(ctx context.Context, cfg *config, opts *dualws.O
 		status = exitStatus(st)
 		if end == endInput {
 			break
+		}
+		select {
+		case <-s.in.ended: // every line taken: nothing to reconnect for
+			return out.exit(status)
+		default:
 		}
 	}
 	return out.exit(status)
