@@ -137,6 +137,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return runSignals(args, stdin, stdout, stderr, nil)
 }
 
+// asksJSON reports whether args, which did not parse, set -json among the
+// flags before the first argument that is not one.
+func asksJSON(args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			return false
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "json":
+			return !hasValue || strings.HasSuffix(a, "=true")
+		case "binary", "binary-raw", "q", "reconnect", "insecure", "h", "help":
+		default:
+			if !hasValue {
+				i++ // the flag's value
+			}
+		}
+	}
+	return false
+}
+
 // runSignals is run with interrupts: the first value on sigs closes the
 // connection with 1000, the second drops it at once.
 func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
@@ -147,6 +169,14 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dualws: %s (dualws -h shows the usage)\n", oneLine(err.Error()))
+		if asksJSON(args) {
+			// As for every other usage error: an "error" and a last "exit"
+			// event on standard output (the message is on standard error
+			// already).
+			out := newPrinter(start, stdout, io.Discard, &config{json: true})
+			out.error("usage", err)
+			return out.exit(exitUsage)
+		}
 		return exitUsage
 	}
 	out := newPrinter(start, stdout, stderr, cfg)

@@ -187,6 +187,35 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// With -json, a usage error found while parsing the flags ends with an
+// "error" and a last "exit" event, as other usage errors do (it printed
+// no JSON; a helper's attack). -json after a flag's value counts too.
+func TestUsageErrorsWithJSON(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-json"},
+		{"-json", "ws://a", "ws://b"},
+		{"-header", "no colon", "-json", "ws://x"},
+		{"-q", "-json", "-ping", "soon", "ws://x"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitUsage {
+			t.Errorf("run(%q) = %d, want %d", args, code, exitUsage)
+		}
+		var evs []map[string]any
+		for _, l := range lines(stdout.String()) {
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("run(%q): stdout line %q is not JSON: %v", args, l, err)
+			}
+			evs = append(evs, ev)
+		}
+		if len(evs) != 2 || evs[0]["event"] != "error" || evs[0]["op"] != "usage" || evs[1]["event"] != "exit" || evs[1]["status"] != float64(exitUsage) {
+			t.Errorf("run(%q) stdout = %q, want an error event, then exit 2", args, stdout.String())
+		}
+	}
+}
+
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
