@@ -901,6 +901,93 @@ func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
 	require.ErrorAs(t, <-first, &ce)
 }
 
+// A peer that has stopped reading pings, then closes, while a Send is
+// blocked: coder/websocket's reader waited up to 5 s to write the pong
+// behind the blocked Send, with the close frame unread behind the ping,
+// and then dropped the connection, so later Sends waited 5 s and failed
+// with 1006 instead of the peer's 4001 (a helper's attack, 20 of 20 runs).
+// The reader now leaves a ping unanswered while the socket cannot take
+// more, reads on, and the close is decided at once.
+func TestPeerPingThenCloseWhileASendIsBlocked(t *testing.T) {
+	stop, sent := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+		if _, _, err := readFrameHeader(rw); err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
+		rw.Write([]byte{0x89, 1, 'p'})     // a ping
+		rw.Flush()
+		time.Sleep(2 * time.Millisecond)
+		rw.Write(closeFrameBytes(4001, []byte("stop")))
+		rw.Flush()
+		close(sent)
+		<-stop
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1, CloseTimeout: 200 * time.Millisecond})
+	smallSendBuffer(c)
+	first := make(chan error, 1)
+	go func() {
+		var err error
+		for err == nil {
+			err = c.Send(context.Background(), Binary, make([]byte, 8<<20))
+		}
+		first <- err
+	}()
+	<-sent
+	time.Sleep(50 * time.Millisecond) // the close is in the client's socket
+	err := c.SendText(context.Background(), "after the close")
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, StatusCode(4001), ce.Status.Code, "the Send after the close carries the peer's code")
+	require.ErrorAs(t, <-first, &ce)
+	<-c.Done()
+	st, _ := c.CloseStatus()
+	assert.Equal(t, StatusCode(4001), st.Code)
+}
+
+// A peer that stops reading for 6 s and pings meanwhile: the blocked Send
+// completes once it reads again, and the connection lives. coder/websocket
+// dropped it (1006) when the pong had waited 5 s behind the Send; the ping
+// now goes unanswered after pongHoldMax instead (a helper's attack).
+func TestPeerPingWhileNotReadingForLong(t *testing.T) {
+	t.Parallel()
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+		_, n, err := readFrameHeader(rw)
+		if err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
+		rw.Write([]byte{0x89, 1, 'p'})
+		rw.Flush()
+		time.Sleep(6 * time.Second) // longer than coder/websocket's 5 s for the pong
+		conn.(*net.TCPConn).SetReadBuffer(4 << 20) // now read the rest quickly
+		for {
+			if _, err := io.CopyN(io.Discard, rw, n); err != nil {
+				return
+			}
+			var op byte
+			if op, n, err = readFrameHeader(rw); err != nil {
+				return
+			}
+			if op == 0x8 {
+				io.CopyN(io.Discard, rw, n)
+				rw.Write(closeFrameBytes(1000, nil))
+				rw.Flush()
+				return
+			}
+		}
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1})
+	smallSendBuffer(c)
+	require.NoError(t, c.Send(context.Background(), Binary, make([]byte, 2<<20)), "the Send outlives the peer's pause")
+	require.NoError(t, c.Close(StatusNormalClosure, ""))
+}
+
 // A Send whose context ended before it wrote anything leaves the
 // connection as it was: reading still pauses on a full queue (only a
 // failed write, which ends the connection, stops that: sendFailed).

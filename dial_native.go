@@ -70,11 +70,16 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 	hc.Timeout = 0 // HandshakeTimeout and ctx bound the handshake
 	// Browsers fail a redirected WebSocket handshake: return the 3xx.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	var tracked atomic.Pointer[trackedConn] // for OnPingReceived, once dialed
 	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:      hc,
 		HTTPHeader:      http.Header(cfg.header),
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: websocket.CompressionDisabled,
+		OnPingReceived: func(context.Context, []byte) bool {
+			t := tracked.Load()
+			return t == nil || t.pongCanGo()
+		},
 		OnPongReceived: func(context.Context, []byte) {
 			if nopts.onPong != nil {
 				nopts.onPong()
@@ -82,6 +87,7 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 		},
 	})
 	raw := ht.upgraded()
+	tracked.Store(raw)
 	if err != nil {
 		if raw != nil {
 			raw.Close()
@@ -250,6 +256,58 @@ func (h *handshakeTransport) upgraded() *trackedConn {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.conn
+}
+
+// pongCanGo reports whether coder/websocket should answer a ping now. It
+// runs on the reader, inside coder/websocket's read of the ping, which
+// then writes the pong: behind a Send that is blocked on a peer that does
+// not read, for up to 5 s, reading nothing meanwhile, and then drops the
+// connection (1006). So the peer's close right behind the ping was never
+// decided, and later Sends waited 5 s for a 1006 (a helper's attack).
+//
+// While a Send is writing, pongCanGo waits, looking every millisecond,
+// until the Send makes progress (the peer reads: the pong goes out between
+// its fragments) or ends, or the peer's close is the next frame (no pong:
+// the reader goes on to the close, which ends the Send), or pongHoldMax has
+// passed (no pong: the connection lives on, where coder/websocket would
+// drop it; the peer, which reads nothing, gets no pong for this ping).
+// Browsers answer such a ping late instead.
+func (t *trackedConn) pongCanGo() bool {
+	sock, ok := t.socket.(*countingConn)
+	if !ok || t.driver == nil {
+		return true
+	}
+	writing := t.driver.inFlight.Load()
+	for waited := time.Duration(0); writing != 0; waited += time.Millisecond {
+		if t.driver.inFlight.Load() != writing {
+			return true
+		}
+		if t.closeIsNext(sock) || waited >= pongHoldMax {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+// pongHoldMax bounds pongCanGo's wait: coder/websocket gives a ping's read
+// and its pong 5 s in all.
+const pongHoldMax = 4 * time.Second
+
+// closeIsNext reports whether the frame after the one being read is the
+// peer's close: read already (with the ping, into coder/websocket's
+// buffer), begun, or at the head of the socket. On the reader only.
+func (t *trackedConn) closeIsNext(sock *countingConn) bool {
+	f := &t.frames
+	switch {
+	case t.peerClose.Load() != nil:
+		return true
+	case f.hdrN > 0:
+		return f.hdr[0]&0x0f == 0x8
+	case f.remain == 0:
+		return socketStartsCloseFrame(sock.raw)
+	}
+	return false
 }
 
 // handshakeError is an invalid 101 response, found by checkHandshakeResponse.
