@@ -964,7 +964,7 @@ func TestPeerPingWhileNotReadingForLong(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
 		rw.Write([]byte{0x89, 1, 'p'})
 		rw.Flush()
-		time.Sleep(6 * time.Second) // longer than coder/websocket's 5 s for the pong
+		time.Sleep(6 * time.Second)                // longer than coder/websocket's 5 s for the pong
 		conn.(*net.TCPConn).SetReadBuffer(4 << 20) // now read the rest quickly
 		for {
 			if _, err := io.CopyN(io.Discard, rw, n); err != nil {
