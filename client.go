@@ -72,10 +72,11 @@ type Client struct {
 	m          machine
 	receivers  int32 // Receive calls waiting for a message
 	flushing   bool  // next to receivers, which keeps Client in the 576 B size class
+	beats      int16 // heartbeat sends under way (Done waits for them), in the same word
 	events     []StateChange
 	closeTimer *time.Timer
 	beatTimer  *time.Timer
-	beating    chan struct{} // closed when an in-flight heartbeat send ends
+	beatsOver  chan struct{} // made by the flush that closes Done while beats > 0; closed when beats reaches 0
 
 	statusCh onceChan // closed once the close status is decided
 	// msgCh and resumeCh are made under mu by the first wait for them, so
@@ -121,7 +122,7 @@ func (c *Client) applyLocked() output {
 		c.beatTimer = time.AfterFunc(o.armHeartbeat, c.heartbeatFired)
 	}
 	if o.sendHeartbeat {
-		c.beating = make(chan struct{})
+		c.beats++ // a count: a channel per send, replaced by the next, let two sends close the same one
 	}
 	if o.final {
 		if c.closeTimer != nil {
@@ -588,10 +589,14 @@ func (c *Client) flush() {
 		c.mu.Unlock()
 		if closed {
 			c.mu.Lock()
-			beating := c.beating
+			var over chan struct{}
+			if c.beats > 0 {
+				over = make(chan struct{})
+				c.beatsOver = over
+			}
 			c.mu.Unlock()
-			if beating != nil {
-				<-beating
+			if over != nil {
+				<-over // no send starts after CLOSED
 			}
 			c.mu.Lock()
 			c.done.close()
@@ -690,22 +695,33 @@ func (c *Client) sendInterrupted()  { c.input((*machine).sendInterrupted) }
 func (c *Client) lost()             { c.input((*machine).lost) }
 func (c *Client) alive()            { c.input((*machine).alive) }
 
+// closeTimerFired warns only when the timer ended the handshake: one that
+// fired as the handshake ended (its Stop came too late) does nothing.
 func (c *Client) closeTimerFired() {
-	c.cfg.logger.Warn("dualws: close handshake timed out", "url", c.url)
-	c.input((*machine).closeTimerFired)
+	c.mu.Lock()
+	was := c.m.timedOut
+	c.m.closeTimerFired()
+	timedOut := c.m.timedOut && !was
+	o := c.applyLocked()
+	c.mu.Unlock()
+	if timedOut {
+		c.cfg.logger.Warn("dualws: close handshake timed out", "url", c.url)
+	}
+	c.perform(o)
 }
 
 func (c *Client) heartbeatFired() { c.input((*machine).heartbeatFired) }
 
 // sendHeartbeat sends the heartbeat message; Done waits for it to end.
 func (c *Client) sendHeartbeat() {
-	c.mu.Lock()
-	beating := c.beating
-	c.mu.Unlock()
 	if err := c.t.write(context.Background(), Text, c.cfg.heartbeat.Message); err != nil {
 		c.cfg.logger.Debug("dualws: heartbeat not sent", "err", err)
 	}
-	close(beating)
+	c.mu.Lock()
+	if c.beats--; c.beats == 0 && c.beatsOver != nil {
+		close(c.beatsOver)
+	}
+	c.mu.Unlock()
 }
 
 // transportGone is the driver's last input: the connection is gone and the

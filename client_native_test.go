@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -1644,4 +1645,81 @@ func TestFloodAfterTheCloseFrameEnds(t *testing.T) {
 			<-done
 		}
 	}
+}
+
+// blockFirstWrite is a transport whose first write waits for release.
+type blockFirstWrite struct {
+	entered, release chan struct{}
+	writes           atomic.Int32
+}
+
+func (b *blockFirstWrite) write(context.Context, MessageType, []byte) error {
+	if b.writes.Add(1) == 1 {
+		close(b.entered)
+		<-b.release
+	}
+	return nil
+}
+func (b *blockFirstWrite) sendClose(StatusCode, string, bool) {}
+func (b *blockFirstWrite) abort(bool, closeFrame)             {}
+func (b *blockFirstWrite) bufferedAmount() int                { return 0 }
+
+// Two heartbeat sends under way at once (the first blocked on a peer that
+// does not read, the peer heard meanwhile, the next heartbeat due): Done
+// waits for both. Each send had a channel for Done to wait on, replaced by
+// the next: Done waited only for the last, and two sends could close the
+// same channel, which panics (a helper's attack, with a hook).
+func TestDoneWaitsForEveryHeartbeatSend(t *testing.T) {
+	tr := &blockFirstWrite{entered: make(chan struct{}), release: make(chan struct{})}
+	c := newClient("ws://127.0.0.1:1/", &Options{Heartbeat: &Heartbeat{Interval: time.Hour, Timeout: time.Hour, Message: []byte("hb")}})
+	c.t = tr
+	c.opened("")
+	go c.heartbeatFired() // the first heartbeat: its write blocks
+	<-tr.entered
+	c.alive()
+	c.heartbeatFired() // the peer was heard: the interval again
+	c.heartbeatFired() // the next heartbeat, sent at once
+	require.Equal(t, int32(2), tr.writes.Load())
+	go c.transportGone(false)
+	select {
+	case <-c.Done():
+		t.Fatal("Done closed while the first heartbeat send was still under way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(tr.release)
+	waitDone(t, c)
+}
+
+// warnCounter counts Warn lines.
+type warnCounter struct{ warns atomic.Int32 }
+
+func (w *warnCounter) Debug(string, ...any) {}
+func (w *warnCounter) Warn(string, ...any)  { w.warns.Add(1) }
+
+// A close timer that fires as the handshake ends cleanly (its Stop came
+// too late) warns of nothing: it logged "close handshake timed out" for a
+// Close that returned nil (a helper's attack, 1-2 of 200 clients).
+func TestLateCloseTimerWarnsOfNothing(t *testing.T) {
+	tr := &blockFirstWrite{entered: make(chan struct{}), release: make(chan struct{})}
+	log := &warnCounter{}
+	c := newClient("ws://127.0.0.1:1/", &Options{Logger: log, CloseTimeout: time.Hour})
+	c.t = tr
+	c.opened("")
+	c.input(func(m *machine) { m.closeWith(CloseStatus{Code: StatusNormalClosure}) })
+	c.input(func(m *machine) { m.peerClose(StatusNormalClosure, "") })
+	c.transportGone(true)
+	waitDone(t, c)
+	c.closeTimerFired() // as from a timer whose Stop came too late
+	assert.Equal(t, int32(0), log.warns.Load())
+	st, _ := c.CloseStatus()
+	assert.True(t, st.WasClean)
+	// A timer that does end the handshake warns.
+	c2 := newClient("ws://127.0.0.1:1/", &Options{Logger: log, CloseTimeout: time.Hour})
+	c2.t = tr
+	c2.opened("")
+	c2.input(func(m *machine) { m.closeWith(CloseStatus{Code: StatusNormalClosure}) })
+	c2.closeTimerFired()
+	assert.Equal(t, int32(1), log.warns.Load())
+	c2.transportGone(false)
+	waitDone(t, c2)
 }
