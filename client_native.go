@@ -437,6 +437,7 @@ const fragmentSize = 64 << 10
 // A failure means the connection is ending: the reader must then reach
 // its end, paused or not (sendFailed).
 func (d *nativeConn) writeMessage(typ MessageType, p []byte) (err error) {
+	d.raw.yieldToPong()
 	if len(p) <= fragmentSize {
 		err = d.ws.Write(context.Background(), websocket.MessageType(typ), p)
 		d.inFlight.Add(-int64(len(p)))
@@ -455,7 +456,10 @@ func (d *nativeConn) writeMessage(typ MessageType, p []byte) (err error) {
 		d.inFlight.Add(-int64(len(p)))
 		return err
 	}
-	for len(p) > 0 {
+	for first := true; len(p) > 0; first = false {
+		if !first {
+			d.raw.yieldToPong()
+		}
 		n := fragmentCut(typ, p)
 		if _, err := w.Write(p[:n]); err != nil {
 			// The connection is going down (coder/websocket has sent a

@@ -907,8 +907,8 @@ func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
 // behind the blocked Send, with the close frame unread behind the ping,
 // and then dropped the connection, so later Sends waited 5 s and failed
 // with 1006 instead of the peer's 4001 (a helper's attack, 20 of 20 runs).
-// The reader now leaves a ping unanswered while the socket cannot take
-// more, reads on, and the close is decided at once.
+// The reader now leaves the ping unanswered when the peer's close is the
+// next frame, reads on, and the close is decided at once.
 func TestPeerPingThenCloseWhileASendIsBlocked(t *testing.T) {
 	stop, sent := make(chan struct{}), make(chan struct{})
 	defer close(stop)
@@ -1722,4 +1722,78 @@ func TestLateCloseTimerWarnsOfNothing(t *testing.T) {
 	assert.Equal(t, int32(1), log.warns.Load())
 	c2.transportGone(false)
 	waitDone(t, c2)
+}
+
+// rateReader lets through at most rate bytes a second since its first Read,
+// until fast is set.
+type rateReader struct {
+	r     io.Reader
+	rate  int
+	start time.Time
+	done  int
+	fast  *atomic.Bool
+}
+
+func (s *rateReader) Read(p []byte) (int, error) {
+	if s.start.IsZero() {
+		s.start = time.Now()
+	}
+	for !s.fast.Load() {
+		if allowed := int(float64(s.rate)*time.Since(s.start).Seconds()) - s.done; allowed > 0 {
+			p = p[:min(len(p), allowed)]
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n, err := s.r.Read(p)
+	s.done += n
+	return n, err
+}
+
+// A peer that reads steadily but slowly (20 KB/s: a 64 KiB fragment every
+// 3.3 s) pings during a long Send: the pong goes at the next fragment's
+// boundary, within coder/websocket's 5 s. A first version of pongCanGo let
+// it go on the Send's progress, seen after the Send had taken the write
+// lock for the next fragment: the pong waited two fragments, past the
+// 5 s, and the connection dropped (a helper's review).
+func TestPeerPingWhileReadingSlowly(t *testing.T) {
+	t.Parallel()
+	const rate = 20000
+	var fast atomic.Bool
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		conn.(*net.TCPConn).SetReadBuffer(32 << 10)
+		time.Sleep(300 * time.Millisecond) // the client fills the buffers
+		rw.Write([]byte{0x89, 1, 'p'})
+		rw.Flush()
+		r := &rateReader{r: rw, rate: rate, fast: &fast}
+		for {
+			op, n, err := readFrameHeader(r)
+			if err != nil {
+				return
+			}
+			if _, err := io.CopyN(io.Discard, r, n); err != nil {
+				return
+			}
+			if op == 0x8 {
+				rw.Write(closeFrameBytes(1000, nil))
+				rw.Flush()
+				return
+			}
+		}
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1})
+	smallSendBuffer(c)
+	sent := make(chan error, 1)
+	go func() { sent <- c.Send(context.Background(), Binary, make([]byte, 2<<20)) }()
+	select {
+	case <-c.Done():
+		st, _ := c.CloseStatus()
+		t.Errorf("the connection ended while the peer was reading: %+v", st)
+	case <-time.After(9 * time.Second):
+	}
+	fast.Store(true)
+	if err := <-sent; err != nil {
+		t.Errorf("Send: %v", err)
+	}
 }

@@ -76,9 +76,9 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 		HTTPHeader:      http.Header(cfg.header),
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: websocket.CompressionDisabled,
-		OnPingReceived: func(context.Context, []byte) bool {
+		OnPingReceived: func(ctx context.Context, _ []byte) bool {
 			t := tracked.Load()
-			return t == nil || t.pongCanGo()
+			return t == nil || t.pongCanGo(ctx)
 		},
 		OnPongReceived: func(context.Context, []byte) {
 			if nopts.onPong != nil {
@@ -260,39 +260,79 @@ func (h *handshakeTransport) upgraded() *trackedConn {
 
 // pongCanGo reports whether coder/websocket should answer a ping now. It
 // runs on the reader, inside coder/websocket's read of the ping, which
-// then writes the pong: behind a Send that is blocked on a peer that does
-// not read, for up to 5 s, reading nothing meanwhile, and then drops the
-// connection (1006). So the peer's close right behind the ping was never
-// decided, and later Sends waited 5 s for a 1006 (a helper's attack).
+// then writes the pong, within 5 s of the ping's read or it drops the
+// connection (1006), reading nothing meanwhile.
 //
-// While a Send is writing, pongCanGo waits, looking every millisecond,
-// until the Send makes progress (the peer reads: the pong goes out between
-// its fragments) or ends, or the peer's close is the next frame (no pong:
-// the reader goes on to the close, which ends the Send), or pongHoldMax has
-// passed (no pong: the connection lives on, where coder/websocket would
-// drop it; the peer, which reads nothing, gets no pong for this ping).
-// Browsers answer such a ping late instead.
-func (t *trackedConn) pongCanGo() bool {
+// With no Send writing, the pong goes at once. While a Send writes, the
+// pong must not wait behind it: a peer that does not read would leave the
+// reader stuck for 5 s, the connection then dropped, and the peer's close
+// right behind the ping never decided (later Sends waited 5 s for a 1006;
+// a helper's attack). So pongCanGo asks the Send to stop at its next
+// fragment or message (pongWaiting; writerAtBoundary) and lets the pong
+// go as soon as it has; the Send goes on once the pong is written. If the
+// Send reaches no boundary (the peer reads nothing), no pong goes when the
+// peer's close is the next frame (the reader goes on to it, which ends the
+// Send), nor after pongHoldMax (the connection lives on, where
+// coder/websocket would drop it; the peer gets no pong for this ping,
+// where a browser answers it late). Over TLS the socket holds records,
+// not frames, so a close behind the ping is seen only after that wait.
+func (t *trackedConn) pongCanGo(ctx context.Context) bool {
 	sock, ok := t.socket.(*countingConn)
 	if !ok || t.driver == nil {
 		return true
 	}
-	writing := t.driver.inFlight.Load()
-	for waited := time.Duration(0); writing != 0; waited += time.Millisecond {
-		if t.driver.inFlight.Load() != writing {
+	limit := pongHoldMax
+	if dl, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(dl)-pongWriteTime)
+	}
+	start := time.Now()
+	t.pong.Or(pongWaiting)
+	defer t.pong.And(^uint32(pongWaiting))
+	for {
+		if t.driver.inFlight.Load() == 0 || t.pong.Load()&writerAtBoundary != 0 {
+			t.pong.Or(pongLetGo)
 			return true
 		}
-		if t.closeIsNext(sock) || waited >= pongHoldMax {
+		if t.closeIsNext(sock) || time.Since(start) >= limit {
 			return false
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return true
 }
 
-// pongHoldMax bounds pongCanGo's wait: coder/websocket gives a ping's read
-// and its pong 5 s in all.
-const pongHoldMax = 4 * time.Second
+// trackedConn.pong's bits: the handover of a pong between the reader
+// (pongCanGo) and a Send (yieldToPong).
+const (
+	pongWaiting      = 1 << iota // the reader holds a ping for a Send to reach a boundary
+	pongLetGo                    // coder/websocket writes the pong; the next Write, the pong's, clears it
+	writerAtBoundary             // a Send waits at a fragment or message boundary for the pong
+)
+
+// pongHoldMax bounds pongCanGo's wait, and pongWriteTime is what it leaves
+// of coder/websocket's 5 s for the ping to write the pong in.
+const (
+	pongHoldMax   = 4 * time.Second
+	pongWriteTime = 500 * time.Millisecond
+)
+
+// yieldToPong is called by a Send at each message or fragment boundary: a
+// ping waiting for it (pongWaiting) gets coder/websocket's write lock
+// first, and the Send goes on once the pong is written, or after
+// pongYieldMax (a pong that is not written: coder/websocket failed). One
+// atomic load when no ping waits.
+func (t *trackedConn) yieldToPong() {
+	if t.pong.Load()&(pongWaiting|pongLetGo) == 0 {
+		return
+	}
+	t.pong.Or(writerAtBoundary)
+	for start := time.Now(); t.pong.Load()&(pongWaiting|pongLetGo) != 0 && time.Since(start) < pongYieldMax; {
+		time.Sleep(50 * time.Microsecond)
+	}
+	t.pong.And(^uint32(writerAtBoundary | pongLetGo))
+}
+
+// pongYieldMax bounds a Send's wait for a pong it let go first.
+const pongYieldMax = 50 * time.Millisecond
 
 // closeIsNext reports whether the frame after the one being read is the
 // peer's close: read already (with the ping, into coder/websocket's
@@ -396,6 +436,7 @@ type trackedConn struct {
 	rwc    io.ReadWriteCloser
 	socket net.Conn      // the socket under rwc when dualws dialed it, else nil
 	failed atomic.Uint32 // the bits below: failures, the close frame, how the socket was closed
+	pong   atomic.Uint32 // pongWaiting, pongLetGo, writerAtBoundary: a pong's handover (pongCanGo)
 
 	// For awaitReader when socket is not a *countingConn (which then
 	// tracks its own Reads): the reader is in Read; entered is signalled
@@ -482,6 +523,9 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 }
 
 func (t *trackedConn) Write(p []byte) (int, error) {
+	if t.pong.Load()&pongLetGo != 0 {
+		t.pong.And(^uint32(pongLetGo)) // the pong's write (the Send waits at a boundary)
+	}
 	n, err := t.rwc.Write(p)
 	if err != nil {
 		t.failed.Or(writeFailed)

@@ -65,27 +65,6 @@ func socketEnd(raw syscall.RawConn) (reset, known bool) {
 	return reset, known
 }
 
-// socketWritable reports whether the socket's send buffer has room
-// (ppoll's POLLOUT, without waiting); true when raw is nil or on an error,
-// so that nothing is held back on a guess.
-func socketWritable(raw syscall.RawConn) bool {
-	writable := true
-	if raw == nil {
-		return writable
-	}
-	raw.Control(func(fd uintptr) {
-		const pollOut = 0x4
-		pfd := struct {
-			fd              int32
-			events, revents int16
-		}{fd: int32(fd), events: pollOut}
-		var noWait syscall.Timespec
-		ready, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&noWait)), 0, 0, 0)
-		writable = errno != 0 || ready != 0
-	})
-	return writable
-}
-
 // socketStartsCloseFrame reports whether the next byte waiting in the
 // socket (MSG_PEEK, without waiting) starts a close frame (opcode 8), when
 // the stream is at a frame's start there; false when nothing waits or raw

@@ -11,8 +11,5 @@ func socketPending(syscall.RawConn) int { return 0 }
 // socketEnd does not ask the kernel here: the end is awaited with a read.
 func socketEnd(syscall.RawConn) (reset, known bool) { return false, false }
 
-// socketWritable does not ask the kernel here: true.
-func socketWritable(syscall.RawConn) bool { return true }
-
 // socketStartsCloseFrame does not ask the kernel here: false.
 func socketStartsCloseFrame(syscall.RawConn) bool { return false }
