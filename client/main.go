@@ -27,8 +27,10 @@
 // dropped connection, as dualws.Redial decides (-backoff-initial,
 // -backoff-min and -backoff-max set the delays), and prints
 // "reconnecting in 1.3s (attempt 2): <last error>" before each delay;
-// standard input goes to the current connection. End of input or Ctrl-C
-// stops it; the exit status is that of the last outcome.
+// standard input goes to the current connection. Ctrl-C stops it, and so
+// does the end of input once every line has been handed to a connection (a
+// line read while no connection is open keeps it dialing, to send it); the
+// exit status is that of the last outcome.
 //
 // -cacert FILE trusts the CA certificates of a PEM file for wss://, and
 // -insecure skips the verification of the server's certificate.

@@ -71,7 +71,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.linger, "linger", 0, "after end of input, wait this long for replies (or for the server to close) before closing with 1000")
 	fs.BoolVar(&cfg.json, "json", false, "write every event as one JSON object per line on standard output")
 	fs.BoolVar(&cfg.quiet, "q", false, "quiet: do not print state changes and notices on standard error (errors still are)")
-	fs.BoolVar(&cfg.reconnect, "reconnect", false, "reconnect with backoff when the connection fails or drops (dualws.Redial); end of input or Ctrl-C stops")
+	fs.BoolVar(&cfg.reconnect, "reconnect", false, "reconnect with backoff when the connection fails or drops (dualws.Redial); Ctrl-C stops, and the end of input once every line went to a connection")
 	fs.DurationVar(&cfg.backoff.Initial, "backoff-initial", 0, "with -reconnect, the first delay is random in [0, this] (0: 1s)")
 	fs.DurationVar(&cfg.backoff.Min, "backoff-min", 0, "with -reconnect, the second delay; later ones grow by 1.618 (0: 1s)")
 	fs.DurationVar(&cfg.backoff.Max, "backoff-max", 0, "with -reconnect, the longest delay (0: 30s)")

@@ -29,8 +29,11 @@ func init() {
 	// socket of this failed handshake open after the client's close(),
 	// and a script cannot abort it.
 	keepsSocket := func(base Browser, engine string) *Browser {
-		base.Abandons = true
-		base.Why = engine + " keeps the socket of this failed handshake open after the client's close(), and scripts cannot abort it; " + base.Why
+		why := engine + " keeps the socket of this failed handshake open (the client's close() or the engine's own failure of it does not end it), and scripts cannot abort it"
+		if base.Why != "" {
+			why += "; " + base.Why
+		}
+		base.Abandons, base.Why = true, why
 		return &base
 	}
 	for _, name := range []string{"hs-never-answered", "hs-trickle-1-byte-per-second", "hs-garbage"} {
