@@ -862,30 +862,9 @@ func TestPeerCloseBetweenFragmentsOfAMessageOverTheLimit(t *testing.T) {
 // write lock (a helper's review: Close took 4.75 s with CloseTimeout 1 s).
 // The bound below leaves a wide margin for a loaded machine.
 func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
-	stop, sent := make(chan struct{}), make(chan struct{})
+	stop := make(chan struct{})
 	defer close(stop)
-	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
-		defer conn.Close()
-		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
-		if _, _, err := readFrameHeader(rw); err != nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
-		rw.Write(closeFrameBytes(4001, []byte("stop")))
-		rw.Flush()
-		close(sent)
-		<-stop
-	})
-	c, _ := dial(t, url, &Options{PingInterval: -1, CloseTimeout: 200 * time.Millisecond})
-	smallSendBuffer(c)
-	first := make(chan error, 1)
-	go func() {
-		var err error
-		for err == nil {
-			err = c.Send(context.Background(), Binary, make([]byte, 8<<20))
-		}
-		first <- err
-	}()
+	c, sent, first := blockedSendThenClose(t, stop)
 	<-sent
 	for deadline := time.Now().Add(3 * time.Second); c.State() == Open && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
@@ -902,6 +881,43 @@ func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
 	require.ErrorAs(t, <-first, &ce)
 }
 
+// blockedSendThenClose dials a peer that reads one frame header, then
+// nothing, while the client floods 8 MiB Sends until one blocks; after
+// 100 ms the peer writes before (if any), 2 ms later its close 4001
+// "stop", and signals sent; it holds the connection until stop. first
+// gets the flood's failing Send's error.
+func blockedSendThenClose(t *testing.T, stop <-chan struct{}, before ...byte) (c *Client, sent <-chan struct{}, first <-chan error) {
+	closed := make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+		if _, _, err := readFrameHeader(rw); err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
+		if len(before) > 0 {
+			rw.Write(before)
+			rw.Flush()
+			time.Sleep(2 * time.Millisecond)
+		}
+		rw.Write(closeFrameBytes(4001, []byte("stop")))
+		rw.Flush()
+		close(closed)
+		<-stop
+	})
+	c, _ = dial(t, url, &Options{PingInterval: -1, CloseTimeout: 200 * time.Millisecond})
+	smallSendBuffer(c)
+	errs := make(chan error, 1)
+	go func() {
+		var err error
+		for err == nil {
+			err = c.Send(context.Background(), Binary, make([]byte, 8<<20))
+		}
+		errs <- err
+	}()
+	return c, closed, errs
+}
+
 // A peer that has stopped reading pings, then closes, while a Send is
 // blocked: coder/websocket's reader waited up to 5 s to write the pong
 // behind the blocked Send, with the close frame unread behind the ping,
@@ -910,33 +926,9 @@ func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
 // The reader now leaves the ping unanswered when the peer's close is the
 // next frame, reads on, and the close is decided at once.
 func TestPeerPingThenCloseWhileASendIsBlocked(t *testing.T) {
-	stop, sent := make(chan struct{}), make(chan struct{})
+	stop := make(chan struct{})
 	defer close(stop)
-	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
-		defer conn.Close()
-		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
-		if _, _, err := readFrameHeader(rw); err != nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
-		rw.Write([]byte{0x89, 1, 'p'})     // a ping
-		rw.Flush()
-		time.Sleep(2 * time.Millisecond)
-		rw.Write(closeFrameBytes(4001, []byte("stop")))
-		rw.Flush()
-		close(sent)
-		<-stop
-	})
-	c, _ := dial(t, url, &Options{PingInterval: -1, CloseTimeout: 200 * time.Millisecond})
-	smallSendBuffer(c)
-	first := make(chan error, 1)
-	go func() {
-		var err error
-		for err == nil {
-			err = c.Send(context.Background(), Binary, make([]byte, 8<<20))
-		}
-		first <- err
-	}()
+	c, sent, first := blockedSendThenClose(t, stop, 0x89, 1, 'p') // a ping first
 	<-sent
 	time.Sleep(50 * time.Millisecond) // the close is in the client's socket
 	err := c.SendText(context.Background(), "after the close")

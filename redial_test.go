@@ -592,22 +592,13 @@ func TestRedialStopsAfterTheApplicationsClose(t *testing.T) {
 
 func TestRedialWaitsForClosedBeforeDialling(t *testing.T) {
 	release := make(chan struct{})
-	srv := newRedialServer(t, func(i int, w http.ResponseWriter, r *http.Request, ctx context.Context) {
-		if i > 1 {
-			rdEcho(w, r, ctx)
-			return
-		}
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
+	srv := newRedialServer(t, firstThenEcho(func(c *websocket.Conn, ctx context.Context) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
 		c.Close(websocket.StatusServiceRestart, "")
-	})
+	}))
 	var first *Client
 	got := rangeRedial(t, context.Background(), srv.url("/"), &Options{Backoff: &fastBackoff}, func(i int, c *Client, err error) bool {
 		if i == 1 {
@@ -797,23 +788,14 @@ func TestRedialCountsOnAfterFailedDialsWithMaxZero(t *testing.T) {
 // most messages, and Redial stopped (a helper's review).
 func TestRedialKeepsBackpressureForAReceiverTheBodyLeft(t *testing.T) {
 	const n = 300
-	srv := newRedialServer(t, func(i int, w http.ResponseWriter, r *http.Request, ctx context.Context) {
-		if i > 1 {
-			rdEcho(w, r, ctx)
-			return
-		}
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
+	srv := newRedialServer(t, firstThenEcho(func(c *websocket.Conn, ctx context.Context) {
 		for k := 0; k < n; k++ {
 			if c.Write(ctx, websocket.MessageBinary, make([]byte, 1000)) != nil {
 				return
 			}
 		}
 		c.Close(websocket.StatusServiceRestart, "restart")
-	})
+	}))
 	received := make(chan int, 1)
 	var final CloseStatus
 	got := rangeRedial(t, context.Background(), srv.url("/"), &Options{Backoff: &fastBackoff, ReceiveQueueBytes: 64 << 10},
@@ -838,4 +820,21 @@ func TestRedialKeepsBackpressureForAReceiverTheBodyLeft(t *testing.T) {
 	assert.Equal(t, []string{"ok", "ok"}, got, "the peer's 1012 is retried")
 	assert.Equal(t, n, <-received, "messages received by the goroutine the body left")
 	assert.Equal(t, StatusServiceRestart, final.Code)
+}
+
+// firstThenEcho is a redialServer behaviour: the first connection is
+// accepted and handed to first, every later one echoes.
+func firstThenEcho(first func(c *websocket.Conn, ctx context.Context)) func(int, http.ResponseWriter, *http.Request, context.Context) {
+	return func(i int, w http.ResponseWriter, r *http.Request, ctx context.Context) {
+		if i > 1 {
+			rdEcho(w, r, ctx)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		first(c, ctx)
+	}
 }

@@ -67,32 +67,13 @@ func StartBrowser(ctx context.Context) (*BrowserRunner, error) {
 		b.Close()
 		return nil, err
 	}
-	goroot, err := goEnv(ctx, "GOROOT")
+	var base string
+	b.srv, base, err = servePage(ctx, browserPage, dir, func(mux *http.ServeMux) { mux.HandleFunc("/measure", b.measure) })
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(browserPage))
-	})
-	mux.HandleFunc("/measure", b.measure)
-	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join(goroot, "lib", "wasm", "wasm_exec.js"))
-	})
-	mux.HandleFunc("/faults.wasm", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join(dir, "faults.wasm"))
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("faults: listening for the page: %w", err)
-	}
-	b.srv = &http.Server{Handler: mux}
-	go b.srv.Serve(ln)
-	b.pageURL = "http://" + ln.Addr().String() + "/"
+	b.pageURL = base + "/"
 	if b.bctx, b.stopBrow, err = browser.Start(context.Background()); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("faults: %w", err)
@@ -306,4 +287,35 @@ func (b *BrowserRunner) RunCase(c *Case) *Result {
 		}
 	}
 	return res
+}
+
+// servePage serves a runner's page: page at /, the Go glue of the running
+// toolchain, the program built into dir, and the runner's own routes. It
+// returns the server and its base URL.
+func servePage(ctx context.Context, page, dir string, routes func(*http.ServeMux)) (*http.Server, string, error) {
+	goroot, err := goEnv(ctx, "GOROOT")
+	if err != nil {
+		return nil, "", err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write([]byte(page))
+	})
+	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(goroot, "lib", "wasm", "wasm_exec.js"))
+	})
+	mux.HandleFunc("/faults.wasm", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(dir, "faults.wasm"))
+	})
+	routes(mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("faults: listening for the page: %w", err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String(), nil
 }

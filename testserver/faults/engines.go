@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -191,36 +189,16 @@ func StartEngine(ctx context.Context, n engine.Name) (*EngineRunner, error) {
 		e.Close()
 		return nil, err
 	}
-	goroot, err := goEnv(ctx, "GOROOT")
+	e.hub = postback.NewHub(func(r engineReport) string { return r.Token }, engineReply{Done: true})
+	e.srv, e.base, err = servePage(ctx, enginePage, dir, func(mux *http.ServeMux) {
+		mux.Handle("/report", e.hub)
+		// Array buffers cannot be measured without DevTools: 0.
+		mux.HandleFunc("/measure", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "0") })
+	})
 	if err != nil {
 		e.Close()
 		return nil, err
 	}
-	e.hub = postback.NewHub(func(r engineReport) string { return r.Token }, engineReply{Done: true})
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write([]byte(enginePage))
-	})
-	mux.Handle("/report", e.hub)
-	// Array buffers cannot be measured without DevTools: 0.
-	mux.HandleFunc("/measure", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "0") })
-	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join(goroot, "lib", "wasm", "wasm_exec.js"))
-	})
-	mux.HandleFunc("/faults.wasm", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join(dir, "faults.wasm"))
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.Close()
-		return nil, fmt.Errorf("faults: listening for the page: %w", err)
-	}
-	e.srv = &http.Server{Handler: mux}
-	go e.srv.Serve(ln)
-	e.base = "http://" + ln.Addr().String()
 	return e, nil
 }
 

@@ -108,18 +108,10 @@ func TestBrowserCatchesWrongOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	byName := map[string]*Case{}
-	for _, c := range Cases {
-		byName[c.Name] = c
-	}
+	byName := casesByName()
 	wrong := func(name string, edit func(w *Want)) *Case {
 		c := *byName[name]
-		w := c.Want
-		if c.Browser.Want != nil {
-			w = *c.Browser.Want
-		}
-		edit(&w)
-		c.Browser.Want = &w
+		c.Browser = withWrongWant(c, c.Browser, edit)
 		return &c
 	}
 	for _, tc := range []struct {
@@ -148,19 +140,10 @@ func TestEngineCatchesWrongOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	byName := map[string]*Case{}
-	for _, c := range Cases {
-		byName[c.Name] = c
-	}
+	byName := casesByName()
 	wrong := func(name string, edit func(w *Want)) *Case {
 		c := *byName[name]
-		b := e.Browser(&c)
-		w := c.Want
-		if b.Want != nil {
-			w = *b.Want
-		}
-		edit(&w)
-		b.Want = &w
+		b := withWrongWant(c, e.Browser(&c), edit)
 		c.Browser.Firefox = &b
 		return &c
 	}
@@ -202,4 +185,25 @@ func TestEngineOverridesSayWhy(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no engine overrides: engine_cases.go did not run")
 	}
+}
+
+// casesByName indexes Cases by name.
+func casesByName() map[string]*Case {
+	byName := map[string]*Case{}
+	for _, c := range Cases {
+		byName[c.Name] = c
+	}
+	return byName
+}
+
+// withWrongWant returns b with c's Want in it (b's own, if it has one)
+// edited by edit.
+func withWrongWant(c Case, b Browser, edit func(*Want)) Browser {
+	w := c.Want
+	if b.Want != nil {
+		w = *b.Want
+	}
+	edit(&w)
+	b.Want = &w
+	return b
 }
