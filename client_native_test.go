@@ -531,8 +531,7 @@ func TestPeerCloseEndsALongSend(t *testing.T) {
 // write lock, held by a Send to a peer that does not read, is tried again
 // within PingTimeout: giving up ended the keepalive, and no ping went out
 // for the rest of the connection.
-func TestKeepaliveOutlastsALongBlockedSend(t *testing.T) {
-	t.Parallel()
+func testKeepaliveOutlastsALongBlockedSend(t *testing.T) {
 	const size = 32 << 20
 	pinged := make(chan bool, 1)
 	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
@@ -945,8 +944,7 @@ func TestPeerPingThenCloseWhileASendIsBlocked(t *testing.T) {
 // completes once it reads again, and the connection lives. coder/websocket
 // dropped it (1006) when the pong had waited 5 s behind the Send; the ping
 // now goes unanswered after pongHoldMax instead (a helper's attack).
-func TestPeerPingWhileNotReadingForLong(t *testing.T) {
-	t.Parallel()
+func testPeerPingWhileNotReadingForLong(t *testing.T) {
 	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
 		defer conn.Close()
 		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
@@ -1058,8 +1056,7 @@ func readFrameHeader(r io.Reader) (op byte, n int64, err error) {
 // Issue 8: coder/websocket ends a close handshake after 5 s on its own;
 // with a longer CloseTimeout the status still says the client's close
 // timed out, not that the network dropped.
-func TestCloseTimeoutAboveFiveSeconds(t *testing.T) {
-	t.Parallel()
+func testCloseTimeoutAboveFiveSeconds(t *testing.T) {
 	url := serve(t, func(ctx context.Context, c *websocket.Conn) { <-ctx.Done() })
 	c, _ := dial(t, url, &Options{CloseTimeout: 8 * time.Second})
 	err := c.Close(StatusNormalClosure, "")
@@ -1748,8 +1745,7 @@ func (s *rateReader) Read(p []byte) (int, error) {
 // it go on the Send's progress, seen after the Send had taken the write
 // lock for the next fragment: the pong waited two fragments, past the
 // 5 s, and the connection dropped (a helper's review).
-func TestPeerPingWhileReadingSlowly(t *testing.T) {
-	t.Parallel()
+func testPeerPingWhileReadingSlowly(t *testing.T) {
 	const rate = 20000
 	var fast atomic.Bool
 	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
@@ -1788,4 +1784,26 @@ func TestPeerPingWhileReadingSlowly(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Errorf("Send: %v", err)
 	}
+}
+
+// TestLongWaits runs the tests that wait past coder/websocket's 5 s at
+// once, as subtests from goroutines, which take no slot of -parallel
+// (GOMAXPROCS, 2 here): one after the other they made a run of the
+// package's tests 34 s, and go test -race -count=20 hit its 10 minutes.
+func TestLongWaits(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	for name, test := range map[string]func(*testing.T){
+		"KeepaliveOutlastsALongBlockedSend": testKeepaliveOutlastsALongBlockedSend,
+		"PeerPingWhileNotReadingForLong":    testPeerPingWhileNotReadingForLong,
+		"CloseTimeoutAboveFiveSeconds":      testCloseTimeoutAboveFiveSeconds,
+		"PeerPingWhileReadingSlowly":        testPeerPingWhileReadingSlowly,
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(name, test)
+		}()
+	}
+	wg.Wait()
 }

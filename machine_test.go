@@ -322,8 +322,10 @@ func (w *walk) explore(t *testing.T, m *machine, mdl model, depth int, path []st
 // TestMachineExhaustive walks every sequence of up to 6 inputs from every
 // reachable state and checks the invariants after each input.
 func TestMachineExhaustive(t *testing.T) {
+	t.Parallel() // the longest test of the package: beside the tests that wait
 	for name, cfg := range machineConfigs {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			// Find every reachable state (bounded queue), then walk 6 inputs
 			// from each.
 			type node struct {
