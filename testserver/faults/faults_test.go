@@ -207,3 +207,18 @@ func withWrongWant(c Case, b Browser, edit func(*Want)) Browser {
 	b.Want = &w
 	return b
 }
+
+// TestWantOr: an outcome that matches a Want's Or passes; one that matches
+// neither fails with the first Want's problems.
+func TestWantOr(t *testing.T) {
+	c := *casesByName()["cl-normal"]
+	right := c.Want
+	c.Want = Want{Trace: dropped, Messages: 0, Or: &right}
+	if res := RunCase(&c); !res.OK() {
+		t.Errorf("an outcome that matches Or failed: %q", res.Problems)
+	}
+	c.Want = Want{Trace: dropped, Messages: 0, Or: &Want{Trace: peerClosedOK(1000), Messages: 0}}
+	if res := RunCase(&c); res.OK() || !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, "transitions") }) {
+		t.Errorf("an outcome that matches neither passed, or failed for another reason: %q", res.Problems)
+	}
+}

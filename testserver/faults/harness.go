@@ -95,6 +95,9 @@ type Want struct {
 	HeapMiB int
 	// Check, if set, adds checks; it returns the problems found.
 	Check func(o *Observation) []string
+	// Or, when set, is another outcome accepted: the engine's timing
+	// decides between them (Why says how).
+	Or *Want
 }
 
 // Result is a case's outcome on one platform.
@@ -174,6 +177,17 @@ func RunCase(c *Case) *Result {
 // check compares an observation (native or from the browser) and what
 // the server saw with w. It sets res.Summary.
 func check(w Want, o *Observation, cs *caseServer, res *Result) []string {
+	p := checkOne(w, o, cs, res)
+	if len(p) > 0 && w.Or != nil {
+		if alt := check(*w.Or, o, cs, res); len(alt) == 0 {
+			return nil
+		}
+	}
+	return p
+}
+
+// checkOne checks o against w alone.
+func checkOne(w Want, o *Observation, cs *caseServer, res *Result) []string {
 	var p []string
 	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	within := w.Within
