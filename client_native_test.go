@@ -880,6 +880,25 @@ func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
 	require.ErrorAs(t, <-first, &ce)
 }
 
+// answerCloseAfterFrames reads the client's frames from r, each from its
+// header, until its close frame, and answers it with 1000 on rw.
+func answerCloseAfterFrames(r io.Reader, rw *bufio.ReadWriter) {
+	for {
+		op, n, err := readFrameHeader(r)
+		if err != nil {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, r, n); err != nil {
+			return
+		}
+		if op == 0x8 {
+			rw.Write(closeFrameBytes(1000, nil))
+			rw.Flush()
+			return
+		}
+	}
+}
+
 // blockedSendThenClose dials a peer that reads one frame header, then
 // nothing, while the client floods 8 MiB Sends until one blocks; after
 // 100 ms the peer writes before (if any), 2 ms later its close 4001
@@ -957,20 +976,8 @@ func testPeerPingWhileNotReadingForLong(t *testing.T) {
 		rw.Flush()
 		time.Sleep(6 * time.Second)                // longer than coder/websocket's 5 s for the pong
 		conn.(*net.TCPConn).SetReadBuffer(4 << 20) // now read the rest quickly
-		for {
-			if _, err := io.CopyN(io.Discard, rw, n); err != nil {
-				return
-			}
-			var op byte
-			if op, n, err = readFrameHeader(rw); err != nil {
-				return
-			}
-			if op == 0x8 {
-				io.CopyN(io.Discard, rw, n)
-				rw.Write(closeFrameBytes(1000, nil))
-				rw.Flush()
-				return
-			}
+		if _, err := io.CopyN(io.Discard, rw, n); err == nil {
+			answerCloseAfterFrames(rw, rw)
 		}
 	})
 	c, _ := dial(t, url, &Options{PingInterval: -1})
@@ -1754,21 +1761,7 @@ func testPeerPingWhileReadingSlowly(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // the client fills the buffers
 		rw.Write([]byte{0x89, 1, 'p'})
 		rw.Flush()
-		r := &rateReader{r: rw, rate: rate, fast: &fast}
-		for {
-			op, n, err := readFrameHeader(r)
-			if err != nil {
-				return
-			}
-			if _, err := io.CopyN(io.Discard, r, n); err != nil {
-				return
-			}
-			if op == 0x8 {
-				rw.Write(closeFrameBytes(1000, nil))
-				rw.Flush()
-				return
-			}
-		}
+		answerCloseAfterFrames(&rateReader{r: rw, rate: rate, fast: &fast}, rw)
 	})
 	c, _ := dial(t, url, &Options{PingInterval: -1})
 	smallSendBuffer(c)

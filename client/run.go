@@ -53,15 +53,13 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// parseArgs parses the command line. It returns flag.ErrHelp after
-// printing the help for -h, and otherwise an error of one line.
-func parseArgs(args []string, stderr io.Writer) (*config, error) {
-	cfg := &config{}
-	var subprotocols, headers listFlag
+// newFlagSet defines the command's flags, stored into cfg, subprotocols
+// and headers.
+func newFlagSet(cfg *config, subprotocols, headers *listFlag) *flag.FlagSet {
 	fs := flag.NewFlagSet("dualws", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Var(&subprotocols, "subprotocol", "offer this subprotocol (repeatable, in order of preference)")
-	fs.Var(&headers, "header", "send this HTTP header with the handshake, as 'Key: value' (repeatable)")
+	fs.Var(subprotocols, "subprotocol", "offer this subprotocol (repeatable, in order of preference)")
+	fs.Var(headers, "header", "send this HTTP header with the handshake, as 'Key: value' (repeatable)")
 	fs.BoolVar(&cfg.binary, "binary", false, "send each input line as a binary message instead of text")
 	fs.BoolVar(&cfg.binaryRaw, "binary-raw", false, "write received binary messages to standard output as raw bytes instead of a hex preview")
 	fs.DurationVar(&cfg.ping, "ping", 0, "keepalive ping interval (0: the library default, 20s; negative: no pings)")
@@ -77,6 +75,15 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.backoff.Max, "backoff-max", 0, "with -reconnect, the longest delay (0: 30s)")
 	fs.StringVar(&cfg.cacert, "cacert", "", "trust the CA certificates in this PEM file for wss:// (instead of the system's)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "wss:// without verifying the server's certificate (testing only)")
+	return fs
+}
+
+// parseArgs parses the command line. It returns flag.ErrHelp after
+// printing the help for -h, and otherwise an error of one line.
+func parseArgs(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{}
+	var subprotocols, headers listFlag
+	fs := newFlagSet(cfg, &subprotocols, &headers)
 	// The flag package calls Usage on every parse error; the help is only
 	// printed for -h, and errors stay on one line.
 	fs.Usage = func() {}
@@ -140,23 +147,31 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // asksJSON reports whether args, which did not parse, set -json among the
 // flags before the first argument that is not one.
 func asksJSON(args []string) bool {
+	var subprotocols, headers listFlag
+	fs := newFlagSet(&config{}, &subprotocols, &headers)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" || !strings.HasPrefix(a, "-") {
 			return false
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		switch name {
-		case "json":
+		if name == "json" {
 			return !hasValue || strings.HasSuffix(a, "=true")
-		case "binary", "binary-raw", "q", "reconnect", "insecure", "h", "help":
-		default:
-			if !hasValue {
-				i++ // the flag's value
-			}
+		}
+		if !hasValue && !isBoolFlag(fs.Lookup(name)) {
+			i++ // the flag's value (an unknown flag's next argument is taken as one too)
 		}
 	}
 	return false
+}
+
+// isBoolFlag reports whether f is a flag that takes no value (nil: no).
+func isBoolFlag(f *flag.Flag) bool {
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // runSignals is run with interrupts: the first value on sigs closes the
