@@ -72,11 +72,11 @@ type Client struct {
 	m          machine
 	receivers  int32 // Receive calls waiting for a message
 	flushing   bool  // next to receivers, which keeps Client in the 576 B size class
-	beats      int16 // heartbeat sends under way (Done waits for them), in the same word
+	lingering  int16 // armed timers and heartbeat sends (Done waits for them), in the same word
 	events     []StateChange
 	closeTimer *time.Timer
 	beatTimer  *time.Timer
-	beatsOver  chan struct{} // made by the flush that closes Done while beats > 0; closed when beats reaches 0
+	over       chan struct{} // made by the flush that closes Done while lingering > 0; closed when it reaches 0
 
 	statusCh onceChan // closed once the close status is decided
 	// msgCh and resumeCh are made under mu by the first wait for them, so
@@ -115,21 +115,27 @@ func (c *Client) applyLocked() output {
 		c.decided.Store(true)
 		c.statusCh.close()
 	}
+	// lingering counts each armed timer until it is stopped or its callback
+	// has entered, so that no timer's goroutine outlives Done, and each
+	// heartbeat send (a channel per send, replaced by the next, let two
+	// sends close the same one).
 	if o.armClose && c.closeTimer == nil {
 		c.closeTimer = time.AfterFunc(c.cfg.closeTimeout, c.closeTimerFired)
+		c.lingering++
 	}
 	if o.armHeartbeat > 0 {
 		c.beatTimer = time.AfterFunc(o.armHeartbeat, c.heartbeatFired)
+		c.lingering++
 	}
 	if o.sendHeartbeat {
-		c.beats++ // a count: a channel per send, replaced by the next, let two sends close the same one
+		c.lingering++
 	}
 	if o.final {
-		if c.closeTimer != nil {
-			c.closeTimer.Stop()
+		if c.closeTimer != nil && c.closeTimer.Stop() {
+			c.lingering--
 		}
-		if c.beatTimer != nil {
-			c.beatTimer.Stop()
+		if c.beatTimer != nil && c.beatTimer.Stop() {
+			c.lingering--
 		}
 	}
 	if o.queued && c.receivers > 0 {
@@ -139,6 +145,13 @@ func (c *Client) applyLocked() output {
 		notify(c.resumeCh)
 	}
 	return o
+}
+
+// lingerEnded ends one of what Done waits for, under c.mu.
+func (c *Client) lingerEnded() {
+	if c.lingering--; c.lingering == 0 && c.over != nil {
+		close(c.over)
+	}
 }
 
 // perform carries out, without the lock, what reaches the transport and
@@ -590,13 +603,13 @@ func (c *Client) flush() {
 		if closed {
 			c.mu.Lock()
 			var over chan struct{}
-			if c.beats > 0 {
+			if c.lingering > 0 {
 				over = make(chan struct{})
-				c.beatsOver = over
+				c.over = over
 			}
 			c.mu.Unlock()
 			if over != nil {
-				<-over // no send starts after CLOSED
+				<-over // no send starts, and no timer, after CLOSED
 			}
 			c.mu.Lock()
 			c.done.close()
@@ -695,22 +708,26 @@ func (c *Client) sendInterrupted()  { c.input((*machine).sendInterrupted) }
 func (c *Client) lost()             { c.input((*machine).lost) }
 func (c *Client) alive()            { c.input((*machine).alive) }
 
-// closeTimerFired warns only when the timer ended the handshake: one that
-// fired as the handshake ended (its Stop came too late) does nothing.
-func (c *Client) closeTimerFired() {
+// closeTimerFired and heartbeatFired are the timers' callbacks.
+func (c *Client) closeTimerFired() { c.timerFired((*machine).closeTimerFired) }
+func (c *Client) heartbeatFired()  { c.timerFired((*machine).heartbeatFired) }
+
+// timerFired feeds a timer's input. It warns only when the close timer
+// ended the handshake: one that fired as the handshake ended (its Stop came
+// too late) does nothing.
+func (c *Client) timerFired(in func(m *machine)) {
 	c.mu.Lock()
+	c.lingerEnded()
 	was := c.m.timedOut
-	c.m.closeTimerFired()
+	in(&c.m)
 	timedOut := c.m.timedOut && !was
 	o := c.applyLocked()
 	c.mu.Unlock()
 	if timedOut {
-		c.cfg.logger.Warn("dualws: close handshake timed out", "url", c.url)
+		c.cfg.logger.Warn("dualws: close handshake timed out")
 	}
 	c.perform(o)
 }
-
-func (c *Client) heartbeatFired() { c.input((*machine).heartbeatFired) }
 
 // sendHeartbeat sends the heartbeat message; Done waits for it to end.
 func (c *Client) sendHeartbeat() {
@@ -718,9 +735,7 @@ func (c *Client) sendHeartbeat() {
 		c.cfg.logger.Debug("dualws: heartbeat not sent", "err", err)
 	}
 	c.mu.Lock()
-	if c.beats--; c.beats == 0 && c.beatsOver != nil {
-		close(c.beatsOver)
-	}
+	c.lingerEnded()
 	c.mu.Unlock()
 }
 

@@ -1720,6 +1720,49 @@ func TestLateCloseTimerWarnsOfNothing(t *testing.T) {
 	waitDone(t, c2)
 }
 
+// A timer that fires as the connection reaches CLOSED (its Stop comes too
+// late) runs its callback on a goroutine of its own: Done waits until the
+// callback has entered, so that no goroutine of the client outlives Done
+// (a helper's stress run saw it run after Done for 3-19 of 200 clients).
+func TestDoneWaitsForALateTimerCallback(t *testing.T) {
+	for _, name := range []string{"close", "heartbeat"} {
+		t.Run(name, func(t *testing.T) {
+			c := newClient("ws://127.0.0.1:1/", &Options{CloseTimeout: time.Hour,
+				Heartbeat: &Heartbeat{Interval: time.Hour, Timeout: time.Hour, Message: []byte("hb")}})
+			c.t = &blockFirstWrite{entered: make(chan struct{}), release: make(chan struct{})}
+			fired, release := make(chan struct{}), make(chan struct{})
+			callback := c.closeTimerFired
+			if name == "heartbeat" {
+				callback = c.heartbeatFired
+			}
+			late := time.AfterFunc(0, func() { close(fired); <-release; callback() })
+			<-fired // its Stop now returns false, and its callback has not entered
+			c.opened("")
+			c.mu.Lock()
+			if name == "heartbeat" {
+				c.beatTimer.Stop()
+				c.beatTimer = late // counted when opened armed the one it replaces
+			} else {
+				c.closeTimer = late // Close's output arms no other
+				c.lingering++       // as applyLocked counts the timer it arms
+			}
+			c.mu.Unlock()
+			c.input(func(m *machine) { m.closeWith(CloseStatus{Code: StatusNormalClosure}) })
+			c.input(func(m *machine) { m.peerClose(StatusNormalClosure, "") })
+			go c.transportGone(true)
+			select {
+			case <-c.Done():
+				t.Fatal("Done closed before the late " + name + " timer's callback entered")
+			case <-time.After(50 * time.Millisecond):
+			}
+			close(release)
+			waitDone(t, c)
+			st, _ := c.CloseStatus()
+			assert.True(t, st.WasClean)
+		})
+	}
+}
+
 // rateReader lets through at most rate bytes a second since its first Read,
 // until fast is set.
 type rateReader struct {
