@@ -309,10 +309,14 @@ func (e *EngineRunner) observe(p *Program, url string, limit time.Duration) (*Ob
 	}
 	// The page's own watchdog ends the program at limit; this one, later,
 	// catches a page that hangs.
-	r, err := e.page.Await(ctx, limit+20*time.Second)
+	wait := limit + 20*time.Second
+	if reportWait > 0 {
+		wait = reportWait
+	}
+	r, err := e.page.Await(ctx, wait)
 	if err != nil {
 		e.drop()
-		return nil, nil, fmt.Errorf("%s: running %s: %w; its log ends:\n%s", e.Engine, p.Name, err, e.log)
+		return nil, nil, fmt.Errorf("%s: running %s: %w (%w); its log ends:\n%s", e.Engine, p.Name, errPageLost, err, e.log)
 	}
 	if r.Err != "" {
 		return nil, r.WS, fmt.Errorf("%s: running %s: %s", e.Engine, p.Name, r.Err)
@@ -324,11 +328,38 @@ func (e *EngineRunner) observe(p *Program, url string, limit time.Duration) (*Ob
 	return o, r.WS, nil
 }
 
+// errPageLost: the page did not report within its own watchdog's limit
+// and 20 s more (the browser hung, or left).
+var errPageLost = errors.New("the page did not report")
+
+// reportWait, when set, replaces the limit and 20 s that a page is given
+// to report (a test's lost page).
+var reportWait time.Duration
+
 // RunCase runs the case's client side in the engine against its native
 // server and checks it with the case's browser Want (written for
 // Chromium: a failure is a difference from Chromium). Result.Events is the
 // page's log of its WebSocket.
+//
+// A case whose page does not report at all (errPageLost) runs once more in
+// a fresh browser, and Result.Rerun says why: a WebKit page under load hung
+// once in a helper's four runs of the suite. The rerun's outcome is
+// checked as any other; a page that hangs twice fails the case.
 func (e *EngineRunner) RunCase(c *Case) *Result {
+	res := e.runCase(c)
+	if res == nil || res.OK() || res.lost == nil {
+		return res
+	}
+	first := res.lost.Error()
+	if i := strings.Index(first, "; its log ends"); i >= 0 {
+		first = first[:i]
+	}
+	res = e.runCase(c)
+	res.Rerun = "the first run's page did not report (" + first + "); this is a second run, in a fresh browser"
+	return res
+}
+
+func (e *EngineRunner) runCase(c *Case) *Result {
 	b := e.Browser(c)
 	if b.NA != "" {
 		return nil
@@ -367,6 +398,9 @@ func (e *EngineRunner) RunCase(c *Case) *Result {
 	}
 	if err != nil {
 		res.Problems = append(res.Problems, err.Error())
+		if errors.Is(err, errPageLost) {
+			res.lost = err
+		}
 		return res
 	}
 	res.Elapsed = o.Elapsed

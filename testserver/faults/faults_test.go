@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -164,6 +165,16 @@ func TestEngineCatchesWrongOutcome(t *testing.T) {
 	// The override, not Chromium's column, applies in the engine.
 	if b := e.Browser(byName["fr-masked-frame"]); b.NA == "" {
 		t.Error("fr-masked-frame runs in Firefox: its override (n/a) is not applied")
+	}
+	// A page that does not report runs once more in a fresh browser, and
+	// fails when it does not report again (hs-never-answered takes the
+	// handshake timeout, longer than this wait).
+	reportWait = 300 * time.Millisecond
+	defer func() { reportWait = 0 }()
+	res := e.RunCase(byName["hs-never-answered"])
+	if res == nil || res.OK() || !strings.Contains(res.Rerun, "did not report") ||
+		!slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, errPageLost.Error()) }) {
+		t.Errorf("a page that never reports: %+v, want a failure after a rerun", res)
 	}
 }
 

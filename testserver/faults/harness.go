@@ -113,6 +113,10 @@ type Result struct {
 	ServerSaw   int
 	// Events is the page's log of its WebSocket (EngineRunner only).
 	Events []string `json:",omitempty"`
+	// Rerun says why the case ran twice (EngineRunner only: a page that
+	// did not report at all); the result is the second run's.
+	Rerun string `json:",omitempty"`
+	lost  error  // the first run's errPageLost
 }
 
 // OK reports whether the case passed.

@@ -28,6 +28,7 @@ type JSONRecord struct {
 	Observation    *Observation `json:",omitempty"`
 	ServerSaw      int
 	Events         []string `json:",omitempty"`
+	Rerun          string   `json:",omitempty"`
 }
 
 func writeJSON(platform string, r *Result) {
@@ -35,7 +36,7 @@ func writeJSON(platform string, r *Result) {
 		return
 	}
 	b, err := json.Marshal(JSONRecord{Case: r.Case.Name, Platform: platform, OK: r.OK(), Summary: r.Summary,
-		ElapsedMs: r.Elapsed.Milliseconds(), Problems: r.Problems, Observation: r.Observation, ServerSaw: r.ServerSaw, Events: r.Events})
+		ElapsedMs: r.Elapsed.Milliseconds(), Problems: r.Problems, Observation: r.Observation, ServerSaw: r.ServerSaw, Events: r.Events, Rerun: r.Rerun})
 	if err != nil {
 		b, _ = json.Marshal(map[string]string{"Case": r.Case.Name, "Platform": platform, "Error": err.Error()})
 	}
@@ -161,6 +162,9 @@ func verdict(r *Result) string {
 }
 
 func printProblems(w io.Writer, platform string, r *Result) {
+	if r.Rerun != "" {
+		fmt.Fprintf(w, "    %s: rerun: %s\n", platform, r.Rerun)
+	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "    %s: %s\n", platform, strings.ReplaceAll(p, "\n", "\n    "))
 	}
