@@ -630,6 +630,12 @@ func (c *Client) opened(subprotocol string) {
 // each is the machine's input as with deliver, and their output is
 // carried out once. For the browser, which cannot pause reading.
 func (c *Client) deliverAll(msgs [][]byte) {
+	if c.cfg.heartbeat != nil && c.cfg.heartbeat.IsReply != nil {
+		for _, p := range msgs {
+			c.deliver(Binary, p) // IsReply runs outside the lock
+		}
+		return
+	}
 	c.mu.Lock()
 	for _, p := range msgs {
 		c.m.message(Binary, p)
@@ -642,8 +648,13 @@ func (c *Client) deliverAll(msgs [][]byte) {
 // deliver queues a received message. It reports whether the transport
 // must pause reading (waitResume says when to go on).
 func (c *Client) deliver(typ MessageType, data []byte) (pause bool) {
+	reply := c.cfg.heartbeat != nil && c.cfg.heartbeat.IsReply != nil && c.cfg.heartbeat.IsReply(typ, data)
 	c.mu.Lock()
-	c.m.message(typ, data)
+	if reply {
+		c.m.alive() // consumed
+	} else {
+		c.m.message(typ, data)
+	}
 	o := c.applyLocked()
 	pause = c.m.paused
 	c.mu.Unlock()

@@ -248,11 +248,8 @@ func dialTransport(ctx context.Context, c *Client) error {
 // cause. It uses a timer rather than context.WithTimeout, whose String
 // method links time formatting (about 80 KB) into the bundle.
 func dialJS(ctx context.Context, c *Client) (reason string, err error) {
-	if jsGlobal.Get("WebSocket").IsUndefined() {
-		return "connection failed", errors.New("this JavaScript environment has no WebSocket")
-	}
-	if jsPortClose.IsUndefined() {
-		return "connection failed", errors.New("this JavaScript environment has no MessageChannel")
+	if jsGlobal.Get("WebSocket").IsUndefined() || jsPortClose.IsUndefined() {
+		return "connection failed", errNoWebSocket
 	}
 	if reason, err := dialReason(ctx, false); reason != "" {
 		return reason, err // as natively, no connection is attempted
@@ -337,6 +334,8 @@ func (d *jsConn) listen(method string) {
 // wake adds (or removes) post as a one-shot message listener: the next
 // message posts the task that drains the batch.
 func (d *jsConn) wake(method string) { d.ws.Call(method, "message", d.post, jsOnce) }
+
+var errNoWebSocket = errors.New("this JavaScript environment lacks WebSocket or MessageChannel")
 
 var errBrowserHidesCause = errors.New("the browser does not say why (refused, handshake rejected, TLS or network error)")
 

@@ -1431,7 +1431,8 @@ func TestHeartbeatCountsPongs(t *testing.T) {
 }
 
 // Heartbeat: a peer that answers "ping" with "pong" keeps the connection
-// open across many intervals, and Receive never sees a reply. An answered
+// open across many intervals, and Receive never sees a reply. IsReply may
+// call CloseStatus (it deadlocked under the client's lock). An answered
 // beat is checked at Timeout, so beats come every Timeout plus Interval:
 // Timeout is short enough for the test to take 2 s, long enough for a
 // loopback reply under -race.
@@ -1452,10 +1453,17 @@ func TestHeartbeatAnswered(t *testing.T) {
 			}
 		}
 	})
+	var client atomic.Pointer[Client]
 	c, _ := dial(t, url, &Options{PingInterval: -1, Heartbeat: &Heartbeat{
 		Interval: 10 * time.Millisecond, Timeout: 400 * time.Millisecond, Message: []byte("ping"),
-		IsReply: func(typ MessageType, b []byte) bool { return typ == Text && string(b) == "pong" },
+		IsReply: func(typ MessageType, b []byte) bool {
+			if c := client.Load(); c != nil {
+				c.CloseStatus() // IsReply runs outside the client's lock
+			}
+			return typ == Text && string(b) == "pong"
+		},
 	}})
+	client.Store(c)
 	for range 5 {
 		select {
 		case <-beats:

@@ -348,15 +348,12 @@ func (m *machine) dialFailed() {
 
 // message: a data message arrived. It is discarded once a status is
 // decided: the peer's close frame comes after all its messages, and after
-// Close browsers drop what arrives. Heartbeat replies are consumed.
+// Close browsers drop what arrives.
 func (m *machine) message(typ MessageType, data []byte) {
 	if m.state != Open || m.decided {
 		return
 	}
 	m.heard = true
-	if hb := m.cfg.heartbeat; hb != nil && hb.IsReply != nil && hb.IsReply(typ, data) {
-		return
-	}
 	if len(m.queue) == cap(m.queue) {
 		// Full: the append grows the array and copies into the new one
 		// only the messages still waiting, so that a queue that never
@@ -551,7 +548,8 @@ func (m *machine) lost() {
 	m.failed = true
 }
 
-// alive: the peer proved alive without a data message (natively, a pong).
+// alive: the peer proved alive without a data message for Receive (natively
+// a pong; a heartbeat reply, which Heartbeat.IsReply consumes).
 func (m *machine) alive() { m.heard = true }
 
 // heartbeatFired: the heartbeat timer fired. Idle for Interval: send the

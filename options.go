@@ -141,9 +141,11 @@ type Backoff struct {
 // natively any pong, proves the peer alive, so a heartbeat is sent
 // between Interval and twice Interval after the last message. Replies for
 // which IsReply is true are consumed, not queued for Receive. IsReply runs
-// where messages are delivered (natively the reader's goroutine, in the
-// browser the event loop) with the client's lock held: it must only look
-// at the message; calling the client's methods from it deadlocks.
+// where messages are delivered, outside the client's lock: natively on the
+// reader's goroutine, so reading waits for it; in the browser inside an
+// event-loop callback, where nothing may block. It may call State and
+// CloseStatus; a Send, Receive or Close from it deadlocks in the browser
+// and stalls reading natively.
 type Heartbeat struct {
 	Interval time.Duration                  // send Message when nothing was received for Interval; default 20s
 	Timeout  time.Duration                  // nothing received for Timeout after a heartbeat: the peer is dead; default Interval
