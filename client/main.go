@@ -17,11 +17,14 @@
 // with "t" (seconds since start) and "event": "state" (from, to, and on
 // CLOSING/CLOSED code, reason, clean, by), "message" (type, len, and text
 // or base64), "sent", "subprotocol", "error" (op, error) and last "exit"
-// (status).
+// (status). "sent" (type, len) is printed once Send has returned nil, and
+// before the echo of that line: no message is printed while a line is
+// being sent.
 //
 // End of input closes the connection with 1000 once every line is sent
 // (after -linger, if set, so that replies can arrive). Ctrl-C closes with
-// 1000; a second Ctrl-C drops the connection at once.
+// 1000; a second Ctrl-C drops the connection at once, and its final CLOSED
+// line (1006) is still printed.
 //
 // With -reconnect the client connects again after a failed dial or a
 // dropped connection, as dualws.Redial decides (-backoff-initial,
@@ -30,7 +33,10 @@
 // standard input goes to the current connection. Ctrl-C stops it, and so
 // does the end of input once every line has been handed to a connection (a
 // line read while no connection is open keeps it dialing, to send it); the
-// exit status is that of the last outcome.
+// exit status is that of the last outcome. A line that a closing connection
+// refused (nothing of it was sent) goes first to the next connection, and
+// is reported not sent if none comes; a line sent before a drop is not sent
+// again, since WebSocket does not tell whether it arrived.
 //
 // -cacert FILE trusts the CA certificates of a PEM file for wss://, and
 // -insecure skips the verification of the server's certificate.

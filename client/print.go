@@ -32,7 +32,15 @@ type printer struct {
 
 	held     []dualws.StateChange // CLOSING and CLOSED, until release
 	released bool
+
+	// With -json, messages that arrive while a Send is in progress wait
+	// here, at most maxHeldMessages, until its "sent" event: see send.
+	sending  bool
+	heldMsgs []*event
 }
+
+// maxHeldMessages bounds the messages held while a Send is in progress.
+const maxHeldMessages = 1024
 
 func newPrinter(start time.Time, stdout, stderr io.Writer, cfg *config) *printer {
 	return &printer{start: start, stdout: stdout, stderr: stderr, json: cfg.json, quiet: cfg.quiet, binaryRaw: cfg.binaryRaw, url: cfg.url}
@@ -99,7 +107,8 @@ func (p *printer) state(ev dualws.StateChange) {
 	p.printState(ev)
 }
 
-// hold starts holding CLOSING and CLOSED again, for the next connection.
+// hold starts holding CLOSING and CLOSED again, for the next connection;
+// the printer starts holding them.
 func (p *printer) hold() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -143,6 +152,7 @@ func (p *printer) release() {
 		return
 	}
 	p.released = true
+	p.flushMessages() // they came before the close
 	for _, ev := range p.held {
 		p.printState(ev)
 	}
@@ -195,7 +205,9 @@ func (p *printer) subprotocol(name string) {
 }
 
 // message prints a received message: text as it is on a line of its own,
-// binary as its length and a hex preview, or raw with -binary-raw.
+// binary as its length and a hex preview, or raw with -binary-raw. With
+// -json a message that arrives while a Send is in progress is held until
+// that Send's "sent" event (see send).
 func (p *printer) message(typ dualws.MessageType, data []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -209,6 +221,11 @@ func (p *printer) message(typ dualws.MessageType, data []byte) {
 			s := base64.StdEncoding.EncodeToString(data)
 			e.Base64 = &s
 		}
+		if p.sending && len(p.heldMsgs) < maxHeldMessages {
+			p.heldMsgs = append(p.heldMsgs, e)
+			return
+		}
+		p.flushMessages()
 		p.emit(e)
 		return
 	}
@@ -227,13 +244,42 @@ func (p *printer) message(typ dualws.MessageType, data []byte) {
 	}
 }
 
-// sent reports, with -json only, a message that Send accepted.
-func (p *printer) sent(typ dualws.MessageType, n int) {
+// send runs do, a Send of a message of typ and n bytes, and reports with
+// a "sent" event (-json only) that it returned nil: never for a Send that
+// failed.
+//
+// With -json the messages that arrive while do runs are held and printed
+// after its "sent" event, so that the echo of a message, which cannot
+// arrive before do starts, comes after its "sent". They are held by the
+// printer, not in the client: the receive loop goes on receiving, so a
+// peer that reads only once its own writes get through does not stall a
+// long Send. Past maxHeldMessages they are printed as they come, before
+// the "sent".
+func (p *printer) send(typ dualws.MessageType, n int, do func() error) error {
+	if !p.json {
+		return do()
+	}
+	p.mu.Lock()
+	p.sending = true
+	p.mu.Unlock()
+	err := do()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.json {
+	p.sending = false
+	if err == nil {
 		p.emit(&event{T: p.since(time.Now()), Event: "sent", Type: typ.String(), Len: &n})
 	}
+	p.flushMessages()
+	return err
+}
+
+// flushMessages prints the messages held during a Send. Called with p.mu
+// held.
+func (p *printer) flushMessages() {
+	for _, e := range p.heldMsgs {
+		p.emit(e)
+	}
+	p.heldMsgs = nil
 }
 
 // notice is an informational line on stderr, left out with -q and -json.

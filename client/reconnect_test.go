@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -12,11 +13,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/dualws/dualws"
 	"github.com/dualws/dualws/testserver/server"
 )
 
@@ -342,5 +346,91 @@ func TestReconnectKeepsTheOrderOfEachConnection(t *testing.T) {
 	want := "OPEN 1.1 1.2 1.3 CLOSING CLOSED redial OPEN 2.1 2.2 2.3 CLOSING CLOSED exit"
 	if strings.Join(got, " ") != want {
 		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+}
+
+// A line that a closing connection refused (Send sent nothing) goes first
+// to the next connection; it was reported not sent, and lost.
+//
+// The order is forced, without timing: the session runs as runSignals
+// sets it up for -reconnect, but its OnStateChange waits in the first
+// connection's CLOSING, once the close is decided, until the test lets it
+// go. Until then that client cannot reach CLOSED, so the second line can
+// only go to it, and its Send refuses it. Writing a third line returns
+// once the input reader has handed the second on.
+func TestReconnectSendsARefusedLineOnTheNextConnection(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	closeFirst := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		if n.Add(1) == 1 {
+			typ, data, err := c.Read(r.Context())
+			if err != nil || c.Write(r.Context(), typ, data) != nil {
+				return
+			}
+			<-closeFirst
+			c.Close(websocket.StatusServiceRestart, "") // Redial retries 1012
+			return
+		}
+		for {
+			typ, data, err := c.Read(r.Context())
+			if err != nil || c.Write(r.Context(), typ, data) != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(ts.Close)
+
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	finished := make(chan struct{})
+	t.Cleanup(func() { close(finished) })
+	s := &session{stdin: pw, stdout: newSyncBuffer(), stderr: newSyncBuffer(), done: make(chan int, 1)}
+	cfg, err := parseArgs(args("ws://"+ts.Listener.Addr().String()+"/"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := newPrinter(time.Now(), s.stdout, s.stderr, cfg)
+	sess := &connSession{out: out, in: readInput(pr, finished), carry: cfg.reconnect, interrupted: make(chan struct{}), drop: make(chan struct{}), socket: &lastSocket{}}
+	closing, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	opts := &dualws.Options{OnStateChange: func(ev dualws.StateChange) {
+		out.state(ev)
+		if ev.To == dualws.Closing {
+			once.Do(func() {
+				close(closing)
+				<-release
+			})
+		}
+	}}
+	go func() { s.done <- sess.reconnect(context.Background(), cfg, opts) }()
+
+	s.send(t, "1")
+	s.stdout.waitFor(t, "stdout", "1\n")
+	close(closeFirst)
+	select {
+	case <-closing:
+	case <-time.After(guard):
+		t.Fatalf("the first connection was not closed; stderr:\n%s", s.stderr)
+	}
+	s.send(t, "2")
+	s.send(t, "3")
+	close(release)
+	s.stdout.waitFor(t, "stdout", "3\n")
+	s.stdin.Close()
+	s.expectExit(t, exitClean)
+
+	errOut := s.stderr.String()
+	if got := s.stdout.String(); got != "1\n2\n3\n" {
+		t.Errorf("stdout %q, want the 3 lines echoed\nstderr:\n%s", got, errOut)
+	}
+	requireLine(t, "stderr", errOut, "input line 2 not sent", "1012", "it goes first to the next connection")
+	if n := strings.Count(errOut, " OPEN "); n != 2 {
+		t.Errorf("%d OPEN lines, want 2:\n%s", n, errOut)
 	}
 }

@@ -8,9 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dualws/dualws"
@@ -69,7 +72,7 @@ func newFlagSet(cfg *config, subprotocols, headers *listFlag) *flag.FlagSet {
 	fs.DurationVar(&cfg.linger, "linger", 0, "after end of input, wait this long for replies (or for the server to close) before closing with 1000")
 	fs.BoolVar(&cfg.json, "json", false, "write every event as one JSON object per line on standard output")
 	fs.BoolVar(&cfg.quiet, "q", false, "quiet: do not print state changes and notices on standard error (errors still are)")
-	fs.BoolVar(&cfg.reconnect, "reconnect", false, "reconnect with backoff when the connection fails or drops (dualws.Redial); Ctrl-C stops, and the end of input once every line went to a connection")
+	fs.BoolVar(&cfg.reconnect, "reconnect", false, "reconnect with backoff when the connection fails or drops (dualws.Redial); a line refused by a closing connection goes to the next; Ctrl-C stops, and the end of input once every line went to a connection")
 	fs.DurationVar(&cfg.backoff.Initial, "backoff-initial", 0, "with -reconnect, the first delay is random in [0, this] (0: 1s)")
 	fs.DurationVar(&cfg.backoff.Min, "backoff-min", 0, "with -reconnect, the second delay; later ones grow by 1.618 (0: 1s)")
 	fs.DurationVar(&cfg.backoff.Max, "backoff-max", 0, "with -reconnect, the longest delay (0: 30s)")
@@ -90,7 +93,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	help := func() {
 		fmt.Fprintln(stderr, usageLine)
 		fmt.Fprintln(stderr, "\nSends each line of standard input as a message and prints what arrives.")
-		fmt.Fprintln(stderr, "End of input closes with 1000; Ctrl-C closes with 1000, a second Ctrl-C drops the connection.")
+		fmt.Fprintln(stderr, "End of input closes with 1000; Ctrl-C closes with 1000, a second Ctrl-C drops the connection (1006).")
 		fmt.Fprintln(stderr, "Exit status: 0 clean close with 1000/1001, 1 other close code, 2 usage error, 3 dial failure, 4 connection dropped (1006).")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.SetOutput(stderr)
@@ -228,7 +231,10 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		out.error("usage", err)
 		return out.exit(exitUsage)
 	}
+	sock := &lastSocket{}
 	opts := &dualws.Options{
+		// The transport dualws uses when this is nil, dialing through sock.
+		HTTPClient:    &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: sock.dial}},
 		Subprotocols:  cfg.subprotocols,
 		Header:        cfg.header,
 		CloseTimeout:  cfg.closeTimeout,
@@ -241,7 +247,7 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		opts.TLSConfig = tlsCfg
 	}
 	in := readInput(stdin, finished)
-	sess := &connSession{out: out, in: in, binary: cfg.binary, linger: cfg.linger, interrupted: interrupted, drop: drop}
+	sess := &connSession{out: out, in: in, binary: cfg.binary, linger: cfg.linger, carry: cfg.reconnect, interrupted: interrupted, drop: drop, socket: sock}
 	if cfg.reconnect {
 		return sess.reconnect(dialCtx, cfg, opts)
 	}
@@ -270,28 +276,73 @@ type connSession struct {
 	in          *input
 	binary      bool
 	linger      time.Duration
+	carry       bool            // keep a refused line for the next connection (-reconnect)
 	interrupted <-chan struct{} // closed by the first interrupt
 	drop        <-chan struct{} // closed by the second interrupt
+	socket      *lastSocket     // under the current connection
+
+	refused atomic.Pointer[refusedLine] // kept for the next connection; see sendInput
+}
+
+// refusedLine is an input line whose Send a closing connection refused.
+type refusedLine struct {
+	inputLine
+	err error // Send's *dualws.CloseError
+}
+
+// lastSocket keeps the last connection dialed for the client, the one
+// under the current WebSocket (Redial dials the next only once the
+// previous client is CLOSED), so that a second interrupt can drop it:
+// the client has no call that abandons a connection its Close waits on.
+type lastSocket struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+// dial dials as dualws does by default and keeps the connection.
+func (s *lastSocket) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err == nil {
+		s.mu.Lock()
+		s.conn = c
+		s.mu.Unlock()
+	}
+	return c, err
+}
+
+// drop makes every read and write of the last connection dialed fail at
+// once, as a dead network would (a deadline in the past): the client then
+// reports it dropped, 1006. Closing the socket would not do: coder/websocket
+// takes a socket closed under its close handshake for a finished one, and
+// the client would report a clean close.
+func (s *lastSocket) drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.SetDeadline(time.Now())
+	}
 }
 
 // How a connection served by connSession.run ended.
 const (
 	endClosed  = iota // CLOSED, for any reason but the two below
 	endInput          // the end of input closed it
-	endDropped        // a second interrupt abandoned it
+	endDropped        // a second interrupt dropped it
 )
 
 // run serves c until it is CLOSED and everything it received is printed.
+// A second interrupt drops c's socket (lastSocket.drop): the client then
+// reports CLOSED (1006) at once, without waiting for the close handshake,
+// and run returns once that is printed.
 func (s *connSession) run(c *dualws.Client) int {
 	out := s.out
-	out.hold()
 	if p := c.Subprotocol(); p != "" {
 		out.subprotocol(p)
 	}
 
 	// Input: each line is a message; end of input closes with 1000.
 	inputEnded := make(chan bool, 1)
-	go func() { inputEnded <- sendInput(c, s.in, s.binary, s.linger, out) }()
+	go func() { inputEnded <- s.sendInput(c) }()
 	// An interrupt closes with 1000.
 	go func() {
 		select {
@@ -315,15 +366,28 @@ func (s *connSession) run(c *dualws.Client) int {
 		}
 	}()
 
+	dropped := false
 	for _, ch := range []<-chan struct{}{recvDone, c.Done()} {
 		select {
 		case <-ch:
+			continue
 		case <-s.drop:
-			out.release()
-			return endDropped
 		}
+		if !dropped {
+			dropped = true
+			s.socket.drop()
+		}
+		<-ch
 	}
-	if <-inputEnded {
+	ended := <-inputEnded
+	// Everything of c is printed. The next connection's CLOSING and CLOSED
+	// are held from now on: Redial hands over a client whose reader runs
+	// already, and may have reported them before the next run starts.
+	out.hold()
+	switch {
+	case dropped:
+		return endDropped
+	case ended:
 		return endInput
 	}
 	return endClosed
@@ -348,17 +412,15 @@ func (s *connSession) reconnect(ctx context.Context, cfg *config, opts *dualws.O
 		mu.Lock()
 		retrying = true
 		mu.Unlock()
-		select {
-		case <-s.in.ended:
+		if s.drained() {
 			cancel()
-		default:
 		}
 	}
 	go func() {
 		select {
 		case <-s.in.ended:
 			mu.Lock()
-			if retrying {
+			if retrying && s.drained() {
 				cancel()
 			}
 			mu.Unlock()
@@ -374,39 +436,53 @@ func (s *connSession) reconnect(ctx context.Context, cfg *config, opts *dualws.O
 			var ue *dualws.UsageError
 			if errors.As(err, &ue) {
 				out.error("usage", err)
-				return out.exit(exitUsage)
+				return s.exit(exitUsage)
 			}
 			out.error("dial", err)
 			status = exitDial
-			select {
-			case <-s.in.ended:
-				// Every line was taken and no more will come: nothing is
-				// left for a connection to send. (A line read and not yet
-				// taken keeps the loop dialing, to send it.)
+			if s.drained() {
+				// Every line went to a connection and no more will come:
+				// nothing is left to send. (A line read and not yet
+				// taken, or refused by a closing connection, keeps the
+				// loop dialing, to send it.)
 				if s.in.err != nil {
 					out.error("input", fmt.Errorf("reading standard input: %w", s.in.err))
 				}
-				return out.exit(status)
-			default:
+				return s.exit(status)
 			}
 			continue
 		}
 		end := s.run(c)
 		if end == endDropped {
-			return out.exit(exitDropped)
+			return s.exit(exitDropped)
 		}
 		st, _ := c.CloseStatus()
 		status = exitStatus(st)
-		if end == endInput {
+		if end == endInput || s.drained() { // nothing to reconnect for
 			break
 		}
-		select {
-		case <-s.in.ended: // every line taken: nothing to reconnect for
-			return out.exit(status)
-		default:
-		}
 	}
-	return out.exit(status)
+	return s.exit(status)
+}
+
+// drained reports whether every input line went to a connection: the input
+// has ended, every line was taken, and none is kept refused.
+func (s *connSession) drained() bool {
+	select {
+	case <-s.in.ended:
+		return s.refused.Load() == nil
+	default:
+		return false
+	}
+}
+
+// exit reports a refused line that no connection took, and then the exit
+// status.
+func (s *connSession) exit(status int) int {
+	if r := s.refused.Swap(nil); r != nil {
+		s.out.error("send", fmt.Errorf("input line %d not sent: %w", r.n, r.err))
+	}
+	return s.out.exit(status)
 }
 
 // exitStatus maps the final close status to the exit status.
@@ -463,13 +539,21 @@ func readInput(r io.Reader, finished <-chan struct{}) *input {
 	return in
 }
 
-// sendInput sends each line of in, without its line ending, as one message,
-// and closes the connection with 1000 at the end of in, after waiting
-// linger for replies. It stops when the connection is closing, and reports
-// whether the end of input closed the connection.
-func sendInput(c *dualws.Client, in *input, binary bool, linger time.Duration, out *printer) bool {
+// sendInput sends each line of the input, without its line ending, as one
+// message, and closes c with 1000 at the end of input, after waiting linger
+// for replies. It stops when c is closing, and reports whether the end of
+// input closed c.
+//
+// With -reconnect (carry), a line that Send refused with a
+// *dualws.CloseError, which sent nothing of it, is kept in s.refused and
+// sent first on the next connection, unless an interrupt is ending the
+// command; if none takes it, exit reports it not sent. A line whose Send
+// returned nil is not sent again: it may still be lost when the connection
+// drops, but WebSocket has no acknowledgements to tell.
+func (s *connSession) sendInput(c *dualws.Client) bool {
+	in, out := s.in, s.out
 	typ := dualws.Text
-	if binary {
+	if s.binary {
 		typ = dualws.Binary
 	}
 	for {
@@ -477,24 +561,34 @@ func sendInput(c *dualws.Client, in *input, binary bool, linger time.Duration, o
 			l  inputLine
 			ok bool
 		)
-		select {
-		case l, ok = <-in.lines:
-		case <-c.Done():
-			return false
+		if r := s.refused.Swap(nil); r != nil {
+			l, ok = r.inputLine, true
+		} else {
+			select {
+			case l, ok = <-in.lines:
+			case <-c.Done():
+				return false
+			}
 		}
 		if !ok {
 			break
 		}
-		err := c.Send(context.Background(), typ, l.data)
-		var ue *dualws.UsageError
+		err := out.send(typ, len(l.data), func() error { return c.Send(context.Background(), typ, l.data) })
+		var (
+			ue *dualws.UsageError
+			ce *dualws.CloseError
+		)
 		switch {
+		case err == nil:
 		case errors.As(err, &ue):
 			out.error("send", fmt.Errorf("input line %d not sent: %w", l.n, err))
-		case err != nil:
-			out.error("send", fmt.Errorf("input line %d not sent: %w", l.n, err))
+		case errors.As(err, &ce) && s.carry && !isClosed(s.interrupted):
+			s.refused.Store(&refusedLine{l, err})
+			out.notice(fmt.Sprintf("input line %d not sent (%s): it goes first to the next connection", l.n, oneLine(err.Error())))
 			return false
 		default:
-			out.sent(typ, len(l.data))
+			out.error("send", fmt.Errorf("input line %d not sent: %w", l.n, err))
+			return false
 		}
 	}
 	if in.err != nil {
@@ -502,9 +596,9 @@ func sendInput(c *dualws.Client, in *input, binary bool, linger time.Duration, o
 		closeConn(c)
 		return true
 	}
-	if linger > 0 && c.State() == dualws.Open {
-		out.notice("end of input: waiting " + linger.String() + " for replies before closing")
-		t := time.NewTimer(linger)
+	if s.linger > 0 && c.State() == dualws.Open {
+		out.notice("end of input: waiting " + s.linger.String() + " for replies before closing")
+		t := time.NewTimer(s.linger)
 		select {
 		case <-t.C:
 		case <-c.Done():
@@ -516,6 +610,16 @@ func sendInput(c *dualws.Client, in *input, binary bool, linger time.Duration, o
 	}
 	closeConn(c)
 	return true
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // closeConn closes with 1000 and waits until the connection is closed. The

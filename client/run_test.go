@@ -428,9 +428,7 @@ func TestJSONSentAndEcho(t *testing.T) {
 		k := ev.Event + ":" + ev.To
 		switch ev.Event {
 		case "sent":
-			// The echo may be printed before Send has returned.
 			sent++
-			k = ""
 			if ev.Type != "text" || ev.Len == nil || *ev.Len != 2 {
 				t.Errorf("sent event %s, want 2 bytes of text", l)
 			}
@@ -443,12 +441,53 @@ func TestJSONSentAndEcho(t *testing.T) {
 				t.Errorf("state event %s, want the client to close", l)
 			}
 		}
-		if k != "" {
-			kinds = append(kinds, k)
+		kinds = append(kinds, k)
+	}
+	// "sent" comes before the echo (see TestJSONSentBeforeItsEcho).
+	if got, want := strings.Join(kinds, " "), "state:OPEN sent: message: state:CLOSING state:CLOSED exit:"; got != want || sent != 1 {
+		t.Errorf("events %s and %d sent, want %s and 1 sent", got, sent, want)
+	}
+}
+
+// With -json a line's "sent" comes before the "message" of its echo: the
+// echo used to be printed first when it arrived before Send's caller
+// printed "sent". Lines have distinct lengths, which tie each echo to its
+// "sent".
+func TestJSONSentBeforeItsEcho(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	sc := newScenario(t)
+	s := start(t, "-json", sc.ws+"/ws/echo")
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		b.WriteString(strings.Repeat("x", i) + "\n")
+	}
+	go io.WriteString(s.stdin, b.String())
+	s.stdout.waitFor(t, "stdout", `"len":`+strconv.Itoa(n)+`,"text"`)
+	s.stdin.Close()
+	s.expectExit(t, exitClean)
+	sent := map[int]bool{}
+	echoes := 0
+	for _, l := range lines(s.stdout.String()) {
+		var ev struct {
+			Event string `json:"event"`
+			Len   int    `json:"len"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("stdout line %q is not JSON: %v", l, err)
+		}
+		switch ev.Event {
+		case "sent":
+			sent[ev.Len] = true
+		case "message":
+			echoes++
+			if !sent[ev.Len] {
+				t.Errorf("the echo of the line of %d bytes came before its \"sent\"", ev.Len)
+			}
 		}
 	}
-	if got, want := strings.Join(kinds, " "), "state:OPEN message: state:CLOSING state:CLOSED exit:"; got != want || sent != 1 {
-		t.Errorf("events %s and %d sent, want %s and 1 sent", got, sent, want)
+	if len(sent) != n || echoes != n {
+		t.Errorf("%d sent and %d echoes, want %d of each", len(sent), echoes, n)
 	}
 }
 
@@ -472,4 +511,44 @@ func TestCloseTimeout(t *testing.T) {
 	errOut := s.stderr.String()
 	requireLine(t, "stderr", errOut, "CLOSING", `code=1000 reason="" clean=false by=client`)
 	requireLine(t, "stderr", errOut, "CLOSED", `code=1006 reason="close timeout" clean=false by=client`)
+}
+
+// With -json too the second interrupt ends with the connection's CLOSED
+// event, then exit 4; it printed no CLOSED.
+func TestJSONSecondInterruptEndsWithClosed(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	s := start(t, "-json", "-close-timeout", "1h", sc.ws+"/ws/noclose")
+	s.stdout.waitFor(t, "stdout", `"to":"OPEN"`)
+	s.sigs <- os.Interrupt
+	s.stdout.waitFor(t, "stdout", `"to":"CLOSING"`)
+	s.sigs <- os.Interrupt
+	s.expectExit(t, exitDropped)
+	var got []string
+	for _, l := range lines(s.stdout.String()) {
+		var ev struct {
+			Event  string  `json:"event"`
+			To     string  `json:"to"`
+			Code   int     `json:"code"`
+			Reason *string `json:"reason"`
+			Status int     `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("stdout line %q is not JSON: %v", l, err)
+		}
+		switch ev.Event {
+		case "state":
+			got = append(got, ev.To+":"+strconv.Itoa(ev.Code))
+			if ev.To == "CLOSED" && (ev.Reason == nil || *ev.Reason != "") {
+				t.Errorf("CLOSED event %s, want no reason (not the close timeout's)", l)
+			}
+		case "exit":
+			got = append(got, "exit:"+strconv.Itoa(ev.Status))
+		default:
+			got = append(got, ev.Event)
+		}
+	}
+	if got, want := strings.Join(got, " "), "OPEN:0 CLOSING:1000 CLOSED:1006 exit:4"; got != want {
+		t.Errorf("events %q, want %q", got, want)
+	}
 }
