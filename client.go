@@ -376,7 +376,9 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 // machine. A stream that never goes quiet ends such a drain at 50 ms, and
 // the next yields drain only after one ended quiet on less than 64 KiB.
 // In a hidden tab, where the browser delays timers, a drain waits for its
-// first timer.
+// first timer; in a dedicated Worker in WebKit each turn waits for the
+// page's main thread. ctx bounds the yield: a Send whose ctx ends during
+// it sends nothing.
 //
 // On both platforms a Send whose ctx has ended before its message goes
 // out sends nothing and returns the context's error.
@@ -420,7 +422,6 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if ctxErr := ctx.Err(); ctxErr != nil && err != errTransportClosing {
 		return &opError{op: "send", err: ctxErr}
 	}
-	c.cfg.logger.Debug("dualws: send failed, waiting for the close status", "err", err)
 	return c.closeError()
 }
 

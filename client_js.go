@@ -305,7 +305,7 @@ func dialJS(ctx context.Context, c *Client) (reason string, err error) {
 	case !d.dialing: // opened
 		// Let the open event's task end, so that the browser asks for the
 		// frames that follow the handshake while the caller goes on.
-		d.yieldTurns(1, 0, false, false)
+		d.yieldTurns(nil, 1, 0, false, false)
 		return "", nil
 	}
 	d.finish()
@@ -518,8 +518,9 @@ func (d *jsConn) finishClosed() {
 // queued. A yield comes at the first Send after each boundary, however
 // soon after the last yield: a rule of a millisecond after the last yield
 // ended halved the yields of a send flood and raised its seeds in Chromium
-// from 0 to 287 in one run.
-func (d *jsConn) yield() {
+// from 0 to 287 in one run. It ends early when stop is closed (the Send's
+// context): the Send then sends nothing.
+func (d *jsConn) yield(stop <-chan struct{}) {
 	now := jsClock()
 	// A program that sent nothing for idleGap has been computing or
 	// waiting: in Firefox the yield lets the event loop idle first.
@@ -530,7 +531,7 @@ func (d *jsConn) yield() {
 			span = max(0, openSettle-time.Duration(now-d.openedAt))
 		}
 		drainNow := drainsAtOnce(d.settled, d.drainOff)
-		ok := d.yieldTurns(quietTurns, span, idle, drainNow)
+		ok := d.yieldTurns(stop, quietTurns, span, idle, drainNow)
 		if ok || drainNow {
 			d.settled = true
 		}
@@ -571,7 +572,7 @@ func jsMillis(t int64) int64 { return t - t%int64(time.Millisecond) }
 // by maxDrain (a stream, not a backlog) is not tried again until a yield
 // ends quiet having taken less than drainWindow. With drainNow the drain
 // begins at the first turn. It reports whether it ended quiet.
-func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) bool {
+func (d *jsConn) yieldTurns(stop <-chan struct{}, quiet int, span time.Duration, idle, drainNow bool) bool {
 	span = max(0, span)
 	d.yieldMu.Lock()
 	now := jsClock()
@@ -618,6 +619,14 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) 
 		select {
 		case <-d.turnCh:
 		case <-d.doneCh: // finished: the loop ends
+		case <-stop:
+			// The Send's context ended. Its turn may still come, and must
+			// end no later yield: no notify can be pending, since the
+			// runtime runs the goroutine that stop woke before it returns
+			// to the event loop for the turn's task.
+			d.waitToken.Store(0)
+			d.yieldMu.Unlock()
+			return false
 		}
 		now = jsClock()
 		if d.events.Load() == before {
@@ -651,7 +660,8 @@ func (d *jsConn) yieldTurns(quiet int, span time.Duration, idle, drainNow bool) 
 }
 
 func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) (err error) {
-	d.yield()
+	stop := ctx.Done()
+	d.yield(stop)
 	d.sendMu.Lock()
 	// send() on a CLOSING socket discards silently: the close has reached
 	// the browser but not yet the client.
@@ -697,7 +707,7 @@ func (d *jsConn) write(ctx context.Context, typ MessageType, p []byte) (err erro
 				break // the message is the browser's now and may still go out
 			}
 			d.sendMu.Unlock()
-			d.yieldTurns(1, time.Millisecond, false, false) // timer turns: no busy wait while the browser drains
+			d.yieldTurns(stop, 1, time.Millisecond, false, false) // timer turns: no busy wait while the browser drains
 			d.sendMu.Lock()
 		}
 	}

@@ -380,6 +380,41 @@ func TestJSSendWithAnEndedContextSendsNothing(t *testing.T) {
 	}
 }
 
+// A Send's context bounds its yield: a context that ends while the yield
+// waits for the event loop ends the Send at once, before any event-loop
+// task runs, and nothing is sent. In a WebKit Worker a yield's turn waits
+// for the page's main thread, 100 ms and more while the page is busy (a
+// helper's attack); a hidden tab's timers wait a second.
+func TestJSSendContextEndsItsYield(t *testing.T) {
+	id := "yieldctx-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	c, _ := dialPath(t, "/ws/echo?id="+id, nil)
+	ran := false
+	task := js.FuncOf(func(js.Value, []js.Value) any { ran = true; return nil })
+	defer task.Release()
+	js.Global().Call("setTimeout", task, 0) // runs before the yield's first turn (5 ms: the first Send's)
+	ctx, cancel := context.WithCancel(context.Background())
+	go cancel() // runs once the Send waits in its yield, before the event loop does
+	if err := c.SendText(ctx, "not to be sent"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Send whose context ended in its yield: %v, want context.Canceled", err)
+	}
+	if ran {
+		t.Error("the Send returned only after the event loop ran: its context did not end its yield")
+	}
+	// The abandoned turn ends no later yield: the next Send yields afresh.
+	if err := c.SendText(context.Background(), "sent"); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := c.Receive(context.Background()); err != nil || string(b) != "sent" {
+		t.Fatalf("Receive: %q, %v", b, err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if o := observedAfterClose(t, id); o.Messages != 1 {
+		t.Errorf("the server got %d messages, want 1", o.Messages)
+	}
+}
+
 // A Dial whose context has already ended opens no socket and fails with
 // the context's error, as natively.
 func TestJSDialWithAnEndedContextOpensNoSocket(t *testing.T) {

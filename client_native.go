@@ -442,13 +442,13 @@ func (d *nativeConn) writeMessage(typ MessageType, p []byte) (err error) {
 		err = d.ws.Write(context.Background(), websocket.MessageType(typ), p)
 		d.inFlight.Add(-int64(len(p)))
 		if err != nil {
-			d.c.sendFailed()
+			d.sendFailed(err)
 		}
 		return err
 	}
 	defer func() {
 		if err != nil {
-			d.c.sendFailed()
+			d.sendFailed(err)
 		}
 	}()
 	w, err := d.ws.Writer(context.Background(), websocket.MessageType(typ))
@@ -479,6 +479,13 @@ func (d *nativeConn) writeMessage(typ MessageType, p []byte) (err error) {
 		return err
 	}
 	return nil
+}
+
+// sendFailed logs a failed write (the Send then waits for the close
+// status) and feeds it to the machine.
+func (d *nativeConn) sendFailed(err error) {
+	d.c.cfg.logger.Debug("dualws: send failed, waiting for the close status", "err", err)
+	d.c.sendFailed()
 }
 
 // fragmentCut returns the length of the next fragment of p: fragmentSize,
