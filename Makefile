@@ -35,7 +35,10 @@ test-native:
 # cmd/wasmbrowser (a `go test -exec` runner), once per engine in ENGINES,
 # against one scenario server (bin/testserver, DUALWS_SERVER). Every engine
 # runs even if one fails, its time is printed, and the target fails if any
-# failed. ENGINES=chromium (or a comma list) picks engines.
+# failed. ENGINES=chromium (or a comma list) picks engines. When Chromium
+# is among them, the tests run once more in a dedicated Web Worker there
+# (wasmbrowser -worker), as many programs run Go wasm; `-browser firefox
+# -worker` and webkit work too, by hand.
 ENGINES ?= chromium,firefox,webkit
 # The test gets only GO*, DUALWS_* and TMPDIR from the environment:
 # wasm_exec.js refuses more than about 8 KB of argv and environment.
@@ -43,13 +46,16 @@ test-js: browsers bin/testserver bin/wasmbrowser
 	@set -e; rm -f bin/testserver.addr; bin/testserver -addr 127.0.0.1:0 -addrfile bin/testserver.addr 2>bin/testserver-js.log & pid=$$!; \
 	trap "kill $$pid 2>/dev/null" EXIT; \
 	for i in $$(seq 100); do [ -s bin/testserver.addr ] && break; sleep 0.1; done; \
-	failed=; \
-	for e in $$(echo $(ENGINES) | tr , ' '); do \
-		echo "== js tests in $$e"; start=$${EPOCHREALTIME/./}; \
+	failed=; runs=$$(echo $(ENGINES) | tr , ' '); \
+	case " $$runs " in *" chromium "*) runs="$$runs chromium-worker";; esac; \
+	for run in $$runs; do \
+		e=$${run%-worker}; flags=; name=$$e; \
+		if [ "$$run" != "$$e" ]; then flags=-worker; name="$$e (Worker)"; fi; \
+		echo "== js tests in $$name"; start=$${EPOCHREALTIME/./}; \
 		if DUALWS_SERVER="ws://$$(cat bin/testserver.addr)" GOOS=js GOARCH=wasm \
-			$(GO) test -count=1 -exec="$(CURDIR)/bin/wasmbrowser -browser $$e" .; then r=ok; else r=FAILED; failed="$$failed $$e"; fi; \
+			$(GO) test -count=1 -exec="$(CURDIR)/bin/wasmbrowser -browser $$e $$flags" .; then r=ok; else r=FAILED; failed="$$failed $$run"; fi; \
 		ms=$$(( ($${EPOCHREALTIME/./} - start) / 1000 )); \
-		printf '== js tests in %s: %s in %d.%ds\n' $$e $$r $$((ms / 1000)) $$((ms % 1000 / 100)); \
+		printf '== js tests in %s: %s in %d.%ds\n' "$$name" $$r $$((ms / 1000)) $$((ms % 1000 / 100)); \
 	done; \
 	if [ -n "$$failed" ]; then echo "js tests failed in:$$failed (server log: bin/testserver-js.log)" >&2; exit 1; fi
 

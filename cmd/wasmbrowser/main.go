@@ -38,6 +38,13 @@
 // -test.timeout that go test passes (the test itself panics at that
 // timeout). The browser's process tree and profile directory are removed in
 // every case, and on SIGINT, SIGTERM and SIGHUP.
+//
+// With -worker the test runs in a dedicated Web Worker instead of the page
+// itself, as many programs run Go wasm: the page starts a Worker that
+// loads the same scripts (wasm_exec.js among them) with importScripts, and
+// the Worker posts output, file operations and the exit status to the
+// runner itself, with the same argv, environment and timeouts. A test can
+// tell where it runs: a Worker has no document.
 package main
 
 import (
@@ -93,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	extraEnv := fs.String("env", os.Getenv("WASMBROWSER_ENV"), "more environment variables for the test: names or prefixes ending in '*', comma-separated")
 	loadTimeout := fs.Duration("load-timeout", 60*time.Second, "how long the browser may take to start the test")
 	verbose := fs.Bool("v", os.Getenv("WASMBROWSER_VERBOSE") != "", "print the browser's own log and the runner's steps to stderr")
+	worker := fs.Bool("worker", false, "run the test in a dedicated Web Worker that the page starts, not in the page itself")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -116,6 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stderr:      stderr,
 		loadTimeout: *loadTimeout,
 		verbose:     *verbose,
+		worker:      *worker,
 		fds:         map[int]*os.File{},
 		nextFD:      100,
 		started:     make(chan struct{}),
@@ -146,6 +155,7 @@ type runner struct {
 	stderr      io.Writer
 	loadTimeout time.Duration
 	verbose     bool
+	worker      bool // -worker
 
 	outMu sync.Mutex // orders writes to stdout and stderr
 
@@ -200,10 +210,18 @@ func (r *runner) run() (int, error) {
 			w.Write(body)
 		}
 	}
-	for _, f := range []struct{ name, ctype string }{{"index.html", "text/html; charset=utf-8"}, {"shim.js", "text/javascript"}, {"run.js", "text/javascript"}} {
+	files := []struct{ name, ctype string }{{"index.html", "text/html; charset=utf-8"}, {"shim.js", "text/javascript"}, {"run.js", "text/javascript"}}
+	home := "index.html" // served at the prefix itself
+	if r.worker {
+		// worker.html starts worker.js in a dedicated Worker, which loads
+		// shim.js, wasm_exec.js and run.js with importScripts.
+		files = append(files, []struct{ name, ctype string }{{"worker.html", "text/html; charset=utf-8"}, {"worker-page.js", "text/javascript"}, {"worker.js", "text/javascript"}}...)
+		home = "worker.html"
+	}
+	for _, f := range files {
 		b, _ := page.ReadFile("page/" + f.name)
 		name := f.name
-		if name == "index.html" {
+		if name == home {
 			name = ""
 		}
 		mux.HandleFunc("GET "+prefix+name, static(b, f.ctype))
@@ -242,7 +260,11 @@ func (r *runner) run() (int, error) {
 	}()
 
 	url := "http://" + ln.Addr().String() + prefix
-	r.logf("serving %s at %s, launching %s", r.wasm, url, r.engine)
+	if r.worker {
+		r.logf("serving %s at %s, launching %s, the test to run in a Worker", r.wasm, url, r.engine)
+	} else {
+		r.logf("serving %s at %s, launching %s", r.wasm, url, r.engine)
+	}
 	blog := engine.NewTailBuffer(8 << 10)
 	var logw io.Writer = blog
 	if r.verbose {

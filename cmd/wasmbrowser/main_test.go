@@ -82,6 +82,14 @@ func runTest(t *testing.T, browser engine.Name, out *syncBuffer, testArgs ...str
 	return run(args, out, out)
 }
 
+// runWorkerTest is runTest with -worker: the test runs in a dedicated
+// Worker.
+func runWorkerTest(t *testing.T, browser engine.Name, out *syncBuffer, testArgs ...string) int {
+	t.Helper()
+	args := append([]string{"-browser", string(browser), "-worker", testBin}, testArgs...)
+	return run(args, out, out)
+}
+
 // TestExitStatus checks that the test's exit status and output come back
 // from every engine.
 func TestExitStatus(t *testing.T) {
@@ -106,6 +114,71 @@ func TestExitStatus(t *testing.T) {
 				t.Fatalf("exit %d, want %d, with %q in the output:\n%s", code, c.code, c.output, out.String())
 			}
 		})
+	}
+}
+
+// TestWorker checks -worker: the test binary runs in a dedicated Worker
+// (TestInWorker fails anywhere else, TestInPage fails there), and its exit
+// status and output come back as from the page. Firefox and WebKit run
+// the one case that proves the Worker starts and reports there.
+func TestWorker(t *testing.T) {
+	cases := []struct {
+		browser engine.Name
+		worker  bool
+		run     string
+		code    int
+		output  string
+	}{
+		{engine.Chromium, true, "TestInWorker", 0, "where: no document true, WorkerGlobalScope true, dedicated true\nPASS"},
+		{engine.Chromium, true, "TestInPage", 1, "not in a page"},
+		{engine.Chromium, false, "TestInWorker", 1, "not in a dedicated Worker"},
+		{engine.Chromium, false, "TestInPage", 0, "where: document true\nPASS"},
+		{engine.Chromium, true, "TestFail", 1, "failing on purpose"},
+		{engine.Chromium, true, "TestExit3", 3, ""},
+		{engine.Chromium, true, "TestPanic", 2, "panic: boom"},
+		{engine.Firefox, true, "TestInWorker", 0, "dedicated true\nPASS"},
+		{engine.WebKit, true, "TestInWorker", 0, "dedicated true\nPASS"},
+	}
+	for _, c := range cases {
+		mode := "page"
+		if c.worker {
+			mode = "worker"
+		}
+		t.Run(string(c.browser)+"/"+mode+"/"+c.run, func(t *testing.T) {
+			var out syncBuffer
+			runner := runTest
+			if c.worker {
+				runner = runWorkerTest
+			}
+			code := runner(t, c.browser, &out, "-test.run=^"+c.run+"$")
+			if code != c.code || !strings.Contains(out.String(), c.output) {
+				t.Fatalf("exit %d, want %d, with %q in the output:\n%s", code, c.code, c.output, out.String())
+			}
+		})
+	}
+}
+
+// TestWorkerOutputStreams is TestOutputStreams with -worker: output posted
+// from the Worker reaches the host while the test runs, in order, and
+// intact; the test's os.Stat goes through the file shim in the Worker.
+// TestInWorker runs too, to prove where.
+func TestWorkerOutputStreams(t *testing.T) {
+	seen := filepath.Join(t.TempDir(), "seen")
+	t.Setenv("DUALWS_WB_SEEN", seen)
+	var once sync.Once
+	out := &syncBuffer{onWrite: func(all string) {
+		if strings.Contains(all, "ready\n") {
+			once.Do(func() { os.WriteFile(seen, nil, 0o644) })
+		}
+	}}
+	code := runWorkerTest(t, engine.Chromium, out, "-test.run=^(TestStream|TestInWorker)$", "-test.v")
+	got := out.String()
+	if code != 0 {
+		t.Fatalf("exit %d:\n%.2000s", code, got)
+	}
+	want := "out 1\nerr 1\nready\n" + strings.Repeat("x", 1<<20) + "\nerr end\n"
+	if !strings.Contains(got, want) {
+		t.Fatalf("output does not hold the test's lines in order:\n%.2000s", got)
 	}
 }
 
@@ -134,23 +207,34 @@ func TestOutputStreams(t *testing.T) {
 }
 
 // TestCoverProfile runs the runner as go test -exec with -coverprofile and
-// checks the profile that comes back to the host.
+// checks the profile that comes back to the host, from the page and, with
+// -worker, from a Worker.
 func TestCoverProfile(t *testing.T) {
-	profile := filepath.Join(t.TempDir(), "cover.out")
-	cmd := exec.Command("go", "test", "-count=1", "-run=^TestCover$", "-coverprofile="+profile, "-exec="+runnerBin, "./testdata/wasmtest")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "WASMBROWSER=chromium")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go test: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Double (line 6) ran, Unused (line 9) did not.
-	p := string(b)
-	if !strings.Contains(p, "wasmtest.go:6.24,6.40 1 1\n") || !strings.Contains(p, "wasmtest.go:9.24,9.40 1 0\n") {
-		t.Fatalf("profile:\n%s", p)
+	for _, mode := range []string{"page", "worker"} {
+		t.Run(mode, func(t *testing.T) {
+			exe := runnerBin
+			run := "^TestCover$"
+			if mode == "worker" {
+				exe += " -worker"
+				run = "^(TestCover|TestInWorker)$" // and proof that it ran in a Worker
+			}
+			profile := filepath.Join(t.TempDir(), "cover.out")
+			cmd := exec.Command("go", "test", "-count=1", "-run="+run, "-coverprofile="+profile, "-exec="+exe, "./testdata/wasmtest")
+			cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "WASMBROWSER=chromium")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go test: %v\n%s", err, out)
+			}
+			b, err := os.ReadFile(profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Double (line 6) ran, Unused (line 9) did not.
+			p := string(b)
+			if !strings.Contains(p, "wasmtest.go:6.24,6.40 1 1\n") || !strings.Contains(p, "wasmtest.go:9.24,9.40 1 0\n") {
+				t.Fatalf("profile:\n%s", p)
+			}
+		})
 	}
 }
 
