@@ -720,16 +720,22 @@ func (c *Client) sendInterrupted()  { c.input((*machine).sendInterrupted) }
 func (c *Client) lost()             { c.input((*machine).lost) }
 func (c *Client) alive()            { c.input((*machine).alive) }
 
-// closeTimerFired and heartbeatFired are the timers' callbacks.
-func (c *Client) closeTimerFired() { c.timerFired((*machine).closeTimerFired) }
-func (c *Client) heartbeatFired()  { c.timerFired((*machine).heartbeatFired) }
+// closeTimerFired and heartbeatFired are the timers' callbacks;
+// closeTimedOut is the close timeout's input from elsewhere (natively,
+// coder/websocket's own 5 s limit), which leaves the armed timer counted.
+func (c *Client) closeTimerFired() { c.timerFired(true, (*machine).closeTimerFired) }
+func (c *Client) heartbeatFired()  { c.timerFired(true, (*machine).heartbeatFired) }
+func (c *Client) closeTimedOut()   { c.timerFired(false, (*machine).closeTimerFired) }
 
-// timerFired feeds a timer's input. It warns only when the close timer
-// ended the handshake: one that fired as the handshake ended (its Stop came
-// too late) does nothing.
-func (c *Client) timerFired(in func(m *machine)) {
+// timerFired feeds a timer's input; fired says that it is the timer's
+// callback, which ends its count in lingering. It warns only when the
+// close timer ended the handshake: one that fired as the handshake ended
+// (its Stop came too late) does nothing.
+func (c *Client) timerFired(fired bool, in func(m *machine)) {
 	c.mu.Lock()
-	c.lingerEnded()
+	if fired {
+		c.lingerEnded()
+	}
 	was := c.m.timedOut
 	in(&c.m)
 	timedOut := c.m.timedOut && !was
@@ -743,8 +749,8 @@ func (c *Client) timerFired(in func(m *machine)) {
 
 // sendHeartbeat sends the heartbeat message; Done waits for it to end.
 func (c *Client) sendHeartbeat() {
-	if err := c.t.write(context.Background(), Text, c.cfg.heartbeat.Message); err != nil {
-		c.cfg.logger.Debug("dualws: heartbeat not sent", "err", err)
+	if c.t.write(context.Background(), Text, c.cfg.heartbeat.Message) != nil {
+		c.cfg.logger.Debug("dualws: heartbeat not sent") // natively a write error is logged as a failed send
 	}
 	c.mu.Lock()
 	c.lingerEnded()

@@ -365,11 +365,15 @@ var jsOnEvent = js.FuncOf(func(_ js.Value, args []js.Value) any {
 
 // portMessage takes a batch wake-up (data 0) or a yield's turn (data =
 // its token).
+// The turn's notify comes first: drain may run the application's code
+// (IsReply, OnStateChange), which may end the yielding Send's context, and
+// a notify after it would stay pending for a later yield. The yield runs
+// only after this task's Go code, so it still counts what drain took.
 func (d *jsConn) portMessage(ev js.Value) {
-	d.drain()
 	if tok := int64(ev.Get("data").Int()); tok != 0 && tok == d.waitToken.Load() {
 		notify(d.turnCh)
 	}
+	d.drain()
 }
 
 // socketEvent takes open, error and close.
@@ -519,7 +523,7 @@ func (d *jsConn) finishClosed() {
 // soon after the last yield: a rule of a millisecond after the last yield
 // ended halved the yields of a send flood and raised its seeds in Chromium
 // from 0 to 287 in one run. It ends early when stop is closed (the Send's
-// context): the Send then sends nothing.
+// context ended: the Send sends nothing), and then counts as no yield.
 func (d *jsConn) yield(stop <-chan struct{}) {
 	now := jsClock()
 	// A program that sent nothing for idleGap has been computing or
@@ -532,7 +536,9 @@ func (d *jsConn) yield(stop <-chan struct{}) {
 		}
 		drainNow := drainsAtOnce(d.settled, d.drainOff)
 		ok := d.yieldTurns(stop, quietTurns, span, idle, drainNow)
-		if ok || drainNow {
+		// A yield that stop cut short (its token cleared) did not settle:
+		// the first Send's settle, or a drain, is still to come.
+		if ok || drainNow && d.waitToken.Load() != 0 {
 			d.settled = true
 		}
 		if ok {
@@ -621,9 +627,10 @@ func (d *jsConn) yieldTurns(stop <-chan struct{}, quiet int, span time.Duration,
 		case <-d.doneCh: // finished: the loop ends
 		case <-stop:
 			// The Send's context ended. Its turn may still come, and must
-			// end no later yield: no notify can be pending, since the
-			// runtime runs the goroutine that stop woke before it returns
-			// to the event loop for the turn's task.
+			// end no later yield: the token is cleared. No notify is
+			// pending: a turn's task notifies before it runs other code
+			// (portMessage), and the runtime runs the goroutine that stop
+			// woke before it returns to the event loop for another task.
 			d.waitToken.Store(0)
 			d.yieldMu.Unlock()
 			return false

@@ -400,6 +400,12 @@ func TestJSSendContextEndsItsYield(t *testing.T) {
 	if ran {
 		t.Error("the Send returned only after the event loop ran: its context did not end its yield")
 	}
+	// The cut-short yield counts as none: the first Send's settle is still
+	// to come (it was marked done, and 10 of 30 later Sends were accepted
+	// after a close that came with the handshake: a helper's review).
+	if c.t.settled || c.t.lastQuiet.Load() != 0 {
+		t.Errorf("after a yield cut short: settled %v, last quiet yield %d; want neither", c.t.settled, c.t.lastQuiet.Load())
+	}
 	// The abandoned turn ends no later yield: the next Send yields afresh.
 	if err := c.SendText(context.Background(), "sent"); err != nil {
 		t.Fatal(err)
@@ -412,6 +418,34 @@ func TestJSSendContextEndsItsYield(t *testing.T) {
 	}
 	if o := observedAfterClose(t, id); o.Messages != 1 {
 		t.Errorf("the server got %d messages, want 1", o.Messages)
+	}
+}
+
+// A yield's turn notifies the yield before it drains: the drain may run
+// the application's code (here IsReply) that ends the yielding Send's
+// context, and a notify after it stayed pending, so that the next yield's
+// first turn ended without the event loop running (a helper's review).
+func TestJSTurnNotifiesBeforeItDrains(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c, _ := dialPath(t, "/ws/echo", &Options{Heartbeat: &Heartbeat{Interval: time.Hour, Message: []byte("hb"),
+		IsReply: func(_ MessageType, b []byte) bool {
+			if string(b) == "cancel" {
+				cancel()
+				return true
+			}
+			return false
+		}}})
+	go func() { // once the Send waits for its first turn: a message for that turn's drain
+		c.t.push.Invoke(js.Global().Get("MessageEvent").New("message", map[string]any{"data": "cancel"}))
+	}()
+	if err := c.SendText(ctx, "not to be sent"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Send whose context IsReply ended: %v, want context.Canceled", err)
+	}
+	if n := len(c.t.turnCh); n != 0 {
+		t.Errorf("%d turn notify pending after the Send, want 0", n)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
 	}
 }
 

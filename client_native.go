@@ -546,7 +546,7 @@ func (d *nativeConn) closeHandshake(code StatusCode, reason string, done chan st
 	case errors.Is(err, context.DeadlineExceeded):
 		// coder/websocket gives up after 5 s on its own: report it as
 		// the close timeout it is, even when CloseTimeout is longer.
-		d.c.closeTimerFired()
+		d.c.closeTimedOut()
 	}
 	d.raw.Close() // after the peer's close frame only a half-close: the reader's teardown ends it
 }

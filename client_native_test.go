@@ -1070,6 +1070,13 @@ func testCloseTimeoutAboveFiveSeconds(t *testing.T) {
 	var ce *CloseError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, statusCloseTimeout, ce.Status)
+	// coder/websocket's 5 s limit is not the close timer's callback: the
+	// timer stays counted until CLOSED stops it (it went to -1, and Done
+	// then waited for no late timer or heartbeat send).
+	c.mu.Lock()
+	lingering := c.lingering
+	c.mu.Unlock()
+	assert.Equal(t, int16(0), lingering)
 }
 
 // Issue 9, defect 8: a Send whose own context ends mid-message drops the

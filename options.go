@@ -144,8 +144,9 @@ type Backoff struct {
 // where messages are delivered, outside the client's lock: natively on the
 // reader's goroutine, so reading waits for it; in the browser inside an
 // event-loop callback, where nothing may block. It may call State and
-// CloseStatus; a Send, Receive or Close from it deadlocks in the browser
-// and stalls reading natively.
+// CloseStatus. Close, and a Receive that waits, deadlock on both
+// platforms: they wait for the reading that IsReply holds up; a Send
+// deadlocks in the browser.
 type Heartbeat struct {
 	Interval time.Duration                  // send Message when nothing was received for Interval; default 20s
 	Timeout  time.Duration                  // nothing received for Timeout after a heartbeat: the peer is dead; default Interval

@@ -6,8 +6,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/dualws/dualws"
 )
 
 // With -json, a Send in progress holds the printing of what arrives, not
@@ -47,5 +50,39 @@ func TestJSONLongSendWhileThePeerWritesFirst(t *testing.T) {
 	}
 	if !strings.Contains(out, `"event":"sent"`) {
 		t.Error("no sent event")
+	}
+}
+
+// The messages held during a Send are bounded in bytes as well as in
+// count: of 40 messages of 1 MiB during one Send, at most 16 MiB are held
+// at a time, and what was held is printed, in order, when the next would
+// pass the bound (1024 of them held up to 1.4 GB of base64).
+func TestJSONHeldMessagesAreBounded(t *testing.T) {
+	out := newSyncBuffer()
+	p := newPrinter(time.Now(), out, io.Discard, &config{json: true})
+	big := make([]byte, 1<<20)
+	p.send(dualws.Binary, 1, func() error {
+		for range 40 {
+			p.message(dualws.Binary, big)
+			if p.heldBytes > maxHeldBytes {
+				t.Fatalf("%d bytes held, at most %d", p.heldBytes, maxHeldBytes)
+			}
+		}
+		return nil
+	})
+	before, after, sent := 0, 0, false
+	for _, l := range lines(out.String()) {
+		switch {
+		case strings.Contains(l, `"event":"sent"`):
+			sent = true
+		case !strings.Contains(l, `"event":"message"`):
+		case sent:
+			after++
+		default:
+			before++
+		}
+	}
+	if before+after != 40 || after == 0 || after > maxHeldBytes>>20 {
+		t.Errorf("%d messages printed before \"sent\" and %d after, want 40 in all, at most %d after", before, after, maxHeldBytes>>20)
 	}
 }

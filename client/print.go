@@ -34,13 +34,20 @@ type printer struct {
 	released bool
 
 	// With -json, messages that arrive while a Send is in progress wait
-	// here, at most maxHeldMessages, until its "sent" event: see send.
-	sending  bool
-	heldMsgs []*event
+	// here, at most maxHeldMessages and maxHeldBytes, until its "sent"
+	// event: see send.
+	sending   bool
+	heldMsgs  []*event
+	heldBytes int
 }
 
-// maxHeldMessages bounds the messages held while a Send is in progress.
-const maxHeldMessages = 1024
+// maxHeldMessages and maxHeldBytes (of the messages' own bytes) bound what
+// is held while a Send is in progress: the client's ReceiveQueueBytes
+// default, so that holding adds at most what the client's own queue holds.
+const (
+	maxHeldMessages = 1024
+	maxHeldBytes    = 16 << 20
+)
 
 func newPrinter(start time.Time, stdout, stderr io.Writer, cfg *config) *printer {
 	return &printer{start: start, stdout: stdout, stderr: stderr, json: cfg.json, quiet: cfg.quiet, binaryRaw: cfg.binaryRaw, url: cfg.url}
@@ -221,8 +228,9 @@ func (p *printer) message(typ dualws.MessageType, data []byte) {
 			s := base64.StdEncoding.EncodeToString(data)
 			e.Base64 = &s
 		}
-		if p.sending && len(p.heldMsgs) < maxHeldMessages {
+		if p.sending && len(p.heldMsgs) < maxHeldMessages && p.heldBytes+n <= maxHeldBytes {
 			p.heldMsgs = append(p.heldMsgs, e)
+			p.heldBytes += n
 			return
 		}
 		p.flushMessages()
@@ -253,8 +261,8 @@ func (p *printer) message(typ dualws.MessageType, data []byte) {
 // arrive before do starts, comes after its "sent". They are held by the
 // printer, not in the client: the receive loop goes on receiving, so a
 // peer that reads only once its own writes get through does not stall a
-// long Send. Past maxHeldMessages they are printed as they come, before
-// the "sent".
+// long Send. Past maxHeldMessages or maxHeldBytes they are printed as they
+// come, before the "sent".
 func (p *printer) send(typ dualws.MessageType, n int, do func() error) error {
 	if !p.json {
 		return do()
@@ -279,7 +287,7 @@ func (p *printer) flushMessages() {
 	for _, e := range p.heldMsgs {
 		p.emit(e)
 	}
-	p.heldMsgs = nil
+	p.heldMsgs, p.heldBytes = nil, 0
 }
 
 // notice is an informational line on stderr, left out with -q and -json.
