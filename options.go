@@ -106,8 +106,9 @@ type Options struct {
 	// 101. Redirects are refused, and its Timeout is ignored
 	// (HandshakeTimeout bounds the handshake). Send's look at the socket
 	// for a close that has reached the machine (see Send) needs the
-	// socket: with another RoundTripper, or a DialContext whose
-	// connections do not expose it (syscall.Conn), Send sees such a close
+	// socket: a DialContext's connection that exposes it (syscall.Conn),
+	// or a DialTLSContext's whose NetConn does (as *tls.Conn's). With
+	// another RoundTripper, or other connections, Send sees such a close
 	// only once the reader has run, which a busy machine may delay by
 	// milliseconds. In the browser it must be nil: Dial returns a
 	// *UsageError otherwise.

@@ -34,7 +34,11 @@ type countingConn struct {
 	readAtEntry atomic.Int64
 	inRead      atomic.Bool
 	waiting     atomic.Bool
-	entered     chan struct{}
+	// layered: the conn reads raw's socket through a layer of its own (a
+	// *tls.Conn from an HTTPClient's DialTLSContext), so read counts that
+	// layer's bytes, not the socket's (see caughtUp).
+	layered bool
+	entered chan struct{}
 
 	// For a look (takenLately, lookQuiet): read as it was when the
 	// previous half of recentSpan began, so that read minus it is what the
@@ -55,6 +59,11 @@ func newCountingConn(c net.Conn) *countingConn {
 	cc := &countingConn{Conn: c}
 	if sc, ok := c.(syscall.Conn); ok {
 		cc.raw, _ = sc.SyscallConn()
+	} else if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+		if sc, ok := nc.NetConn().(syscall.Conn); ok {
+			cc.raw, _ = sc.SyscallConn()
+			cc.layered = true
+		}
 	}
 	return cc
 }
@@ -247,10 +256,15 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 
 // caughtUp reports whether the reader waits in a Read of sock that it
 // entered after sock had given target bytes; without a counted socket,
-// whether it is in a Read at all.
+// whether it is in a Read at all. For a layered sock, whose count is not
+// the socket's, whether it waits in a Read while nothing waits in the
+// socket: the layer takes what the socket has before it waits for more.
 func (t *trackedConn) caughtUp(sock *countingConn, target int64) bool {
 	if sock == nil {
 		return t.inRead.Load()
+	}
+	if sock.layered {
+		return sock.inRead.Load() && socketPending(sock.raw) == 0
 	}
 	return sock.inRead.Load() && sock.readAtEntry.Load() >= target
 }
