@@ -822,19 +822,27 @@ func TestTrackedConnAwaitsThePeersEnd(t *testing.T) {
 	}
 }
 
+// tlsPair returns a connected TCP pair on loopback and the TLS connections
+// over it, handshaken.
+func tlsPair(t *testing.T) (client, server net.Conn, tlsClient, tlsServer *tls.Conn) {
+	t.Helper()
+	ca := newTestCA(t)
+	client, server = tcpPair(t)
+	tlsServer = tls.Server(server, &tls.Config{Certificates: []tls.Certificate{ca.Server}})
+	tlsClient = tls.Client(client, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1"})
+	handshake := make(chan error, 1)
+	go func() { handshake <- tlsServer.Handshake() }()
+	require.NoError(t, tlsClient.Handshake())
+	require.NoError(t, <-handshake)
+	return client, server, tlsClient, tlsServer
+}
+
 // Under TLS (an HTTPClient whose Transport dials TLS itself records the
 // *tls.Conn), the half-close shuts the TCP socket's sending side, not the
 // TLS connection's: a *tls.Conn's CloseWrite waits for its write lock,
 // which a Send blocked on a peer that does not read holds for ever.
 func TestTrackedConnHalfClosesUnderTLS(t *testing.T) {
-	ca := newTestCA(t)
-	client, server := tcpPair(t)
-	tlsServer := tls.Server(server, &tls.Config{Certificates: []tls.Certificate{ca.Server}})
-	tlsClient := tls.Client(client, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1"})
-	handshake := make(chan error, 1)
-	go func() { handshake <- tlsServer.Handshake() }()
-	require.NoError(t, tlsClient.Handshake())
-	require.NoError(t, <-handshake)
+	client, server, tlsClient, tlsServer := tlsPair(t)
 	cc := newCountingConn(tlsClient)
 	assert.Same(t, client, transportSocket(cc), "the socket under TLS")
 	tc := trackedAfterPeerClose(t, cc, tlsServer)
@@ -973,14 +981,7 @@ func TestDialWithAnEndedContextConnectsNothing(t *testing.T) {
 // with GOMAXPROCS=1, Sends 5 ms after a close were accepted in 19 of 20
 // runs, and a flood accepted about 2,600 (a helper's attack).
 func TestLookSeesTheSocketUnderTLS(t *testing.T) {
-	ca := newTestCA(t)
-	client, server := tcpPair(t)
-	tlsServer := tls.Server(server, &tls.Config{Certificates: []tls.Certificate{ca.Server}})
-	tlsClient := tls.Client(client, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1"})
-	handshake := make(chan error, 1)
-	go func() { handshake <- tlsServer.Handshake() }()
-	require.NoError(t, tlsClient.Handshake())
-	require.NoError(t, <-handshake)
+	_, _, tlsClient, tlsServer := tlsPair(t)
 	cc := newCountingConn(tlsClient)
 	require.True(t, cc.raw != nil && cc.layered, "no socket found under the *tls.Conn")
 
