@@ -158,51 +158,40 @@ func TestWorker(t *testing.T) {
 	}
 }
 
-// TestWorkerOutputStreams is TestOutputStreams with -worker: output posted
-// from the Worker reaches the host while the test runs, in order, and
-// intact; the test's os.Stat goes through the file shim in the Worker.
-// TestInWorker runs too, to prove where.
-func TestWorkerOutputStreams(t *testing.T) {
-	seen := filepath.Join(t.TempDir(), "seen")
-	t.Setenv("DUALWS_WB_SEEN", seen)
-	var once sync.Once
-	out := &syncBuffer{onWrite: func(all string) {
-		if strings.Contains(all, "ready\n") {
-			once.Do(func() { os.WriteFile(seen, nil, 0o644) })
-		}
-	}}
-	code := runWorkerTest(t, engine.Chromium, out, "-test.run=^(TestStream|TestInWorker)$", "-test.v")
-	got := out.String()
-	if code != 0 {
-		t.Fatalf("exit %d:\n%.2000s", code, got)
-	}
-	want := "out 1\nerr 1\nready\n" + strings.Repeat("x", 1<<20) + "\nerr end\n"
-	if !strings.Contains(got, want) {
-		t.Fatalf("output does not hold the test's lines in order:\n%.2000s", got)
-	}
-}
-
 // TestOutputStreams checks that output reaches the host while the test
 // runs (the test waits for a file that is created only once its "ready"
 // line has arrived), in order across stdout and stderr, and that 1 MiB of
-// output arrives intact.
+// output arrives intact; the test's os.Stat goes through the file shim.
+// With -worker, the output is posted from the Worker, and TestInWorker
+// runs too, to prove where.
 func TestOutputStreams(t *testing.T) {
-	seen := filepath.Join(t.TempDir(), "seen")
-	t.Setenv("DUALWS_WB_SEEN", seen)
-	var once sync.Once
-	out := &syncBuffer{onWrite: func(all string) {
-		if strings.Contains(all, "ready\n") {
-			once.Do(func() { os.WriteFile(seen, nil, 0o644) })
-		}
-	}}
-	code := runTest(t, engine.Chromium, out, "-test.run=^TestStream$", "-test.v")
-	got := out.String()
-	if code != 0 {
-		t.Fatalf("exit %d:\n%.2000s", code, got)
-	}
-	want := "out 1\nerr 1\nready\n" + strings.Repeat("x", 1<<20) + "\nerr end\n"
-	if !strings.Contains(got, want) {
-		t.Fatalf("output does not hold the test's lines in order:\n%.2000s", got)
+	for _, mode := range []struct {
+		name  string
+		run   func(*testing.T, engine.Name, *syncBuffer, ...string) int
+		tests string
+	}{
+		{"page", runTest, "^TestStream$"},
+		{"worker", runWorkerTest, "^(TestStream|TestInWorker)$"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			seen := filepath.Join(t.TempDir(), "seen")
+			t.Setenv("DUALWS_WB_SEEN", seen)
+			var once sync.Once
+			out := &syncBuffer{onWrite: func(all string) {
+				if strings.Contains(all, "ready\n") {
+					once.Do(func() { os.WriteFile(seen, nil, 0o644) })
+				}
+			}}
+			code := mode.run(t, engine.Chromium, out, "-test.run="+mode.tests, "-test.v")
+			got := out.String()
+			if code != 0 {
+				t.Fatalf("exit %d:\n%.2000s", code, got)
+			}
+			want := "out 1\nerr 1\nready\n" + strings.Repeat("x", 1<<20) + "\nerr end\n"
+			if !strings.Contains(got, want) {
+				t.Fatalf("output does not hold the test's lines in order:\n%.2000s", got)
+			}
+		})
 	}
 }
 
