@@ -91,37 +91,11 @@ func runWorkerTest(t *testing.T, browser engine.Name, out *syncBuffer, testArgs 
 }
 
 // TestExitStatus checks that the test's exit status and output come back
-// from every engine.
+// from every engine, from the page and with -worker from a dedicated
+// Worker (TestInWorker fails anywhere else, TestInPage fails there).
+// Firefox and WebKit run the Worker case that proves it starts and
+// reports there.
 func TestExitStatus(t *testing.T) {
-	cases := []struct {
-		browser engine.Name
-		run     string
-		code    int
-		output  string
-	}{
-		{engine.Chromium, "TestPass", 0, "PASS"},
-		{engine.Chromium, "TestExit3", 3, ""},
-		{engine.Chromium, "TestPanic", 2, "panic: boom"},
-		{engine.Chromium, "TestFail", 1, "failing on purpose"},
-		{engine.Firefox, "TestFail", 1, "failing on purpose"},
-		{engine.WebKit, "TestFail", 1, "failing on purpose"},
-	}
-	for _, c := range cases {
-		t.Run(string(c.browser)+"/"+c.run, func(t *testing.T) {
-			var out syncBuffer
-			code := runTest(t, c.browser, &out, "-test.run=^"+c.run+"$")
-			if code != c.code || !strings.Contains(out.String(), c.output) {
-				t.Fatalf("exit %d, want %d, with %q in the output:\n%s", code, c.code, c.output, out.String())
-			}
-		})
-	}
-}
-
-// TestWorker checks -worker: the test binary runs in a dedicated Worker
-// (TestInWorker fails anywhere else, TestInPage fails there), and its exit
-// status and output come back as from the page. Firefox and WebKit run
-// the one case that proves the Worker starts and reports there.
-func TestWorker(t *testing.T) {
 	cases := []struct {
 		browser engine.Name
 		worker  bool
@@ -129,6 +103,12 @@ func TestWorker(t *testing.T) {
 		code    int
 		output  string
 	}{
+		{engine.Chromium, false, "TestPass", 0, "PASS"},
+		{engine.Chromium, false, "TestExit3", 3, ""},
+		{engine.Chromium, false, "TestPanic", 2, "panic: boom"},
+		{engine.Chromium, false, "TestFail", 1, "failing on purpose"},
+		{engine.Firefox, false, "TestFail", 1, "failing on purpose"},
+		{engine.WebKit, false, "TestFail", 1, "failing on purpose"},
 		{engine.Chromium, true, "TestInWorker", 0, "where: no document true, WorkerGlobalScope true, dedicated true\nPASS"},
 		{engine.Chromium, true, "TestInPage", 1, "not in a page"},
 		{engine.Chromium, false, "TestInWorker", 1, "not in a dedicated Worker"},
@@ -140,16 +120,12 @@ func TestWorker(t *testing.T) {
 		{engine.WebKit, true, "TestInWorker", 0, "dedicated true\nPASS"},
 	}
 	for _, c := range cases {
-		mode := "page"
+		mode, runner := "page", runTest
 		if c.worker {
-			mode = "worker"
+			mode, runner = "worker", runWorkerTest
 		}
 		t.Run(string(c.browser)+"/"+mode+"/"+c.run, func(t *testing.T) {
 			var out syncBuffer
-			runner := runTest
-			if c.worker {
-				runner = runWorkerTest
-			}
 			code := runner(t, c.browser, &out, "-test.run=^"+c.run+"$")
 			if code != c.code || !strings.Contains(out.String(), c.output) {
 				t.Fatalf("exit %d, want %d, with %q in the output:\n%s", code, c.code, c.output, out.String())
