@@ -36,7 +36,10 @@
 // The runner stops with an error if the page has not started the test
 // within -load-timeout, or if the test has not exited 30s after the
 // -test.timeout that go test passes (the test itself panics at that
-// timeout). The browser's process tree and profile directory are removed in
+// timeout). A browser that exits before the page has started the test
+// (Chromium now and then segfaults while starting up) is launched again,
+// at most twice, with a line on stderr; once the test has started, the
+// browser's exit is the test's failure. The browser's process tree and profile directory are removed in
 // every case, and on SIGINT, SIGTERM and SIGHUP.
 //
 // With -worker the test runs in a dedicated Web Worker instead of the page
@@ -145,6 +148,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return code
 }
+
+// maxRelaunches bounds how many times a browser that exits before the test
+// starts is launched again.
+const maxRelaunches = 2
 
 type runner struct {
 	engine      engine.Name
@@ -271,14 +278,17 @@ func (r *runner) run() (int, error) {
 		logw = io.MultiWriter(blog, lockedWriter{&r.outMu, r.stderr})
 	}
 	browserExited := make(chan error, 1)
-	stop, err := engine.Launch(context.Background(), r.engine, url, &engine.Options{
-		Log:    logw,
-		OnExit: func(err error) { browserExited <- err },
-	})
+	launch := func() (stop func(), err error) {
+		return engine.Launch(context.Background(), r.engine, url, &engine.Options{
+			Log:    logw,
+			OnExit: func(err error) { browserExited <- err },
+		})
+	}
+	stop, err := launch()
 	if err != nil {
 		return 1, err
 	}
-	defer stop()
+	defer func() { stop() }()
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, stopSignals...)
@@ -291,6 +301,7 @@ func (r *runner) run() (int, error) {
 	load := time.NewTimer(r.loadTimeout)
 	defer load.Stop()
 	started := r.started
+	relaunches := 0
 	for {
 		select {
 		case code := <-r.exited:
@@ -302,6 +313,20 @@ func (r *runner) run() (int, error) {
 		case <-load.C:
 			return 1, fmt.Errorf("%s did not start the test within %v; its log ends:\n%s", r.engine, r.loadTimeout, blog)
 		case err := <-browserExited:
+			if started != nil && relaunches < maxRelaunches {
+				// The browser died before the test began (Chromium
+				// sometimes segfaults while starting up): nothing of the
+				// test has run, so a fresh browser runs it.
+				relaunches++
+				fmt.Fprintf(r.stderr, "wasmbrowser: %s exited before it started the test (%v); launching it again (%d of %d)\n", r.engine, err, relaunches, maxRelaunches)
+				stop()
+				if stop, err = launch(); err != nil {
+					stop = func() {}
+					return 1, err
+				}
+				load.Reset(r.loadTimeout)
+				continue
+			}
 			return 1, fmt.Errorf("%s exited before the test did (%v); its log ends:\n%s", r.engine, err, blog)
 		case <-deadline:
 			return 1, fmt.Errorf("the test did not exit within its -test.timeout and 30s more")

@@ -234,3 +234,42 @@ func TestOversizedEnvironmentIsRefusedByName(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBrowserCrashBeforeTheTest launches, as Chromium, a script that dies
+// of SIGSEGV the first crashes times and then runs Chromium: a browser
+// that dies before the test starts is launched again, at most
+// maxRelaunches times, and the test's own exit status is kept.
+func TestBrowserCrashBeforeTheTest(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		chromium = "/usr/bin/chromium"
+	}
+	for _, c := range []struct {
+		crashes int
+		code    int
+		output  string
+	}{
+		{1, 0, "launching it again (1 of 2)"},
+		{maxRelaunches, 1, "failing on purpose"},
+		{maxRelaunches + 1, 1, "exited before the test did"},
+	} {
+		t.Run(fmt.Sprint(c.crashes), func(t *testing.T) {
+			dir := t.TempDir()
+			script := filepath.Join(dir, "chromium")
+			body := fmt.Sprintf("#!/bin/sh\nn=$(cat %[1]s/count 2>/dev/null || echo 0)\necho $((n+1)) > %[1]s/count\nif [ \"$n\" -lt %[2]d ]; then kill -SEGV $$; fi\nexec %[3]s \"$@\"\n", dir, c.crashes, chromium)
+			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("CHROMIUM", script)
+			run := "^TestPass$"
+			if c.crashes == maxRelaunches {
+				run = "^TestFail$" // the test's own failure comes back, not the launches'
+			}
+			var out syncBuffer
+			code := runTest(t, engine.Chromium, &out, "-test.run="+run)
+			if code != c.code || !strings.Contains(out.String(), c.output) {
+				t.Fatalf("exit %d, want %d, with %q in the output:\n%s", code, c.code, c.output, out.String())
+			}
+		})
+	}
+}
