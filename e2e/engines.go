@@ -31,6 +31,9 @@ type Browser struct {
 	// RunTimeout bounds one Run: from handing the page the scenario to its
 	// trace. Launch sets BrowserTimeout.
 	RunTimeout time.Duration
+	// Relaunches counts the browsers that exited before the page's first
+	// report, each replaced by a fresh one.
+	Relaunches int
 
 	env     *Env
 	page    *postback.Page[scenarios.RemoteReport, scenarios.RemoteReply]
@@ -46,10 +49,29 @@ type Browser struct {
 	runTime    time.Duration // their total time
 }
 
+// maxRelaunches bounds how many times Launch launches a browser again that
+// exited before the harness page's first report.
+const maxRelaunches = 2
+
 // Launch starts engine n on the harness page in remote mode and waits for
-// the page's first report (LoadTimeout). Close it when done; Env.Close
-// closes every Browser it launched.
+// the page's first report (LoadTimeout). A browser that exits before that
+// report (Chromium now and then segfaults while starting up) is launched
+// again, at most maxRelaunches times, and Relaunches counts it. Close it
+// when done; Env.Close closes every Browser it launched.
 func (e *Env) Launch(ctx context.Context, n engine.Name) (*Browser, error) {
+	for relaunches := 0; ; relaunches++ {
+		b, err := e.launch(ctx, n)
+		var exit *postback.ExitError
+		if err == nil || !errors.As(err, &exit) || relaunches == maxRelaunches {
+			if b != nil {
+				b.Relaunches = relaunches
+			}
+			return b, err
+		}
+	}
+}
+
+func (e *Env) launch(ctx context.Context, n engine.Name) (*Browser, error) {
 	b := &Browser{
 		Engine:     n,
 		RunTimeout: BrowserTimeout,

@@ -11,6 +11,8 @@ import (
 
 	"github.com/dualws/dualws/internal/browser"
 	"github.com/dualws/dualws/internal/engine"
+	"github.com/dualws/dualws/internal/postback"
+	"github.com/dualws/dualws/internal/testrun"
 	"github.com/dualws/dualws/scenarios"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -238,4 +240,33 @@ func TestBrowserReportsAHungPage(t *testing.T) {
 	assert.Error(t, b.Err(), "the Browser is broken after a failed run")
 	_, err = b.Run(ctx, "echo")
 	assert.Error(t, err)
+}
+
+// TestLaunchAfterAStartupCrash launches, as Chromium, a script that dies
+// of SIGSEGV the first crashes times and then runs Chromium: Launch
+// replaces a browser that died before the page's first report, at most
+// maxRelaunches times, and says so.
+func TestLaunchAfterAStartupCrash(t *testing.T) {
+	for _, crashes := range []int{1, maxRelaunches + 1} {
+		t.Run(fmt.Sprint(crashes), func(t *testing.T) {
+			script, err := testrun.CrashingChromium(t.TempDir(), crashes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("CHROMIUM", script)
+			b, err := env.Launch(t.Context(), engine.Chromium)
+			if crashes > maxRelaunches {
+				require.Error(t, err)
+				var exit *postback.ExitError
+				assert.ErrorAs(t, err, &exit)
+				return
+			}
+			require.NoError(t, err)
+			defer b.Close()
+			assert.Equal(t, crashes, b.Relaunches)
+			tr, err := b.Run(t.Context(), "echo")
+			require.NoError(t, err)
+			assert.Equal(t, "echo", tr.Scenario)
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dualws/dualws/internal/engine"
+	"github.com/dualws/dualws/internal/testrun"
 )
 
 // testBin is testdata/wasmtest compiled for js/wasm; runnerBin is this
@@ -240,10 +241,6 @@ func TestOversizedEnvironmentIsRefusedByName(t *testing.T) {
 // that dies before the test starts is launched again, at most
 // maxRelaunches times, and the test's own exit status is kept.
 func TestBrowserCrashBeforeTheTest(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		chromium = "/usr/bin/chromium"
-	}
 	for _, c := range []struct {
 		crashes int
 		code    int
@@ -254,10 +251,8 @@ func TestBrowserCrashBeforeTheTest(t *testing.T) {
 		{maxRelaunches + 1, 1, "exited before the test did"},
 	} {
 		t.Run(fmt.Sprint(c.crashes), func(t *testing.T) {
-			dir := t.TempDir()
-			script := filepath.Join(dir, "chromium")
-			body := fmt.Sprintf("#!/bin/sh\nn=$(cat %[1]s/count 2>/dev/null || echo 0)\necho $((n+1)) > %[1]s/count\nif [ \"$n\" -lt %[2]d ]; then kill -SEGV $$; fi\nexec %[3]s \"$@\"\n", dir, c.crashes, chromium)
-			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			script, err := testrun.CrashingChromium(t.TempDir(), c.crashes)
+			if err != nil {
 				t.Fatal(err)
 			}
 			t.Setenv("CHROMIUM", script)

@@ -93,6 +93,9 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "demo: %s: launching...\n", n)
 		b, err := env.Launch(ctx, n)
 		if err == nil {
+			if b.Relaunches > 0 {
+				fmt.Fprintf(os.Stderr, "demo: %s: died while starting up; launched again %d time(s)\n", n, b.Relaunches)
+			}
 			fmt.Fprintf(os.Stderr, "demo: %s: running %d scenarios...\n", n, len(names)**repeat)
 			v := engine.Version(n)
 			if v == "" {

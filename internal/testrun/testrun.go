@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -46,4 +47,18 @@ func GoBuild(out, pkg string, env ...string) error {
 		return fmt.Errorf("%v go build %s: %w\n%s", env, pkg, err, b)
 	}
 	return nil
+}
+
+// CrashingChromium writes, in dir, a script to launch as Chromium (through
+// $CHROMIUM) that dies of SIGSEGV on its first crashes launches and runs
+// Chromium after: a browser that dies while starting up, as Chromium now
+// and then does.
+func CrashingChromium(dir string, crashes int) (string, error) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		chromium = "/usr/bin/chromium"
+	}
+	script := filepath.Join(dir, "chromium")
+	body := fmt.Sprintf("#!/bin/sh\nn=$(cat %[1]s/count 2>/dev/null || echo 0)\necho $((n+1)) > %[1]s/count\nif [ \"$n\" -lt %[2]d ]; then kill -SEGV $$; fi\nexec %[3]s \"$@\"\n", dir, crashes, chromium)
+	return script, os.WriteFile(script, []byte(body), 0o755)
 }
