@@ -535,6 +535,10 @@ func (d *nativeConn) closeHandshake(code StatusCode, reason string, done chan st
 	d.finishSend()
 	err := d.ws.Close(websocket.StatusCode(code), reason)
 	switch {
+	case err == nil && !d.raw.hasFailed(closeFrameRead):
+		// coder/websocket also returns nil when the socket was closed
+		// under it (the application's own transport, say): no answer
+		// came, and the reader's teardown decides a drop.
 	case err == nil:
 		d.closeSeen.Store(true)
 		d.c.peerClosed(code, reason) // the peer echoed our code

@@ -1858,3 +1858,47 @@ func TestLongWaits(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestLocalSocketCloseDuringTheHandshakeIsNotClean: the application's own
+// transport closes the socket while Close waits for a peer that never
+// answers. coder/websocket's Close then returns nil, as for an answered
+// close; no close frame came, so the close is not clean: 1006, not the
+// client's own code as if echoed.
+func TestLocalSocketCloseDuringTheHandshakeIsNotClean(t *testing.T) {
+	gotClose := make(chan struct{})
+	url := rawServe(t, func(rw *bufio.ReadWriter) {
+		for {
+			p := readFramePayload(rw)
+			if p == nil {
+				return
+			}
+			if len(p) >= 2 && binary.BigEndian.Uint16(p) == 4001 {
+				close(gotClose) // and never answer
+				io.Copy(io.Discard, rw)
+				return
+			}
+		}
+	})
+	var sock atomic.Pointer[net.Conn]
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			sock.Store(&c)
+		}
+		return c, err
+	}}}
+	c, _ := dial(t, url, &Options{HTTPClient: hc, CloseTimeout: 10 * time.Second})
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(4001, "bye") }()
+	<-gotClose
+	(*sock.Load()).Close()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return after its socket closed")
+	}
+	st, ok := c.CloseStatus()
+	require.True(t, ok)
+	assert.Equal(t, StatusAbnormalClosure, st.Code, "a close no peer answered reported as echoed: %+v", st)
+	assert.False(t, st.WasClean, "%+v", st)
+}
