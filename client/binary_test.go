@@ -177,3 +177,36 @@ func TestBinarySecondInterruptDrops(t *testing.T) {
 		t.Errorf("last stderr line %q, want CLOSED with 1006 at once (not after the close timeout)\n%s", last, errOut)
 	}
 }
+
+// After a clean close handshake the client waits up to 2 s for the
+// server's end of TCP, which /ws/noclose?answer=1 never sends: a second
+// interrupt must end that wait at once. A close whose handshake had ended
+// stays clean, with exit status 0; one the interrupt caught before the
+// answer arrived is a drop (1006, 4).
+func TestBinarySecondInterruptEndsTheWaitForTCP(t *testing.T) {
+	t.Parallel()
+	sc := newScenario(t)
+	p := startBinary(t, "-close-timeout", "1h", sc.ws+"/ws/noclose?answer=1")
+	p.stderr.waitFor(t, "stderr", "OPEN")
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	p.stderr.waitFor(t, "stderr", "CLOSING")
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code := p.exitCode(t)
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("the second interrupt took %v to end the wait for the server's end of TCP (2 s)", waited)
+	}
+	errOut := p.stderr.String()
+	requireLine(t, "stderr", errOut, "second interrupt: dropping the connection")
+	l := lines(errOut)
+	last := l[len(l)-1]
+	clean := strings.Contains(last, `CLOSED   code=1000 reason="" clean=true`)
+	dropped := strings.Contains(last, `CLOSED   code=1006 reason="" clean=false`)
+	if !(clean && code == exitClean || dropped && code == exitDropped) {
+		t.Errorf("exit %d, last stderr line %q: want a clean CLOSED 1000 and exit %d, or 1006 and %d\n%s", code, last, exitClean, exitDropped, errOut)
+	}
+}

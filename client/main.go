@@ -24,7 +24,9 @@
 // End of input closes the connection with 1000 once every line is sent
 // (after -linger, if set, so that replies can arrive). Ctrl-C closes with
 // 1000; a second Ctrl-C drops the connection at once, and its final CLOSED
-// line (1006) is still printed.
+// line (1006) is still printed; if the close handshake had already ended,
+// only the wait for the server's end of TCP is cut short, and the close
+// stays clean.
 //
 // With -reconnect the client connects again after a failed dial or a
 // dropped connection, as dualws.Redial decides (-backoff-initial,

@@ -262,10 +262,8 @@ func runSignals(args []string, stdin io.Reader, stdout, stderr io.Writer, sigs <
 		out.error("dial", err)
 		return out.exit(exitDial)
 	}
-	if sess.run(c) == endDropped {
-		return out.exit(exitDropped)
-	}
-	st, _ := c.CloseStatus()
+	sess.run(c)
+	st, _ := c.CloseStatus() // after a second interrupt too: a close both sides had finished stays clean
 	return out.exit(exitStatus(st))
 }
 
@@ -310,16 +308,14 @@ func (s *lastSocket) dial(ctx context.Context, network, addr string) (net.Conn, 
 	return c, err
 }
 
-// drop makes every read and write of the last connection dialed fail at
-// once, as a dead network would (a deadline in the past): the client then
-// reports it dropped, 1006. Closing the socket would not do: coder/websocket
-// takes a socket closed under its close handshake for a finished one, and
-// the client would report a clean close.
+// drop closes the last connection dialed: the client then reports it
+// dropped, 1006, unless both close frames had already crossed (the close
+// was clean; the client only stops waiting for the server's end of TCP).
 func (s *lastSocket) drop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != nil {
-		s.conn.SetDeadline(time.Now())
+		s.conn.Close()
 	}
 }
 
@@ -332,8 +328,9 @@ const (
 
 // run serves c until it is CLOSED and everything it received is printed.
 // A second interrupt drops c's socket (lastSocket.drop): the client then
-// reports CLOSED (1006) at once, without waiting for the close handshake,
-// and run returns once that is printed.
+// reports CLOSED at once (1006, unless the close handshake had ended),
+// without waiting for the handshake or the server's end of TCP, and run
+// returns once that is printed.
 func (s *connSession) run(c *dualws.Client) int {
 	out := s.out
 	if p := c.Subprotocol(); p != "" {
@@ -453,11 +450,11 @@ func (s *connSession) reconnect(ctx context.Context, cfg *config, opts *dualws.O
 			continue
 		}
 		end := s.run(c)
-		if end == endDropped {
-			return s.exit(exitDropped)
-		}
 		st, _ := c.CloseStatus()
 		status = exitStatus(st)
+		if end == endDropped {
+			return s.exit(status)
+		}
 		if end == endInput || s.drained() { // nothing to reconnect for
 			break
 		}

@@ -21,8 +21,10 @@
 //	                          send n text messages BurstMessage(1..n, size), then close at once
 //	/ws/drop [after=0]        echo after messages, then close TCP without a close frame
 //	/ws/dropfragment          send a text frame with FIN=0 ("first fragment"), then close TCP
-//	/ws/noclose               read and discard frames; never answer a close frame or a
-//	                          ping, never close TCP (until the client leaves or 30 s)
+//	/ws/noclose [answer=0]    read and discard frames; never answer a close frame or a
+//	                          ping, never close TCP (until the client leaves or 30 s);
+//	                          answer=1: answer the client's close frame, then hold the
+//	                          connection unread, TCP open, whatever the client does
 //	/ws/reject [status=403]   refuse the handshake with that HTTP status
 //	/ws/stall                 never answer the HTTP request (until the client leaves or 30 s)
 //	/ws/big [size=1048576 type=binary|text]

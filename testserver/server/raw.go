@@ -86,16 +86,39 @@ func (s *Server) wsDropFragment(w http.ResponseWriter, r *http.Request, id strin
 
 // wsNoClose: read and discard frames, never answering (not even a close
 // frame or a ping), until the client disconnects, the server closes or
-// stallLimit passes.
+// stallLimit passes. With answer=1 it answers the client's close frame
+// with its code, then holds the connection without reading (the client's
+// end of TCP goes unnoticed) until the server closes or stallLimit passes.
 func (s *Server) wsNoClose(w http.ResponseWriter, r *http.Request, id string) {
+	p := params{r: r}
+	answer := p.int("answer", 0, 0, 1) == 1
+	if p.err != nil {
+		badRequest(w, r, p.err)
+		return
+	}
 	rc, err := s.rawAccept(w, r, id)
 	if err != nil {
 		return
 	}
 	defer rc.Close()
 	for {
-		_, err = s.readUntilClose(rc, id, false)
+		var close []byte
+		close, err = s.readUntilClose(rc, id, false)
 		if err != nil {
+			break
+		}
+		if answer {
+			code, _, _ := parseClosePayload(close)
+			if err = writeFrame(rc, true, wsframe.OpClose, wsframe.ClosePayload(code, "")); err == nil {
+				// Reading on would see the client's end of TCP and
+				// end the connection: hold it instead.
+				t := time.NewTimer(stallLimit)
+				select {
+				case <-s.ctx.Done():
+				case <-t.C:
+				}
+				t.Stop()
+			}
 			break
 		}
 	}

@@ -489,6 +489,22 @@ func TestNoClose(t *testing.T) {
 	assert.Equal(t, 3, e.srv.Observed("noclose").Messages)
 }
 
+// With answer=1 the client's close frame is answered, and TCP stays open.
+func TestNoCloseAnswerWire(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, server.Options{})
+	conn, br := e.rawDial(t, "/ws/noclose?id=answer&answer=1")
+	writeRawFrame(t, conn, 0x88, []byte{0x0f, 0xa3, 'h', 'i'}) // 4003 "hi"
+	b0, p := readRawFrame(t, br)
+	assert.Equal(t, byte(0x88), b0)
+	assert.Equal(t, []byte{0x0f, 0xa3}, p, "the client's code comes back")
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+	_, err := br.ReadByte()
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "TCP must stay open after the answer")
+	code, _ := e.get(t, "/ws/noclose?answer=2")
+	assert.Equal(t, http.StatusBadRequest, code)
+}
+
 func TestReject(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, server.Options{})
