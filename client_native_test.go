@@ -1902,3 +1902,41 @@ func TestLocalSocketCloseDuringTheHandshakeIsNotClean(t *testing.T) {
 	assert.Equal(t, StatusAbnormalClosure, st.Code, "a close no peer answered reported as echoed: %+v", st)
 	assert.False(t, st.WasClean, "%+v", st)
 }
+
+// TestSendSeesACloseBehindAFullQueue: the peer sends more messages than
+// ReceiveQueue, then its close, to a client that sends without receiving.
+// The reader pauses at ReceiveQueue messages, so the close stayed unread,
+// and Sends were accepted for as long as the peer kept TCP open (20 s
+// with python's websockets), where a browser, which reads on, refused
+// them. A Send's look now lifts the count bound, as Redial's handing back
+// does, and the Send is refused with the peer's code; every message stays
+// readable.
+func TestSendSeesACloseBehindAFullQueue(t *testing.T) {
+	const n = 3 * DefaultReceiveQueue
+	written := make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		for range n {
+			rw.Write([]byte{0x81, 1, 'm'})
+		}
+		rw.Write([]byte{0x88, 2, 0x0f, 0xa0}) // 4000
+		rw.Flush()
+		close(written)
+		io.Copy(io.Discard, rw) // TCP stays open
+	})
+	c, _ := dial(t, url, nil)
+	<-written
+	time.Sleep(3 * time.Millisecond) // the promise's margin
+	err := c.SendText(context.Background(), "after")
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, StatusCode(4000), ce.Status.Code)
+	for i := range n {
+		_, b, err := c.Receive(context.Background())
+		require.NoError(t, err, "message %d", i)
+		require.Equal(t, "m", string(b))
+	}
+	_, _, err = c.Receive(context.Background())
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, StatusCode(4000), ce.Status.Code)
+}

@@ -281,7 +281,7 @@ type machine struct {
 	closeRecv bool // the peer's close frame arrived
 	paused    bool
 	sendGone  bool // a Send failed on the transport: reading no longer pauses (sendFailed)
-	handedOff bool // no Receive may come for a while: reading pauses only at receiveQueueBytes (handedBack)
+	handedOff bool // no Receive may come for a while: reading pauses only at receiveQueueBytes (handedBack, sendOnFullQueue)
 
 	// heartbeat: beatSent is true while waiting for an answer to a
 	// heartbeat; heard records that something arrived since the timer was
@@ -528,6 +528,13 @@ func (m *machine) handedBack() {
 		m.out.resume = true
 	}
 }
+
+// sendOnFullQueue: a native Send's look found reading paused. The
+// application sends without receiving, and a close behind the full queue
+// would stay unread, the Send accepted after it, where a browser reads on
+// and refuses it. As after handedBack, reading pauses only at
+// receiveQueueBytes from then on.
+func (m *machine) sendOnFullQueue() { m.handedBack() }
 
 // statusOverdue: a Send failed and no status came within CloseTimeout: the
 // connection is taken as dropped.

@@ -141,8 +141,10 @@ type look struct {
 
 // awaitReader waits until the reader has read every byte that was in the
 // socket when it was called and has entered a Read of the socket after
-// them, waiting for more, the status is decided, reading is paused, or
-// limit (readerCatchUpMax) has passed. A Read that has taken the bytes but not
+// them, waiting for more, the status is decided, reading is paused at
+// ReceiveQueueBytes, or limit (readerCatchUpMax) has passed. A pause on
+// the queue's count is lifted (pausedForGood): the application sends
+// without receiving, and a close behind the full queue would stay unread. A Read that has taken the bytes but not
 // returned them does not count: the reader has yet to act on them (a close
 // frame among them decides the status only after coder/websocket has
 // answered it). A tls.Conn that reads the socket again for the rest of a
@@ -162,6 +164,16 @@ type look struct {
 // there while the rest, and the close, waited in the peer's kernel. Such a
 // look may wait backlogLimit (backlogLookLimit) in all; cut reports that
 // a limit ended the look.
+// pausedForGood reports whether reading is paused at ReceiveQueueBytes,
+// after lifting a pause on the queue's count (sendOnFullQueue).
+func (d *nativeConn) pausedForGood() bool {
+	if !d.c.readingPaused() {
+		return false
+	}
+	d.c.sendOnFullQueue()
+	return d.c.readingPaused()
+}
+
 func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 	quiet, limit, backlogLimit, lately := l.quiet, l.limit, l.backlogLimit, l.lately
 	sock, _ := d.raw.socket.(*countingConn)
@@ -208,7 +220,7 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 		return backlog
 	}
 	for {
-		for !caughtUp() && !d.c.decided.Load() && !d.c.readingPaused() {
+		for !caughtUp() && !d.c.decided.Load() && !d.pausedForGood() {
 			select {
 			case <-entered:
 			case <-statusCh:
@@ -220,7 +232,7 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 				}
 			}
 		}
-		if d.c.decided.Load() || d.c.readingPaused() || sock == nil {
+		if d.c.decided.Load() || d.pausedForGood() || sock == nil {
 			return backlog, false
 		}
 		if !seenBacklog(false) {

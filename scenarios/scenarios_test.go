@@ -56,7 +56,7 @@ func TestNativeRun(t *testing.T) {
 		assert.Contains(t, tr.Counts, AcceptedAfterClose, name)
 		assert.Contains(t, []string{"close 4000", "close 1006"}, tr.Facts["judged_sends_refused_with"], name)
 	}
-	assert.Equal(t, 45, seeds, "seed cells against the Go testserver")
+	assert.Equal(t, 54, seeds, "seed cells against the Go testserver")
 	assert.Equal(t, "v2", traces["subprotocol"].Facts["subprotocol"])
 	assert.Equal(t, 3, traces["server-ping"].Counts["server_pongs"])
 	assert.Len(t, traces["burst-close"].Received, 3)
@@ -88,7 +88,7 @@ func TestUnknownScenario(t *testing.T) {
 
 func TestNamesAreUniqueAndDescribed(t *testing.T) {
 	names := Names()
-	require.Len(t, names, 19+90+10)
+	require.Len(t, names, 19+108+10)
 	seen := map[string]bool{}
 	for _, n := range names {
 		assert.False(t, seen[n], "duplicate %s", n)

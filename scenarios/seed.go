@@ -60,8 +60,10 @@ type SeedCell struct {
 	// Server is the server's behaviour: "close1" (close 4000 after the
 	// first message), "drop1" (drop TCP after it), "closeopen" (close 4000
 	// right after the handshake), "burst3" (send 3 messages, then close
-	// 4000) or "backlog" (send BacklogMessages of BacklogSize bytes, then
-	// close 4000: more than Chromium reads ahead of the page).
+	// 4000), "backlog" (send BacklogMessages of BacklogSize bytes, then
+	// close 4000: more than Chromium reads ahead of the page) or "queue"
+	// (send QueueMessages small messages, then close 4000: more than the
+	// native client's receive queue holds).
 	Server string
 	// Compute is how long the client computes without yielding.
 	Compute time.Duration
@@ -71,7 +73,7 @@ type SeedCell struct {
 var (
 	seedPeers    = []string{"go", "nodews"}
 	seedShapes   = []string{"send", "recv", "idle"}
-	seedServers  = []string{"close1", "drop1", "closeopen", "burst3", "backlog"}
+	seedServers  = []string{"close1", "drop1", "closeopen", "burst3", "backlog", "queue"}
 	seedComputes = []time.Duration{5 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond}
 )
 
@@ -137,13 +139,22 @@ const (
 	BacklogSize     = 32 << 10
 )
 
+// QueueMessages is the queue server's burst: three times the native
+// client's receive queue (dualws.DefaultReceiveQueue), whose reader stops
+// at a full queue, with the close behind it, while the program sends
+// without receiving. A browser reads on.
+const QueueMessages = 3 * dualws.DefaultReceiveQueue
+
 // params returns /ws/seed's query parameters for the cell.
 func (c SeedCell) params() url.Values {
 	before, end := c.beforeEnd()
 	v := q("before", before, "end", end, "code", "4000", "reason", "seed")
-	if c.Server == "backlog" {
+	switch c.Server {
+	case "backlog":
 		v.Set("n", strconv.Itoa(BacklogMessages))
 		v.Set("size", strconv.Itoa(BacklogSize))
+	case "queue":
+		v.Set("n", strconv.Itoa(QueueMessages))
 	}
 	return v
 }
@@ -162,7 +173,7 @@ func (c SeedCell) beforeEnd() (before, end string) {
 		}
 	case "closeopen":
 		before = "none"
-	case "burst3", "backlog":
+	case "burst3", "backlog", "queue":
 		before = "burst"
 	}
 	return before, end
@@ -210,6 +221,11 @@ func (c SeedCell) describe() string {
 		}
 	case "backlog":
 		server = fmt.Sprintf("the server sends %d messages of %d KiB, then closes 4000", BacklogMessages, BacklogSize>>10)
+		if c.Shape == "recv" {
+			server += " (Receive gets the first: there is no echo)"
+		}
+	case "queue":
+		server = fmt.Sprintf("the server sends %d small messages, more than the native receive queue holds, then closes 4000", QueueMessages)
 		if c.Shape == "recv" {
 			server += " (Receive gets the first: there is no echo)"
 		}
