@@ -714,7 +714,6 @@ func (c *Client) messageTooBig() {
 
 func (c *Client) sendFailed()       { c.input((*machine).sendFailed) }
 func (c *Client) handedBack()       { c.input((*machine).handedBack) }
-func (c *Client) sendOnFullQueue()  { c.input((*machine).sendOnFullQueue) }
 func (c *Client) invalidText()      { c.input((*machine).invalidText) }
 func (c *Client) keepaliveTimeout() { c.input((*machine).keepaliveTimeout) }
 func (c *Client) sendInterrupted()  { c.input((*machine).sendInterrupted) }

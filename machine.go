@@ -281,7 +281,7 @@ type machine struct {
 	closeRecv bool // the peer's close frame arrived
 	paused    bool
 	sendGone  bool // a Send failed on the transport: reading no longer pauses (sendFailed)
-	handedOff bool // no Receive may come for a while: reading pauses only at receiveQueueBytes (handedBack, sendOnFullQueue)
+	handedOff bool // no Receive may come for a while: reading pauses only at receiveQueueBytes (handedBack)
 
 	// heartbeat: beatSent is true while waiting for an answer to a
 	// heartbeat; heard records that something arrived since the timer was
@@ -516,9 +516,11 @@ func (m *machine) sendFailed() {
 }
 
 // handedBack: the application handed the client back while it was open
-// (Redial's loop body returned), so no Receive may come for a while, and a
-// reader paused on a full queue would never reach the close that Redial
-// waits for. Reading no longer pauses at receiveQueue messages, only at
+// (Redial's loop body returned), or a native Send's look found reading
+// paused (the application sends without receiving), so no Receive may come
+// for a while, and a reader paused on a full queue would never reach the
+// close that Redial waits for, or that the Send must be refused with, as a
+// browser, which reads on, refuses it. Reading no longer pauses at receiveQueue messages, only at
 // receiveQueueBytes (still backpressure for a goroutine the body left
 // receiving); a reader paused by the count resumes.
 func (m *machine) handedBack() {
@@ -528,13 +530,6 @@ func (m *machine) handedBack() {
 		m.out.resume = true
 	}
 }
-
-// sendOnFullQueue: a native Send's look found reading paused. The
-// application sends without receiving, and a close behind the full queue
-// would stay unread, the Send accepted after it, where a browser reads on
-// and refuses it. As after handedBack, reading pauses only at
-// receiveQueueBytes from then on.
-func (m *machine) sendOnFullQueue() { m.handedBack() }
 
 // statusOverdue: a Send failed and no status came within CloseTimeout: the
 // connection is taken as dropped.

@@ -165,12 +165,12 @@ type look struct {
 // look may wait backlogLimit (backlogLookLimit) in all; cut reports that
 // a limit ended the look.
 // pausedForGood reports whether reading is paused at ReceiveQueueBytes,
-// after lifting a pause on the queue's count (sendOnFullQueue).
+// after lifting a pause on the queue's count (the machine's handedBack).
 func (d *nativeConn) pausedForGood() bool {
 	if !d.c.readingPaused() {
 		return false
 	}
-	d.c.sendOnFullQueue()
+	d.c.handedBack()
 	return d.c.readingPaused()
 }
 
