@@ -153,14 +153,14 @@ func TestBinaryUsageErrors(t *testing.T) {
 	}
 }
 
-// The first interrupt closes with 1000; the server of /ws/noclose never
-// answers, so the second interrupt must end the command at once, before
-// the close timeout would, and still print the final CLOSED line: 1006,
-// not clean, without the reason "close timeout" of a wait that ran out.
-func TestBinarySecondInterruptDrops(t *testing.T) {
-	t.Parallel()
+// interruptTwice runs the binary on path with -close-timeout 1h,
+// interrupts it once OPEN, then again once CLOSING, and returns its exit
+// status, its stderr's last line and how long it took to exit after the
+// second interrupt. It checks that the second interrupt was announced.
+func interruptTwice(t *testing.T, path string) (code int, last string, waited time.Duration) {
+	t.Helper()
 	sc := newScenario(t)
-	p := startBinary(t, "-close-timeout", "1h", sc.ws+"/ws/noclose")
+	p := startBinary(t, "-close-timeout", "1h", sc.ws+path)
 	p.stderr.waitFor(t, "stderr", "OPEN")
 	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -169,12 +169,24 @@ func TestBinarySecondInterruptDrops(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	p.expectExit(t, exitDropped)
+	start := time.Now()
+	code = p.exitCode(t)
+	waited = time.Since(start)
 	errOut := p.stderr.String()
 	requireLine(t, "stderr", errOut, "second interrupt: dropping the connection")
 	l := lines(errOut)
-	if last := l[len(l)-1]; !strings.Contains(last, "CLOSED") || !strings.Contains(last, `code=1006 reason="" clean=false`) {
-		t.Errorf("last stderr line %q, want CLOSED with 1006 at once (not after the close timeout)\n%s", last, errOut)
+	return code, l[len(l)-1], waited
+}
+
+// The first interrupt closes with 1000; the server of /ws/noclose never
+// answers, so the second interrupt must end the command at once, before
+// the close timeout would, and still print the final CLOSED line: 1006,
+// not clean, without the reason "close timeout" of a wait that ran out.
+func TestBinarySecondInterruptDrops(t *testing.T) {
+	t.Parallel()
+	code, last, _ := interruptTwice(t, "/ws/noclose")
+	if code != exitDropped || !strings.Contains(last, "CLOSED") || !strings.Contains(last, `code=1006 reason="" clean=false`) {
+		t.Errorf("exit %d, last stderr line %q: want %d and CLOSED with 1006 at once (not after the close timeout)", code, last, exitDropped)
 	}
 }
 
@@ -185,28 +197,13 @@ func TestBinarySecondInterruptDrops(t *testing.T) {
 // answer arrived is a drop (1006, 4).
 func TestBinarySecondInterruptEndsTheWaitForTCP(t *testing.T) {
 	t.Parallel()
-	sc := newScenario(t)
-	p := startBinary(t, "-close-timeout", "1h", sc.ws+"/ws/noclose?answer=1")
-	p.stderr.waitFor(t, "stderr", "OPEN")
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	p.stderr.waitFor(t, "stderr", "CLOSING")
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	code := p.exitCode(t)
-	if waited := time.Since(start); waited > time.Second {
+	code, last, waited := interruptTwice(t, "/ws/noclose?answer=1")
+	if waited > time.Second {
 		t.Errorf("the second interrupt took %v to end the wait for the server's end of TCP (2 s)", waited)
 	}
-	errOut := p.stderr.String()
-	requireLine(t, "stderr", errOut, "second interrupt: dropping the connection")
-	l := lines(errOut)
-	last := l[len(l)-1]
 	clean := strings.Contains(last, `CLOSED   code=1000 reason="" clean=true`)
 	dropped := strings.Contains(last, `CLOSED   code=1006 reason="" clean=false`)
 	if !(clean && code == exitClean || dropped && code == exitDropped) {
-		t.Errorf("exit %d, last stderr line %q: want a clean CLOSED 1000 and exit %d, or 1006 and %d\n%s", code, last, exitClean, exitDropped, errOut)
+		t.Errorf("exit %d, last stderr line %q: want a clean CLOSED 1000 and exit %d, or 1006 and %d", code, last, exitClean, exitDropped)
 	}
 }
