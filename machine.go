@@ -383,6 +383,14 @@ func (m *machine) message(typ MessageType, data []byte) {
 // 1,000-byte limit).
 const queuedMessageCost = 32 // unsafe.Sizeof(message{}) on 64-bit platforms, wasm included
 
+// queueKeepCap is the most slots an emptied receive queue keeps: a burst
+// that the browser, which cannot pause, queued whole (or a native reader
+// after handedBack) grew it up to ReceiveQueueBytes/32 slots, 17 MB of Go
+// heap kept for the connection's life after 500,000 empty messages (a
+// helper's soak test). 16,384 slots (512 KiB) keep the arrays of the
+// batches a browser delivers at full speed (WebKit's were 12,500).
+const queueKeepCap = 1 << 14
+
 // receive takes the next queued message for Receive.
 func (m *machine) receive() (message, bool) {
 	if m.head == len(m.queue) {
@@ -394,6 +402,9 @@ func (m *machine) receive() (message, bool) {
 	m.bytes -= len(msg.data) + queuedMessageCost
 	if m.head == len(m.queue) {
 		m.queue, m.head = m.queue[:0], 0
+		if cap(m.queue) > queueKeepCap {
+			m.queue = nil // a burst's array is not kept for the connection's life
+		}
 	}
 	if m.paused && (m.handedOff || len(m.queue)-m.head < m.cfg.receiveQueue) && m.bytes < m.cfg.receiveQueueBytes {
 		m.paused = false

@@ -526,6 +526,26 @@ func TestMachineBackpressure(t *testing.T) {
 	}
 }
 
+// An emptied queue keeps its array only up to queueKeepCap slots: a burst
+// does not hold its array for the connection's life.
+func TestMachineQueueLetsABurstsArrayGo(t *testing.T) {
+	m := newMachine(machineConfig{receiveQueue: 64, receiveQueueBytes: 1 << 30, canPause: false})
+	m.opened()
+	for _, n := range []int{queueKeepCap * 3, 100} {
+		for range n {
+			m.message(Binary, nil)
+		}
+		for range n {
+			if _, ok := m.receive(); !ok {
+				t.Fatal("a queued message is missing")
+			}
+		}
+		if c := cap(m.queue); c > queueKeepCap || n <= queueKeepCap && c == 0 {
+			t.Fatalf("after %d messages taken, the queue keeps %d slots", n, c)
+		}
+	}
+}
+
 // Byte bound: natively it pauses; in the browser it closes with 1008 and
 // keeps what was queued readable.
 func TestMachineReceiveQueueBytes(t *testing.T) {
