@@ -1940,3 +1940,87 @@ func TestSendSeesACloseBehindAFullQueue(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, StatusCode(4000), ce.Status.Code)
 }
+
+// TestEchoedCloseFollowedByAViolationIsClean: the client closes (1009, a
+// message over ReadLimit: the closer, not the reader, reads the answer);
+// the peer echoes 1009, and, in the same write, a masked frame. The echo
+// came, so the close is clean: the tracked connection must note the close
+// frame also when a violation follows it in the same Read (a review found
+// that it returned first, and the close counted as the socket closed
+// under coder/websocket's Close).
+func TestEchoedCloseFollowedByAViolationIsClean(t *testing.T) {
+	for _, trailing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "masked-after"}[trailing], func(t *testing.T) {
+			url := rawServe(t, func(rw *bufio.ReadWriter) {
+				rw.Write(append([]byte{0x82, 20}, make([]byte, 20)...))
+				rw.Flush()
+				for {
+					p := readFramePayload(rw)
+					if p == nil {
+						return
+					}
+					if len(p) >= 2 {
+						out := []byte{0x88, 2, 0, 0}
+						binary.BigEndian.PutUint16(out[2:], binary.BigEndian.Uint16(p))
+						if trailing {
+							out = append(out, 0x81, 0x80|1, 1, 2, 3, 4, 'x') // masked: a violation
+						}
+						rw.Write(out)
+						rw.Flush()
+						time.Sleep(100 * time.Millisecond)
+						return
+					}
+				}
+			})
+			c, rec := dial(t, url, &Options{ReadLimit: 10})
+			waitDone(t, c)
+			st, _ := c.CloseStatus()
+			t.Logf("final %+v; %v", st, rec)
+			if !st.WasClean || st.Code != StatusMessageTooBig {
+				t.Errorf("the peer echoed 1009: got %+v", st)
+			}
+		})
+	}
+}
+
+// TestSendLiftsTheQueueBoundUntilAReceive: a Send while the queue is full
+// lets the reader read past ReceiveQueue (to a close behind it), until the
+// program receives: a later burst is bounded by ReceiveQueue again. A
+// review found the first version lifting the bound for the connection's
+// life.
+func TestSendLiftsTheQueueBoundUntilAReceive(t *testing.T) {
+	const rq, burst = 8, 400
+	next := make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		for range 2 {
+			for range burst {
+				rw.Write([]byte{0x81, 1, 'm'})
+			}
+			rw.Flush()
+			<-next
+		}
+		io.Copy(io.Discard, rw)
+	})
+	c, _ := dial(t, url, &Options{ReceiveQueue: rq, CloseTimeout: 100 * time.Millisecond}) // the peer never answers the close
+	qlen := func() int { c.mu.Lock(); defer c.mu.Unlock(); return c.m.queueLen() }
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: queue %d, paused %v", what, qlen(), c.readingPaused())
+			}
+		}
+	}
+	until("paused at ReceiveQueue", func() bool { return c.readingPaused() && qlen() == rq })
+	require.NoError(t, c.SendText(context.Background(), "x"))
+	until("the whole burst queued after the Send", func() bool { return qlen() == burst })
+	for range burst {
+		_, _, err := c.Receive(context.Background())
+		require.NoError(t, err)
+	}
+	next <- struct{}{}
+	until("paused at ReceiveQueue again", c.readingPaused)
+	assert.Equal(t, rq, qlen(), "the second burst, after the program received")
+	close(next)
+}

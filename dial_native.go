@@ -502,11 +502,10 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	if n > 0 {
 		if ok, verr := t.frames.check(p[:n]); verr != nil {
 			t.violated = verr
-			if ok > 0 {
-				return ok, nil // the frames before the violation; the error comes next
+			n, err = ok, nil // the frames before the violation, a close frame among them; the error comes next
+			if ok == 0 {
+				err = verr
 			}
-			t.failed.Or(readFailed)
-			return 0, verr
 		}
 	}
 	if t.frames.closeRead {
