@@ -280,8 +280,8 @@ type machine struct {
 	timedOut  bool // the close handshake timed out
 	closeRecv bool // the peer's close frame arrived
 	paused    bool
-	sendGone  bool // a Send failed on the transport: reading no longer pauses (sendFailed)
-	handedOff bool // no Receive may come for a while: reading pauses only at receiveQueueBytes (handedBack)
+	sendGone  bool  // a Send failed on the transport: reading no longer pauses (sendFailed)
+	countOff  uint8 // reading pauses only at receiveQueueBytes: countOffForGood (handedBack) or countOffUntilReceive (sendLooked)
 
 	// heartbeat: beatSent is true while waiting for an answer to a
 	// heartbeat; heard records that something arrived since the timer was
@@ -365,7 +365,7 @@ func (m *machine) message(typ MessageType, data []byte) {
 	m.out.queued = true
 	switch {
 	case m.cfg.canPause:
-		if !m.paused && !m.sendGone && (!m.handedOff && len(m.queue)-m.head >= m.cfg.receiveQueue || m.bytes >= m.cfg.receiveQueueBytes) {
+		if !m.paused && !m.sendGone && (m.countOff == 0 && len(m.queue)-m.head >= m.cfg.receiveQueue || m.bytes >= m.cfg.receiveQueueBytes) {
 			m.paused = true
 			m.out.pause = true
 		}
@@ -385,7 +385,7 @@ const queuedMessageCost = 32 // unsafe.Sizeof(message{}) on 64-bit platforms, wa
 
 // queueKeepCap is the most slots an emptied receive queue keeps: a burst
 // that the browser, which cannot pause, queued whole (or a native reader
-// after handedBack) grew it up to ReceiveQueueBytes/32 slots, 17 MB of Go
+// after handedBack or sendLooked) grew it up to ReceiveQueueBytes/32 slots, 17 MB of Go
 // heap kept for the connection's life after 500,000 empty messages (a
 // helper's soak test). 16,384 slots (512 KiB) keep the arrays of the
 // batches a browser delivers at full speed (WebKit's were 12,500).
@@ -406,7 +406,10 @@ func (m *machine) receive() (message, bool) {
 			m.queue = nil // a burst's array is not kept for the connection's life
 		}
 	}
-	if m.paused && (m.handedOff || len(m.queue)-m.head < m.cfg.receiveQueue) && m.bytes < m.cfg.receiveQueueBytes {
+	if m.countOff == countOffUntilReceive {
+		m.countOff = 0 // the application receives: the count bounds the queue again
+	}
+	if m.paused && (m.countOff != 0 || len(m.queue)-m.head < m.cfg.receiveQueue) && m.bytes < m.cfg.receiveQueueBytes {
 		m.paused = false
 		m.out.resume = true
 	}
@@ -527,15 +530,27 @@ func (m *machine) sendFailed() {
 }
 
 // handedBack: the application handed the client back while it was open
-// (Redial's loop body returned), or a native Send's look found reading
-// paused (the application sends without receiving), so no Receive may come
-// for a while, and a reader paused on a full queue would never reach the
-// close that Redial waits for, or that the Send must be refused with, as a
-// browser, which reads on, refuses it. Reading no longer pauses at receiveQueue messages, only at
+// (Redial's loop body returned), so no Receive may come for a while, and a
+// reader paused on a full queue would never reach the close that Redial
+// waits for. Reading no longer pauses at receiveQueue messages, only at
 // receiveQueueBytes (still backpressure for a goroutine the body left
 // receiving); a reader paused by the count resumes.
-func (m *machine) handedBack() {
-	m.handedOff = true
+func (m *machine) handedBack() { m.liftCount(countOffForGood) }
+
+// sendLooked: a native Send's look for a close found reading paused. The
+// application sends without receiving, and a close behind the full queue
+// would stay unread, the Send accepted after it, where a browser, which
+// reads on, refuses it. As after handedBack, until the next Receive.
+func (m *machine) sendLooked() { m.liftCount(countOffUntilReceive) }
+
+// The values of machine.countOff.
+const (
+	countOffUntilReceive = 1
+	countOffForGood      = 2
+)
+
+func (m *machine) liftCount(how uint8) {
+	m.countOff = max(m.countOff, how)
 	if m.paused && m.bytes < m.cfg.receiveQueueBytes {
 		m.paused = false
 		m.out.resume = true

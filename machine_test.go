@@ -43,6 +43,7 @@ var machineInputs = []machineInput{
 	{"closeTimerFired", (*machine).closeTimerFired},
 	{"transportGone(clean)", func(m *machine) { m.transportGone(true) }},
 	{"transportGone(unclean)", func(m *machine) { m.transportGone(false) }},
+	{"sendLooked", (*machine).sendLooked}, // last: the fuzz corpus's indexes stay
 }
 
 // machineConfigs are the native (can pause) and browser (cannot) shapes,
@@ -69,6 +70,7 @@ type model struct {
 	paused      bool
 	sendFailed  bool // sendFailed was fed: reading must not pause any more
 	handedBack  bool // handedBack was fed: reading must pause only at the byte bound
+	sendLooked  bool // sendLooked was fed, and no receive since: the same
 	closeArmed  bool
 	closed      int // transitions to CLOSED seen
 }
@@ -79,7 +81,8 @@ type snapshot struct {
 	state                                              State
 	status, final                                      CloseStatus
 	decided, failed, timedOut, closeRecv, paused, beat bool
-	heard, sendGone, handedOff                         bool
+	heard, sendGone                                    bool
+	countOff                                           uint8
 	queue                                              string
 	bytes                                              int
 	mdl                                                model
@@ -90,7 +93,7 @@ func snap(m *machine, mdl model) snapshot {
 	for _, msg := range m.queue[m.head:] {
 		q.WriteByte(msg.data[0])
 	}
-	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, m.sendGone, m.handedOff, q.String(), m.bytes, mdl}
+	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, m.sendGone, m.countOff, q.String(), m.bytes, mdl}
 }
 
 func cloneMachine(m *machine) machine {
@@ -280,6 +283,20 @@ func step(m *machine, mdl model, in machineInput) (model, string) {
 	}
 	if mdl.handedBack && mdl.paused && m.bytes < m.cfg.receiveQueueBytes {
 		return mdl, fmt.Sprintf("reading paused at %d messages, %d bytes, after the client was handed back: the close would never be read", m.queueLen(), m.bytes)
+	}
+	// A Send that looked for a close lifts the count until the next
+	// receive, and no longer: the count bounds a program that receives.
+	switch in.name {
+	case "sendLooked":
+		mdl.sendLooked = true
+	case "receive":
+		mdl.sendLooked = false
+	}
+	if mdl.sendLooked && mdl.paused && m.bytes < m.cfg.receiveQueueBytes {
+		return mdl, fmt.Sprintf("reading paused at %d messages, %d bytes, after a Send looked and before a receive", m.queueLen(), m.bytes)
+	}
+	if !mdl.handedBack && !mdl.sendLooked && !mdl.sendFailed && m.cfg.canPause && m.state == Open && !m.decided && !mdl.paused && m.queueLen() > m.cfg.receiveQueue {
+		return mdl, fmt.Sprintf("%d messages queued, over the count of %d, with nothing lifting it", m.queueLen(), m.cfg.receiveQueue)
 	}
 	return mdl, ""
 }
@@ -523,6 +540,40 @@ func TestMachineBackpressure(t *testing.T) {
 	m.receive()
 	if o := m.take(); !o.resume {
 		t.Fatal("a Receive that makes room does not resume reading")
+	}
+}
+
+// A Send's look lifts the count until the next receive, and no longer
+// (a program that receives, slowly, keeps its backpressure); Redial's
+// hand-back lifts it for good.
+func TestMachineSendLookedLiftsTheCountUntilAReceive(t *testing.T) {
+	for _, forGood := range []bool{false, true} {
+		m := newMachine(machineConfig{receiveQueue: 2, receiveQueueBytes: 1 << 20, canPause: true})
+		m.opened()
+		m.message(Text, []byte("1"))
+		m.message(Text, []byte("2"))
+		if o := m.take(); !o.pause {
+			t.Fatal("not paused at the count")
+		}
+		if forGood {
+			m.handedBack()
+		} else {
+			m.sendLooked()
+		}
+		if o := m.take(); !o.resume {
+			t.Fatal("the lift did not resume reading")
+		}
+		for i := range 3 {
+			m.message(Text, []byte{'3' + byte(i)})
+		}
+		if o := m.take(); o.pause {
+			t.Fatalf("paused at %d messages with the count lifted (for good %v)", m.queueLen(), forGood)
+		}
+		m.receive()
+		m.message(Text, []byte("6"))
+		if o := m.take(); o.pause == forGood {
+			t.Fatalf("after a receive, paused %v at %d messages (for good %v)", o.pause, m.queueLen(), forGood)
+		}
 	}
 }
 

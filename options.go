@@ -42,9 +42,12 @@ type Options struct {
 	ReadLimit int64
 	// ReceiveQueue is how many messages wait for Receive. Default 64.
 	// Natively, when it is full the client stops reading from the socket
-	// (TCP backpressure), so a peer's close is only seen once the
-	// application receives. The browser cannot stop reading: there the
-	// queue grows past this size, bounded by ReceiveQueueBytes instead.
+	// (TCP backpressure), so a peer's close behind it is seen once the
+	// application receives, or sends: a Send (or a Heartbeat's message)
+	// that finds reading stopped lets it go on past this size, to
+	// ReceiveQueueBytes, until the next Receive. The browser cannot stop
+	// reading: there the queue grows past this size, bounded by
+	// ReceiveQueueBytes instead.
 	// Natively a pong is not read
 	// either while the queue is full, so an application that stops
 	// receiving for longer than PingInterval plus PingTimeout is

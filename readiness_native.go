@@ -139,12 +139,24 @@ type look struct {
 	followGaps                 bool // the quiet period stretches with the reader's gaps (lookQuiet)
 }
 
+// pausedForGood reports whether reading is paused at ReceiveQueueBytes,
+// after lifting a pause on the queue's count until the next Receive
+// (the machine's sendLooked).
+func (d *nativeConn) pausedForGood() bool {
+	if !d.c.readingPaused() {
+		return false
+	}
+	d.c.sendLooked()
+	return d.c.readingPaused()
+}
+
 // awaitReader waits until the reader has read every byte that was in the
 // socket when it was called and has entered a Read of the socket after
 // them, waiting for more, the status is decided, reading is paused at
 // ReceiveQueueBytes, or limit (readerCatchUpMax) has passed. A pause on
-// the queue's count is lifted (pausedForGood): the application sends
-// without receiving, and a close behind the full queue would stay unread. A Read that has taken the bytes but not
+// the queue's count is lifted until the next Receive (pausedForGood): the
+// application sends without receiving, and a close behind the full queue
+// would stay unread. A Read that has taken the bytes but not
 // returned them does not count: the reader has yet to act on them (a close
 // frame among them decides the status only after coder/websocket has
 // answered it). A tls.Conn that reads the socket again for the rest of a
@@ -164,16 +176,6 @@ type look struct {
 // there while the rest, and the close, waited in the peer's kernel. Such a
 // look may wait backlogLimit (backlogLookLimit) in all; cut reports that
 // a limit ended the look.
-// pausedForGood reports whether reading is paused at ReceiveQueueBytes,
-// after lifting a pause on the queue's count (the machine's handedBack).
-func (d *nativeConn) pausedForGood() bool {
-	if !d.c.readingPaused() {
-		return false
-	}
-	d.c.handedBack()
-	return d.c.readingPaused()
-}
-
 func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 	quiet, limit, backlogLimit, lately := l.quiet, l.limit, l.backlogLimit, l.lately
 	sock, _ := d.raw.socket.(*countingConn)
@@ -280,3 +282,5 @@ func (t *trackedConn) caughtUp(sock *countingConn, target int64) bool {
 	}
 	return sock.inRead.Load() && sock.readAtEntry.Load() >= target
 }
+
+func (c *Client) sendLooked() { c.input((*machine).sendLooked) }
