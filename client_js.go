@@ -752,6 +752,9 @@ func (d *jsConn) sendDirect(p []byte) {
 		for size < n {
 			size *= 2
 		}
+		if size > 1<<30 {
+			size = n // no 4 GiB array for a message just over 2 GiB
+		}
 		d.sender, d.senderLen = jsUint8Array.New(size), size
 		d.sender.Set("set", d.send)
 	}

@@ -153,6 +153,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 // starts is launched again.
 const maxRelaunches = 2
 
+// isClosed reports whether ch is closed: the page posted "started" just
+// before its browser died, and the exit won the runner's select.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 type runner struct {
 	engine      engine.Name
 	wasm        string
@@ -313,7 +324,7 @@ func (r *runner) run() (int, error) {
 		case <-load.C:
 			return 1, fmt.Errorf("%s did not start the test within %v; its log ends:\n%s", r.engine, r.loadTimeout, blog)
 		case err := <-browserExited:
-			if started != nil && relaunches < maxRelaunches {
+			if started != nil && !isClosed(r.started) && relaunches < maxRelaunches {
 				// The browser died before the test began (Chromium
 				// sometimes segfaults while starting up): nothing of the
 				// test has run, so a fresh browser runs it.
