@@ -139,6 +139,22 @@ type look struct {
 	followGaps                 bool // the quiet period stretches with the reader's gaps (lookQuiet)
 }
 
+// wakeLook wakes a look waiting for the reader (awaitReader), as a Read's
+// entry does: the reader is about to pause on a full queue, enters no
+// Read, and the look, which lifts such a pause, would otherwise wait to
+// its limit and end with the close unread (a helper's attack: up to 31
+// Sends accepted after a close that came with a few messages, with a
+// ReceiveQueue of 4).
+func (d *nativeConn) wakeLook() {
+	if sock, _ := d.raw.socket.(*countingConn); sock != nil {
+		if sock.waiting.Load() {
+			notify(sock.entered)
+		}
+	} else if d.raw.waiting.Load() {
+		notify(d.raw.entered)
+	}
+}
+
 // pausedForGood reports whether reading is paused at ReceiveQueueBytes,
 // after lifting a pause on the queue's count until the next Receive
 // (the machine's sendLooked).

@@ -478,7 +478,8 @@ func TestLookWithoutBacklogEndsAtTheCatchUp(t *testing.T) {
 // TestSendWaitsForTheReaderHoldingTheEnd: once the reader has taken the
 // peer's close frame, or the connection's end, from the socket, a Send
 // goes no further and waits for the reader's decision, unless reading is
-// paused (then the reader reaches the end only after Receive). (Seen
+// paused at ReceiveQueueBytes (then the reader reaches the end only after
+// Receive); a pause on the count is lifted. (Seen
 // failing with the write going on: the seed matrix's backlog cell accepted
 // five sends 3 to 9 ms after the close while the machine left the reader
 // unscheduled.)
@@ -493,12 +494,26 @@ func TestSendWaitsForTheReaderHoldingTheEnd(t *testing.T) {
 		if err := d.write(context.Background(), Binary, []byte("x")); err != errTransportClosing {
 			t.Fatalf("with bit %b set, write returned %v, want errTransportClosing", bit, err)
 		}
+		// Paused on the queue's count: the pause is lifted, and the reader
+		// holds the end (a helper's attack: a close the reader had read
+		// before pausing let up to 31 Sends through).
 		d.c.mu.Lock()
 		d.c.m.paused = true
 		d.c.mu.Unlock()
-		if d.readerHoldsEnd() {
-			t.Fatalf("with bit %b set and reading paused, the reader is said to hold the end", bit)
+		if !d.readerHoldsEnd() || d.c.readingPaused() {
+			t.Fatalf("with bit %b set and reading paused on the count, the pause was not lifted for the end", bit)
 		}
+		// Paused at ReceiveQueueBytes: the reader reaches the end only
+		// after Receive has made room.
+		d.c.mu.Lock()
+		d.c.m.paused, d.c.m.bytes = true, d.c.m.cfg.receiveQueueBytes
+		d.c.mu.Unlock()
+		if d.readerHoldsEnd() {
+			t.Fatalf("with bit %b set and reading paused at the byte bound, the reader is said to hold the end", bit)
+		}
+		d.c.mu.Lock()
+		d.c.m.paused, d.c.m.bytes = false, 0
+		d.c.mu.Unlock()
 	}
 }
 
