@@ -62,10 +62,10 @@ func sendPatterns(c *Client, sender, per int, sizes []int, yield bool) error {
 	return nil
 }
 
-var attackSizes = []int{0, 1, 8, 4095, 4096, 4097, 8191, 8192, 8193, 9, 70000, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3 << 20, 100, 1 << 20}
+var attackSizes = []int{0, 1, 8, 4095, 4096, 4097, 8191, 8192, 8193, 9, 70000, maxSendBuffer - 1, maxSendBuffer, maxSendBuffer + 1, 3 << 20, 100, maxSendBuffer}
 
 // TestJSAttackSizesAndReuse: a binary Send takes its bytes before it
-// returns. Every size around the sender's growth steps,
+// returns. Every size around the sender's growth steps and maxSendBuffer,
 // growing and shrinking, each from a slice overwritten right after Send,
 // echoes intact; in both send paths: straight from Go memory (which the
 // start-up probe must find in this wasm_exec.js) and copy-then-send.
@@ -106,7 +106,7 @@ func TestJSAttackSizesAndReuse(t *testing.T) {
 func TestJSAttackConcurrentSenders(t *testing.T) {
 	c, _ := dialPath(t, "/ws/echo", &Options{ReadLimit: 4 << 20})
 	const senders, per = 4, 30
-	sizes := []int{8, 4096, 4097, 8192, 8193, 100, 70000, 1<<20 + 1, 12}
+	sizes := []int{8, 4096, 4097, 8192, 8193, 100, 70000, maxSendBuffer + 1, 12}
 	var wg sync.WaitGroup
 	errs := make(chan error, senders)
 	for g := range senders {
@@ -214,7 +214,7 @@ func TestJSAttackSendAfterHeapGrowth(t *testing.T) {
 	if now := wasmBuffer(); now.Equal(buffer) || buffer.Get("byteLength").Int() != 0 {
 		t.Fatalf("the wasm memory's ArrayBuffer was not replaced (%d bytes, now %d)", mem, now.Get("byteLength").Int())
 	}
-	after := make([]byte, 1<<20+5)
+	after := make([]byte, maxSendBuffer+5)
 	fillMsg(after, 1, 1)
 	fillMsg(before, 1, 2)
 	tail := hold[len(hold)-1][len(hold[len(hold)-1])-9000:]
@@ -225,7 +225,7 @@ func TestJSAttackSendAfterHeapGrowth(t *testing.T) {
 		}
 	}
 	runtime.KeepAlive(hold)
-	for seq, n := range []int{5000, 1<<20 + 5, 5000, 9000} {
+	for seq, n := range []int{5000, maxSendBuffer + 5, 5000, 9000} {
 		_, got, err := c.Receive(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -294,36 +294,4 @@ func wasmBuffer() js.Value {
 	probe.Set("set", bound(got, "push"))
 	js.CopyBytesToJS(probe, []byte{1})
 	return got.Index(0).Get("buffer")
-}
-
-// TestJSLongSendsReuseTheSender: Sends longer than 1 MiB go through the
-// connection's one sender, grown to fit, not through a Uint8Array of
-// their own each, which only Go's collector released (300 Sends of 8 MiB
-// held 2.4 GB of JavaScript heap).
-func TestJSLongSendsReuseTheSender(t *testing.T) {
-	if !jsDirectSend {
-		t.Fatal("the start-up probe found no direct send in this wasm_exec.js")
-	}
-	c, _ := dialPath(t, "/ws/echo", &Options{ReadLimit: 4 << 20})
-	d := c.t
-	var first js.Value
-	for i, n := range []int{3 << 20, 3 << 20, 2 << 20, 3<<20 + 1} {
-		if err := c.Send(context.Background(), Binary, make([]byte, n)); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := c.Receive(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if d.senderLen < n {
-			t.Fatalf("Send %d of %d bytes: the connection's sender holds %d", i, n, d.senderLen)
-		}
-		if i == 0 {
-			first = d.sender
-		} else if !d.sender.Equal(first) {
-			t.Fatalf("Send %d of %d bytes made a new sender", i, n)
-		}
-	}
-	if err := c.Close(StatusNormalClosure, ""); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -741,25 +741,30 @@ var jsDirectSend = func() bool {
 
 // sendDirect sends p straight from Go memory (jsDirectSend) through a
 // Uint8Array at least as long as p whose own set is send; its bytes are
-// never written. The connection keeps one, made at 4 KiB and doubled to
-// fit: it holds up to twice the longest binary message for the
-// connection's life, unwritten. A message longer than 1 MiB used to get
-// one of its own, which only Go's collector released: 300 Sends of 8 MiB
-// held 2.4 GB of JavaScript heap in Chromium (a helper's soak test).
+// never written. The connection keeps one of up to maxSendBuffer bytes,
+// made at 4 KiB and doubled to fit; a longer message gets one of its own,
+// so one 16 MiB Send does not hold 16 MiB for the connection's life.
 func (d *jsConn) sendDirect(p []byte) {
+	s := d.sender
 	if n := len(p); n > d.senderLen || d.senderLen == 0 {
 		size := 4096
 		for size < n {
 			size *= 2
 		}
-		if size > 1<<30 {
-			size = n // no 4 GiB array for a message just over 2 GiB
+		if size > maxSendBuffer {
+			size = n
 		}
-		d.sender, d.senderLen = jsUint8Array.New(size), size
-		d.sender.Set("set", d.send)
+		s = jsUint8Array.New(size)
+		s.Set("set", d.send)
+		if size <= maxSendBuffer {
+			d.sender, d.senderLen = s, size
+		}
 	}
-	js.CopyBytesToJS(d.sender, p)
+	js.CopyBytesToJS(s, p)
 }
+
+// maxSendBuffer is the longest sender (see sendDirect) a connection keeps.
+const maxSendBuffer = 1 << 20
 
 // sendClose asks the browser to close; it returns at once, here or not.
 func (d *jsConn) sendClose(code StatusCode, reason string, _ bool) {
