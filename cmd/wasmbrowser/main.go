@@ -70,6 +70,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -153,17 +154,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 // starts is launched again.
 const maxRelaunches = 2
 
-// isClosed reports whether ch is closed: the page posted "started" just
-// before its browser died, and the exit won the runner's select.
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
 type runner struct {
 	engine      engine.Name
 	wasm        string
@@ -181,9 +171,10 @@ type runner struct {
 	fds    map[int]*os.File
 	nextFD int
 
-	startOnce sync.Once
-	started   chan struct{}
-	exited    chan int
+	startOnce  sync.Once
+	started    chan struct{}
+	hasStarted atomic.Bool // started is closed
+	exited     chan int
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -248,7 +239,7 @@ func (r *runner) run() (int, error) {
 	mux.HandleFunc("GET "+prefix+"config", static(config, "application/json"))
 	mux.HandleFunc("GET "+prefix+"test.wasm", static(wasmBytes, "application/wasm"))
 	mux.HandleFunc("POST "+prefix+"started", func(w http.ResponseWriter, _ *http.Request) {
-		r.startOnce.Do(func() { close(r.started) })
+		r.startOnce.Do(func() { r.hasStarted.Store(true); close(r.started) })
 	})
 	mux.HandleFunc("POST "+prefix+"out", r.handleOut)
 	mux.HandleFunc("POST "+prefix+"exit", func(w http.ResponseWriter, req *http.Request) {
@@ -324,7 +315,7 @@ func (r *runner) run() (int, error) {
 		case <-load.C:
 			return 1, fmt.Errorf("%s did not start the test within %v; its log ends:\n%s", r.engine, r.loadTimeout, blog)
 		case err := <-browserExited:
-			if started != nil && !isClosed(r.started) && relaunches < maxRelaunches {
+			if !r.hasStarted.Load() && relaunches < maxRelaunches { // not posted just before the browser died, the exit winning the select
 				// The browser died before the test began (Chromium
 				// sometimes segfaults while starting up): nothing of the
 				// test has run, so a fresh browser runs it.
