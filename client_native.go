@@ -423,26 +423,21 @@ func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sock := d.raw.socket
-	if sock == nil { // no deadline to set: abort
-		stop := context.AfterFunc(ctx, d.c.sendInterrupted)
-		d.inFlight.Add(int64(len(p)))
-		err := d.writeMessage(typ, p)
-		if !stop() {
-			return ctx.Err()
-		}
-		return err
-	}
+	sock := d.raw.socket // nil under an HTTPClient whose transport is not an *http.Transport: no deadline, an abort
 	cut := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		sock.SetWriteDeadline(time.Now().Add(cutWriteGrace))
+		if sock != nil {
+			sock.SetWriteDeadline(time.Now().Add(cutWriteGrace))
+		} else {
+			d.c.sendInterrupted()
+		}
 		close(cut)
 	})
 	d.inFlight.Add(int64(len(p)))
 	err := d.writeMessage(typ, p)
 	if !stop() {
 		<-cut
-		if err != nil {
+		if err != nil || sock == nil {
 			d.c.sendInterrupted()
 			return ctx.Err()
 		}

@@ -219,13 +219,11 @@ func (c SeedCell) describe() string {
 		if c.Shape == "recv" {
 			server += ` (Receive gets "1": there is no echo)`
 		}
-	case "backlog":
+	case "backlog", "queue":
 		server = fmt.Sprintf("the server sends %d messages of %d KiB, then closes 4000", BacklogMessages, BacklogSize>>10)
-		if c.Shape == "recv" {
-			server += " (Receive gets the first: there is no echo)"
+		if c.Server == "queue" {
+			server = fmt.Sprintf("the server sends %d small messages, more than the native receive queue holds, then closes 4000", QueueMessages)
 		}
-	case "queue":
-		server = fmt.Sprintf("the server sends %d small messages, more than the native receive queue holds, then closes 4000", QueueMessages)
 		if c.Shape == "recv" {
 			server += " (Receive gets the first: there is no echo)"
 		}
