@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strconv"
@@ -40,6 +41,11 @@ type nativeConn struct {
 	epoch      time.Time // the monotonic origin of lastCheck
 	lastCheck  int64     // when the last look ended (ns since epoch); under sendMu
 	sinceCheck int       // Sends since the last look; under sendMu
+
+	// The Sends' frames are built here (writeDataFrame); under sendMu,
+	// made by the first Send.
+	frameBuf []byte
+	maskKeys *rand.ChaCha8
 
 	mu         sync.Mutex
 	closerDone chan struct{}  // non-nil once the close handshake started
@@ -462,51 +468,31 @@ const fragmentSize = 64 << 10
 
 // writeMessage writes one message, in fragments past fragmentSize, and
 // takes its bytes out of inFlight (BufferedAmount) as they are written.
-// A failure means the connection is ending: the reader must then reach
-// its end, paused or not (sendFailed).
-func (d *nativeConn) writeMessage(typ MessageType, p []byte) (err error) {
-	d.raw.yieldToPong()
-	if len(p) <= fragmentSize {
-		err = d.ws.Write(context.Background(), websocket.MessageType(typ), p)
-		d.inFlight.Add(-int64(len(p)))
-		if err != nil {
-			d.sendFailed(err)
-		}
-		return err
-	}
-	defer func() {
-		if err != nil {
-			d.sendFailed(err)
-		}
-	}()
-	w, err := d.ws.Writer(context.Background(), websocket.MessageType(typ))
-	if err != nil {
-		d.inFlight.Add(-int64(len(p)))
-		return err
-	}
-	for first := true; len(p) > 0; first = false {
-		if !first {
-			d.raw.yieldToPong()
-		}
+// Each fragment is one frame, written whole (writeDataFrame); a ping's
+// pong goes between them (yieldToPong). A failure means the connection is
+// ending: the reader must then reach its end, paused or not (sendFailed);
+// one after the first fragment cuts the message, so no Send may follow
+// (messageCut).
+func (d *nativeConn) writeMessage(typ MessageType, p []byte) error {
+	op := byte(typ)
+	for first := true; ; first = false {
+		d.raw.yieldToPong()
 		n := fragmentCut(typ, p)
-		if _, err := w.Write(p[:n]); err != nil {
-			// The connection is going down (coder/websocket has sent a
-			// close frame, or the socket failed). Its writer stays locked
-			// until coder/websocket closes: a later Send that reached it
-			// would wait there, and a context ending meanwhile would call
-			// the drop the Send's own (statusSendInterrupted).
-			d.raw.failed.Or(messageCut)
+		fin := n == len(p)
+		if err := d.writeDataFrame(fin, op, p[:n]); err != nil {
+			if !first {
+				d.raw.failed.Or(messageCut)
+			}
 			d.inFlight.Add(-int64(len(p)))
+			d.sendFailed(err)
 			return err
 		}
 		d.inFlight.Add(-int64(n))
-		p = p[n:]
+		if fin {
+			return nil
+		}
+		p, op = p[n:], opContinuation
 	}
-	if err := w.Close(); err != nil { // its final frame: the writer stays locked too
-		d.raw.failed.Or(messageCut)
-		return err
-	}
-	return nil
 }
 
 // sendFailed logs a failed write (the Send then waits for the close

@@ -438,6 +438,15 @@ type trackedConn struct {
 	failed atomic.Uint32 // the bits below: failures, the close frame, how the socket was closed
 	pong   atomic.Uint32 // pongWaiting, pongLetGo, writerAtBoundary: a pong's handover (pongCanGo)
 
+	// The frames written to rwc, each whole in one Write (writeWhole):
+	// dualws's data frames (writeFrame) and coder/websocket's control
+	// frames (Write), which never wait. Under wmu, held briefly.
+	wmu      sync.Mutex
+	writing  bool          // a Write of rwc is under way
+	queued   []byte        // control frames that came meanwhile: that writer writes them before it lets go
+	idle     chan struct{} // made by a data frame that waits for writing to end; closed when it does
+	writeEnd error         // a close frame went, or a Write failed: no data frame may follow
+
 	// For awaitReader when socket is not a *countingConn (which then
 	// tracks its own Reads): the reader is in Read; entered is signalled
 	// when it calls Read while a Send waits.
@@ -482,7 +491,7 @@ const (
 	halfClosed                 // Close only half-closed the socket; awaitPeerEnd is due
 	peerReset                  // Close took the peer's reset from the socket (finishClose reports it)
 	socketClosed               // Close closed the socket: no half-close any more
-	messageCut                 // a fragmented Send failed mid-message: coder/websocket's writer stays locked, so no Send may reach it
+	messageCut                 // a fragmented Send failed mid-message: the peer holds part of a message, so no Send may follow
 )
 
 // hasFailed reports whether any of the bits in f is set.
@@ -521,15 +530,96 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write writes coder/websocket's frames: control frames only (dualws
+// writes the data frames, writeFrame), each whole in one call, since
+// coder/websocket flushes its buffer after each. A ping or pong that comes
+// while a data frame is being written is queued behind it and reported
+// written: coder/websocket arms a 5 s timer around each write and closes
+// the connection when it fires, and a Send to a peer that does not read
+// holds the socket longer (before dualws wrote its data frames, such a
+// ping waited for coder/websocket's lock instead, which the timer does not
+// cover). A close frame waits for the data frame (coder/websocket closes
+// the socket right after it), and no data frame starts behind it
+// (errCloseWritten).
 func (t *trackedConn) Write(p []byte) (int, error) {
+	t.wmu.Lock()
+	isClose := len(p) > 0 && p[0]&0x0f == opClose
+	if isClose && t.writeEnd == nil {
+		t.writeEnd = errCloseWritten
+	}
+	for isClose && t.writing {
+		t.waitWriter()
+	}
+	if err := t.writeEnd; err != nil && err != errCloseWritten {
+		t.wmu.Unlock()
+		return 0, err
+	}
 	if t.pong.Load()&pongLetGo != 0 {
 		t.pong.And(^uint32(pongLetGo)) // the pong's write (the Send waits at a boundary)
 	}
-	n, err := t.rwc.Write(p)
-	if err != nil {
-		t.failed.Or(writeFailed)
+	if t.writing {
+		t.queued = append(t.queued, p...)
+		t.wmu.Unlock()
+		return len(p), nil
 	}
-	return n, err
+	return len(p), t.writeWhole(p)
+}
+
+// writeFrame writes b, one whole data frame that dualws built. After a
+// close frame, or a Write that failed (a frame may have been cut short),
+// it writes nothing and returns that error. It waits for a control frame
+// being written; Sends come one at a time (the send lock).
+func (t *trackedConn) writeFrame(b []byte) error {
+	t.wmu.Lock()
+	for t.writing && t.writeEnd == nil {
+		t.waitWriter()
+	}
+	if err := t.writeEnd; err != nil {
+		t.wmu.Unlock()
+		return err
+	}
+	return t.writeWhole(b)
+}
+
+// waitWriter waits, under wmu, for the Write of rwc under way to end.
+func (t *trackedConn) waitWriter() {
+	if t.idle == nil {
+		t.idle = make(chan struct{})
+	}
+	idle := t.idle
+	t.wmu.Unlock()
+	<-idle
+	t.wmu.Lock()
+}
+
+// writeWhole writes b, then the control frames queued meanwhile, with wmu
+// held on entry and released on return, but not during the writes. It
+// returns b's error: a queued frame's failure is for the next frame.
+func (t *trackedConn) writeWhole(b []byte) error {
+	t.writing = true
+	var first error
+	for i := 0; ; i++ {
+		t.wmu.Unlock()
+		_, err := t.rwc.Write(b)
+		t.wmu.Lock()
+		if err != nil {
+			t.writeEnd = err
+			t.failed.Or(writeFailed)
+			if i == 0 {
+				first = err
+			}
+		}
+		if err != nil || len(t.queued) == 0 {
+			t.writing, t.queued = false, nil
+			if t.idle != nil {
+				close(t.idle)
+				t.idle = nil
+			}
+			t.wmu.Unlock()
+			return first
+		}
+		b, t.queued = t.queued, nil
+	}
 }
 
 // Close closes the connection; a Read or Write in progress fails. It
