@@ -448,6 +448,12 @@ func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) er
 			return ctx.Err()
 		}
 		sock.SetWriteDeadline(time.Time{})
+		if d.raw.hasFailed(writeFailed) {
+			// The deadline cut a control frame written after the message
+			// (queued behind it, or coder/websocket's own): nothing can be
+			// written any more. The message went out whole.
+			d.c.sendInterrupted()
+		}
 	}
 	return err
 }
@@ -458,25 +464,23 @@ const cutWriteGrace = 5 * time.Millisecond
 
 // fragmentSize bounds the frames of a native Send: a longer message goes
 // out in fragments of this size (a text message's cut at a character's
-// start), so that coder/websocket can answer a ping, or the peer's close,
-// between them. Its control frames wait for the frame being written, and
-// it drops the connection when a pong or a close reply has waited 5 s: a
-// 64 MiB message in one frame, to a peer reading at 6 MB/s that pinged
-// during it, ended with 1006 after 5 s. Browsers answer pings during
+// start), so that coder/websocket's pongs, pings and its answer to the
+// peer's close go out between them: they go after the frame being
+// written (trackedConn.Write), and a 64 MiB message in one frame, to a
+// peer reading at 6 MB/s, held them for 10 s. Browsers answer pings during
 // long sends too.
 const fragmentSize = 64 << 10
 
 // writeMessage writes one message, in fragments past fragmentSize, and
 // takes its bytes out of inFlight (BufferedAmount) as they are written.
-// Each fragment is one frame, written whole (writeDataFrame); a ping's
-// pong goes between them (yieldToPong). A failure means the connection is
+// Each fragment is one frame, written whole (writeDataFrame); control
+// frames go between them (trackedConn.Write). A failure means the connection is
 // ending: the reader must then reach its end, paused or not (sendFailed);
 // one after the first fragment cuts the message, so no Send may follow
 // (messageCut).
 func (d *nativeConn) writeMessage(typ MessageType, p []byte) error {
 	op := byte(typ)
 	for first := true; ; first = false {
-		d.raw.yieldToPong()
 		n := fragmentCut(typ, p)
 		fin := n == len(p)
 		if err := d.writeDataFrame(fin, op, p[:n]); err != nil {

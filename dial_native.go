@@ -70,16 +70,11 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 	hc.Timeout = 0 // HandshakeTimeout and ctx bound the handshake
 	// Browsers fail a redirected WebSocket handshake: return the 3xx.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	var tracked atomic.Pointer[trackedConn] // for OnPingReceived, once dialed
 	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:      hc,
 		HTTPHeader:      http.Header(cfg.header),
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: websocket.CompressionDisabled,
-		OnPingReceived: func(ctx context.Context, _ []byte) bool {
-			t := tracked.Load()
-			return t == nil || t.pongCanGo(ctx)
-		},
 		OnPongReceived: func(context.Context, []byte) {
 			if nopts.onPong != nil {
 				nopts.onPong()
@@ -87,7 +82,6 @@ func dialNative(parent context.Context, url string, cfg *settings, nopts nativeO
 		},
 	})
 	raw := ht.upgraded()
-	tracked.Store(raw)
 	if err != nil {
 		if raw != nil {
 			raw.Close()
@@ -258,98 +252,6 @@ func (h *handshakeTransport) upgraded() *trackedConn {
 	return h.conn
 }
 
-// pongCanGo reports whether coder/websocket should answer a ping now. It
-// runs on the reader, inside coder/websocket's read of the ping, which
-// then writes the pong, within 5 s of the ping's read or it drops the
-// connection (1006), reading nothing meanwhile.
-//
-// With no Send writing, the pong goes at once. While a Send writes, the
-// pong must not wait behind it: a peer that does not read would leave the
-// reader stuck for 5 s, the connection then dropped, and the peer's close
-// right behind the ping never decided (later Sends waited 5 s for a 1006;
-// a helper's attack). So pongCanGo asks the Send to stop at its next
-// fragment or message (pongWaiting; writerAtBoundary) and lets the pong
-// go as soon as it has; the Send goes on once the pong is written. If the
-// Send reaches no boundary (the peer reads nothing), no pong goes when the
-// peer's close is the next frame (the reader goes on to it, which ends the
-// Send), nor after pongHoldMax (the connection lives on, where
-// coder/websocket would drop it; the peer gets no pong for this ping,
-// where a browser answers it late). Over TLS the socket holds records,
-// not frames, so a close behind the ping is seen only after that wait.
-func (t *trackedConn) pongCanGo(ctx context.Context) bool {
-	sock, ok := t.socket.(*countingConn)
-	if !ok || t.driver == nil {
-		return true
-	}
-	limit := pongHoldMax
-	if dl, ok := ctx.Deadline(); ok {
-		limit = min(limit, time.Until(dl)-pongWriteTime)
-	}
-	start := time.Now()
-	t.pong.Or(pongWaiting)
-	defer t.pong.And(^uint32(pongWaiting))
-	for {
-		if t.driver.inFlight.Load() == 0 || t.pong.Load()&writerAtBoundary != 0 {
-			t.pong.Or(pongLetGo)
-			return true
-		}
-		if t.closeIsNext(sock) || time.Since(start) >= limit {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// trackedConn.pong's bits: the handover of a pong between the reader
-// (pongCanGo) and a Send (yieldToPong).
-const (
-	pongWaiting      = 1 << iota // the reader holds a ping for a Send to reach a boundary
-	pongLetGo                    // coder/websocket writes the pong; the next Write, the pong's, clears it
-	writerAtBoundary             // a Send waits at a fragment or message boundary for the pong
-)
-
-// pongHoldMax bounds pongCanGo's wait, and pongWriteTime is what it leaves
-// of coder/websocket's 5 s for the ping to write the pong in.
-const (
-	pongHoldMax   = 4 * time.Second
-	pongWriteTime = 500 * time.Millisecond
-)
-
-// yieldToPong is called by a Send at each message or fragment boundary: a
-// ping waiting for it (pongWaiting) gets coder/websocket's write lock
-// first, and the Send goes on once the pong is written, or after
-// pongYieldMax (a pong that is not written: coder/websocket failed). One
-// atomic load when no ping waits.
-func (t *trackedConn) yieldToPong() {
-	if t.pong.Load()&(pongWaiting|pongLetGo) == 0 {
-		return
-	}
-	t.pong.Or(writerAtBoundary)
-	for start := time.Now(); t.pong.Load()&(pongWaiting|pongLetGo) != 0 && time.Since(start) < pongYieldMax; {
-		time.Sleep(50 * time.Microsecond)
-	}
-	t.pong.And(^uint32(writerAtBoundary | pongLetGo))
-}
-
-// pongYieldMax bounds a Send's wait for a pong it let go first.
-const pongYieldMax = 50 * time.Millisecond
-
-// closeIsNext reports whether the frame after the one being read is the
-// peer's close: read already (with the ping, into coder/websocket's
-// buffer), begun, or at the head of the socket. On the reader only.
-func (t *trackedConn) closeIsNext(sock *countingConn) bool {
-	f := &t.frames
-	switch {
-	case t.peerClose.Load() != nil:
-		return true
-	case f.hdrN > 0:
-		return f.hdr[0]&0x0f == 0x8
-	case f.remain == 0:
-		return socketStartsCloseFrame(sock.raw)
-	}
-	return false
-}
-
 // handshakeError is an invalid 101 response, found by checkHandshakeResponse.
 type handshakeError struct{ msg string }
 
@@ -436,7 +338,6 @@ type trackedConn struct {
 	rwc    io.ReadWriteCloser
 	socket net.Conn      // the socket under rwc when dualws dialed it, else nil
 	failed atomic.Uint32 // the bits below: failures, the close frame, how the socket was closed
-	pong   atomic.Uint32 // pongWaiting, pongLetGo, writerAtBoundary: a pong's handover (pongCanGo)
 
 	// The frames written to rwc, each whole in one Write (writeWhole):
 	// dualws's data frames (writeFrame) and coder/websocket's control
@@ -536,11 +437,11 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 // while a data frame is being written is queued behind it and reported
 // written: coder/websocket arms a 5 s timer around each write and closes
 // the connection when it fires, and a Send to a peer that does not read
-// holds the socket longer (before dualws wrote its data frames, such a
-// ping waited for coder/websocket's lock instead, which the timer does not
-// cover). A close frame waits for the data frame (coder/websocket closes
-// the socket right after it), and no data frame starts behind it
-// (errCloseWritten).
+// holds the socket longer. So the reader, which writes the pong to a
+// peer's ping, never waits behind a Send, and a keepalive ping goes out
+// right after the frame being written. A close frame waits for that frame
+// and the queue (coder/websocket closes the socket right after it), and
+// no data frame starts behind it (errCloseWritten).
 func (t *trackedConn) Write(p []byte) (int, error) {
 	t.wmu.Lock()
 	isClose := len(p) > 0 && p[0]&0x0f == opClose
@@ -553,9 +454,6 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 	if err := t.writeEnd; err != nil && err != errCloseWritten {
 		t.wmu.Unlock()
 		return 0, err
-	}
-	if t.pong.Load()&pongLetGo != 0 {
-		t.pong.And(^uint32(pongLetGo)) // the pong's write (the Send waits at a boundary)
 	}
 	if t.writing {
 		t.queued = append(t.queued, p...)

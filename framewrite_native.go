@@ -25,19 +25,30 @@ const frameHeaderMax = 14
 
 // ownFrameMax bounds the frames built in the connection's own buffer
 // (nativeConn.frameBuf, grown to fit, so a connection keeps no more than
-// this); longer ones, up to a fragment, use a buffer from largeFrames.
+// this); longer ones, up to a fragment, use a buffer from largeFrames,
+// held while the frame is written (a Send to a peer that does not read
+// holds it): 8, 16 or 32 KiB, or a whole fragment's.
 const ownFrameMax = 4 << 10
 
-var largeFrames = sync.Pool{New: func() any {
-	b := make([]byte, frameHeaderMax+fragmentSize)
-	return &b
-}}
+var largeFrames [4]sync.Pool
+
+// largeFrameClass returns the class in largeFrames of a frame of n bytes,
+// and its buffers' size.
+func largeFrameClass(n int) (class, size int) {
+	for size = 2 * ownFrameMax; size < n && class < len(largeFrames)-1; size *= 2 {
+		class++
+	}
+	if class == len(largeFrames)-1 {
+		size = frameHeaderMax + fragmentSize
+	}
+	return class, size
+}
 
 // errCloseWritten is a data frame's error once a close frame has been
 // written: nothing may follow it.
 var errCloseWritten = errors.New("a close frame has been written")
 
-// The opcodes of data frames.
+// The opcodes that the frame writer names.
 const (
 	opContinuation = 0x0
 	opClose        = 0x8
@@ -56,8 +67,13 @@ func (d *nativeConn) writeDataFrame(fin bool, op byte, p []byte) error {
 		}
 		buf = d.frameBuf[:n]
 	} else {
-		pooled = largeFrames.Get().(*[]byte)
+		class, size := largeFrameClass(n)
+		if pooled, _ = largeFrames[class].Get().(*[]byte); pooled == nil {
+			b := make([]byte, size)
+			pooled = &b
+		}
 		buf = (*pooled)[:n]
+		defer largeFrames[class].Put(pooled)
 	}
 	if d.maskKeys == nil {
 		var seed [32]byte
@@ -67,11 +83,7 @@ func (d *nativeConn) writeDataFrame(fin bool, op byte, p []byte) error {
 	key := uint32(d.maskKeys.Uint64())
 	h := putFrameHeader(buf, fin, op, len(p), key)
 	maskCopy(buf[h:], p, key)
-	err := d.raw.writeFrame(buf)
-	if pooled != nil {
-		largeFrames.Put(pooled)
-	}
-	return err
+	return d.raw.writeFrame(buf)
 }
 
 // frameHeaderLen returns the length of a masked frame's header for a

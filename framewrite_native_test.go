@@ -3,11 +3,14 @@
 package dualws
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -21,7 +24,7 @@ import (
 // frameSizes cross every boundary of the frame writer: the header's length
 // forms, the mask's 8- and 32-byte steps, the connection's own buffer and
 // the 64 KiB fragments.
-var frameSizes = []int{0, 1, 3, 7, 8, 9, 31, 32, 33, 125, 126, 127, 4082, 4083, 65535, 65536, 65537, 3*65536 + 5}
+var frameSizes = []int{0, 1, 3, 7, 8, 9, 31, 32, 33, 125, 126, 127, 4088, 4089, 8184, 8185, 16377, 32760, 32761, 65535, 65536, 65537, 3*65536 + 5}
 
 // Every size and type of Send reaches a coder/websocket server whole (it
 // checks the masking and the fragments) and comes back as sent.
@@ -207,6 +210,48 @@ func TestControlFrameGoesRightAfterABlockedDataFrame(t *testing.T) {
 	assert.True(t, tc.hasFailed(writeFailed))
 }
 
+// deadlineSocket stands for the socket under a trackedConn: it records
+// the write deadlines a Send's context sets.
+type deadlineSocket struct {
+	net.Conn
+	deadlines chan time.Time
+}
+
+func (s *deadlineSocket) SetWriteDeadline(t time.Time) error {
+	s.deadlines <- t
+	return nil
+}
+
+func (*deadlineSocket) Close() error { return nil }
+
+// A Send's context that ends while its message is being written sets a
+// write deadline; when that cuts a control frame queued behind the
+// message, nothing can be written any more, and the connection is
+// dropped: the Send returns nil (its message went out whole), and the
+// connection does not stay open to Sends, unable to write.
+func TestSendDeadlineCuttingAQueuedFrameDropsTheConnection(t *testing.T) {
+	sc := &stepConn{writes: make(chan []byte), results: make(chan error)}
+	sock := &deadlineSocket{deadlines: make(chan time.Time, 2)}
+	d := &nativeConn{c: newClient("ws://test", &Options{PingInterval: -1}), raw: &trackedConn{rwc: sc, socket: sock}}
+	d.c.t = d
+	d.c.opened("")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := make(chan error, 1)
+	go func() { res <- d.writeCtx(ctx, Binary, make([]byte, 100)) }()
+	<-sc.writes
+	require.NoError(t, returnsBefore(t, coderWrite(d.raw, pingFrame), "the ping waited behind the data frame"))
+	cancel()
+	<-sock.deadlines
+	sc.results <- nil
+	assert.Equal(t, pingFrame, <-sc.writes)
+	sc.results <- os.ErrDeadlineExceeded
+	require.NoError(t, <-res, "the message went out whole")
+	assert.False(t, d.c.sendAllowed(), "the connection stayed open to Sends, unable to write")
+	st, _ := d.c.CloseStatus()
+	assert.Equal(t, statusSendInterrupted, st)
+}
+
 // coder/websocket's close frame waits for the data frame being written
 // (it closes the socket right after its close frame, which must not be
 // left queued), and no data frame starts once it has come: the peer would
@@ -275,4 +320,58 @@ func TestNoFrameAfterAFailedWrite(t *testing.T) {
 	assert.ErrorIs(t, err, errBroken, "coder/websocket's frame after the failure")
 	assert.ErrorIs(t, tc.writeFrame(frame), errBroken, "a data frame after the failure")
 	assert.Equal(t, frame[:5], wire.Bytes(), "the wire after the cut frame")
+}
+
+// A peer's ping during a Send blocked on a peer that does not read: the
+// pong is queued behind the frame being written, and the reader goes on
+// at once to the message behind the ping. Before dualws queued control
+// frames the reader held the ping up to 4 s for the Send to reach a
+// fragment's end, and then left it unanswered.
+func TestPeerPingDuringABlockedSendHoldsNoMessage(t *testing.T) {
+	resume := make(chan struct{})
+	sawPong := make(chan bool, 1)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+		_, n, err := readFrameHeader(rw)
+		if err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
+		rw.Write([]byte{0x89, 1, 'p', 0x82, 1, 'm'})
+		rw.Flush()
+		<-resume
+		saw := false
+		for {
+			if _, err := io.CopyN(io.Discard, rw, n); err != nil {
+				break
+			}
+			op, m, err := readFrameHeader(rw)
+			if err != nil || op == 0x8 {
+				break
+			}
+			if n = m; op == 0xA && !saw {
+				saw = true
+				sawPong <- true
+			}
+		}
+		if !saw {
+			sawPong <- false
+		}
+		rw.Write(closeFrameBytes(1000, nil))
+		rw.Flush()
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1})
+	smallSendBuffer(c)
+	sent := make(chan error, 1)
+	go func() { sent <- c.Send(context.Background(), Binary, make([]byte, 2<<20)) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, p, err := c.Receive(ctx)
+	require.NoError(t, err, "the message behind the ping waited for the blocked Send")
+	assert.Equal(t, "m", string(p))
+	close(resume)
+	require.NoError(t, <-sent)
+	assert.True(t, <-sawPong, "no pong after the blocked Send")
+	require.NoError(t, c.Close(StatusNormalClosure, ""))
 }

@@ -64,20 +64,3 @@ func socketEnd(raw syscall.RawConn) (reset, known bool) {
 	})
 	return reset, known
 }
-
-// socketStartsCloseFrame reports whether the next byte waiting in the
-// socket (MSG_PEEK, without waiting) starts a close frame (opcode 8), when
-// the stream is at a frame's start there; false when nothing waits or raw
-// is nil.
-func socketStartsCloseFrame(raw syscall.RawConn) bool {
-	found := false
-	if raw == nil {
-		return found
-	}
-	raw.Control(func(fd uintptr) {
-		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		found = err == nil && n == 1 && b[0]&0x0f == 0x8
-	})
-	return found
-}
