@@ -622,10 +622,10 @@ func (d *nativeConn) schedulePing() {
 }
 
 // ping sends one ping and waits PingTimeout for the pong; no pong drops
-// the connection with 1006 "keepalive timeout". coder/websocket waits at
-// most 5 s for its write lock, which a Send to a peer that does not read
-// holds longer: the ping is then tried again while PingTimeout allows
-// (giving up there ended the keepalive for the rest of the connection).
+// the connection with 1006 "keepalive timeout". A Send blocked on a peer
+// that does not read does not hold the ping (trackedConn.Write queues it
+// behind the frame being written); a ping whose write timed out
+// (coder/websocket's 5 s) is tried again while PingTimeout allows.
 func (d *nativeConn) ping() {
 	defer d.pings.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), d.c.cfg.pingTimeout)
