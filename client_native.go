@@ -447,13 +447,7 @@ func (d *nativeConn) writeCtx(ctx context.Context, typ MessageType, p []byte) er
 			d.c.sendInterrupted()
 			return ctx.Err()
 		}
-		sock.SetWriteDeadline(time.Time{})
-		if d.raw.hasFailed(writeFailed) {
-			// The deadline cut a control frame written after the message
-			// (queued behind it, or coder/websocket's own): nothing can be
-			// written any more. The message went out whole.
-			d.c.sendInterrupted()
-		}
+		sock.SetWriteDeadline(time.Time{}) // a control frame the deadline cut meanwhile dropped the connection (writeWhole)
 	}
 	return err
 }
@@ -624,15 +618,12 @@ func (d *nativeConn) schedulePing() {
 // ping sends one ping and waits PingTimeout for the pong; no pong drops
 // the connection with 1006 "keepalive timeout". A Send blocked on a peer
 // that does not read does not hold the ping (trackedConn.Write queues it
-// behind the frame being written); a ping whose write timed out
-// (coder/websocket's 5 s) is tried again while PingTimeout allows.
+// behind the frame being written); a ping whose own write takes 5 s has
+// coder/websocket close the connection.
 func (d *nativeConn) ping() {
 	defer d.pings.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), d.c.cfg.pingTimeout)
 	err := d.ws.Ping(ctx)
-	for err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		err = d.ws.Ping(ctx)
-	}
 	timedOut := ctx.Err() != nil
 	cancel()
 	switch {

@@ -527,10 +527,10 @@ func TestPeerCloseEndsALongSend(t *testing.T) {
 	waitDone(t, c)
 }
 
-// A keepalive ping that waits more than coder/websocket's 5 s for its
-// write lock, held by a Send to a peer that does not read, is tried again
-// within PingTimeout: giving up ended the keepalive, and no ping went out
-// for the rest of the connection.
+// A keepalive ping during a Send blocked for 6 s on a peer that does not
+// read goes out once the peer reads, and the connection lives: the ping
+// waited for coder/websocket's write lock, gave up after 5 s and ended the
+// keepalive, and now it is queued behind the Send's frame.
 func testKeepaliveOutlastsALongBlockedSend(t *testing.T) {
 	const size = 32 << 20
 	pinged := make(chan bool, 1)
@@ -857,8 +857,9 @@ func TestPeerCloseBetweenFragmentsOfAMessageOverTheLimit(t *testing.T) {
 // A peer that sends its close and stops reading while a Send is blocked:
 // the close is decided at once, and the Send is cut after CloseTimeout
 // (at most 2 s, the wait for the peer's end of TCP), so Close and CLOSED
-// come within it, not after coder/websocket's 5 s wait for its answer's
-// write lock (a helper's review: Close took 4.75 s with CloseTimeout 1 s).
+// come within it, not after coder/websocket's 5 s limit on writing its
+// answer, which waits for the Send's frame (a helper's review: Close took
+// 4.75 s with CloseTimeout 1 s).
 // The bound below leaves a wide margin for a loaded machine.
 func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
 	stop := make(chan struct{})
@@ -878,6 +879,22 @@ func TestPeerCloseCutsABlockedSendWithinCloseTimeout(t *testing.T) {
 	assert.False(t, ce.Status.WasClean, "the answer to the peer's close cannot have gone out")
 	assert.Less(t, elapsed, 3*time.Second, "Close waited for coder/websocket's 5 s")
 	require.ErrorAs(t, <-first, &ce)
+}
+
+// stallThenWrite is a server that stops reading once a Send's first frame
+// has begun: it reads that frame's header, lets the client fill the
+// sockets' buffers, and writes frames. It returns the frame's payload
+// length, unread, and false if the header could not be read.
+func stallThenWrite(conn net.Conn, rw *bufio.ReadWriter, frames []byte) (n int64, ok bool) {
+	conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+	_, n, err := readFrameHeader(rw)
+	if err != nil {
+		return 0, false
+	}
+	time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
+	rw.Write(frames)
+	rw.Flush()
+	return n, true
 }
 
 // answerCloseAfterFrames reads the client's frames from r, each from its
@@ -961,19 +978,15 @@ func TestPeerPingThenCloseWhileASendIsBlocked(t *testing.T) {
 
 // A peer that stops reading for 6 s and pings meanwhile: the blocked Send
 // completes once it reads again, and the connection lives. coder/websocket
-// dropped it (1006) when the pong had waited 5 s behind the Send; the ping
-// now goes unanswered after pongHoldMax instead (a helper's attack).
+// dropped it (1006) when the pong had waited 5 s behind the Send (a
+// helper's attack); the pong is now queued behind the Send's frame.
 func testPeerPingWhileNotReadingForLong(t *testing.T) {
 	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
 		defer conn.Close()
-		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
-		_, n, err := readFrameHeader(rw)
-		if err != nil {
+		n, ok := stallThenWrite(conn, rw, []byte{0x89, 1, 'p'})
+		if !ok {
 			return
 		}
-		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
-		rw.Write([]byte{0x89, 1, 'p'})
-		rw.Flush()
 		time.Sleep(6 * time.Second)                // longer than coder/websocket's 5 s for the pong
 		conn.(*net.TCPConn).SetReadBuffer(4 << 20) // now read the rest quickly
 		if _, err := io.CopyN(io.Discard, rw, n); err == nil {
@@ -1805,10 +1818,9 @@ func (s *rateReader) Read(p []byte) (int, error) {
 }
 
 // A peer that reads steadily but slowly (20 KB/s: a 64 KiB fragment every
-// 3.3 s) pings during a long Send: the pong goes at the next fragment's
-// boundary, within coder/websocket's 5 s. A first version of pongCanGo let
-// it go on the Send's progress, seen after the Send had taken the write
-// lock for the next fragment: the pong waited two fragments, past the
+// 3.3 s) pings during a long Send: the pong goes right after the fragment
+// being written, within coder/websocket's 5 s. An earlier hand-over of the
+// pong at a fragment's boundary let the pong wait two fragments, past the
 // 5 s, and the connection dropped (a helper's review).
 func testPeerPingWhileReadingSlowly(t *testing.T) {
 	const rate = 20000

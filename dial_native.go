@@ -341,10 +341,12 @@ type trackedConn struct {
 
 	// The frames written to rwc, each whole in one Write (writeWhole):
 	// dualws's data frames (writeFrame) and coder/websocket's control
-	// frames (Write), which never wait. Under wmu, held briefly.
+	// frames (Write), which are queued behind a data frame, but for the
+	// close frame, which waits. Under wmu, held briefly.
 	wmu      sync.Mutex
 	writing  bool          // a Write of rwc is under way
-	queued   []byte        // control frames that came meanwhile: that writer writes them before it lets go
+	queued   []byte        // pings that came meanwhile: that writer writes them, and pong, before it lets go
+	pong     []byte        // the last pong that came meanwhile: one answers every ping (RFC 6455 5.5.3)
 	idle     chan struct{} // made by a data frame that waits for writing to end; closed when it does
 	writeEnd error         // a close frame went, or a Write failed: no data frame may follow
 
@@ -456,7 +458,11 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if t.writing {
-		t.queued = append(t.queued, p...)
+		if len(p) > 0 && p[0]&0x0f == opPong {
+			t.pong = append(t.pong[:0], p...) // a peer's ping flood holds one pong, not one each
+		} else {
+			t.queued = append(t.queued, p...)
+		}
 		t.wmu.Unlock()
 		return len(p), nil
 	}
@@ -492,7 +498,10 @@ func (t *trackedConn) waitWriter() {
 
 // writeWhole writes b, then the control frames queued meanwhile, with wmu
 // held on entry and released on return, but not during the writes. It
-// returns b's error: a queued frame's failure is for the next frame.
+// returns b's error: a queued frame's failure is for the next frame. A
+// write cut by a deadline, which a Send's context sets (writeCtx), leaves
+// the connection unable to write: the client drops it
+// (sendInterrupted), unless its close is decided already.
 func (t *trackedConn) writeWhole(b []byte) error {
 	t.writing = true
 	var first error
@@ -507,16 +516,21 @@ func (t *trackedConn) writeWhole(b []byte) error {
 				first = err
 			}
 		}
-		if err != nil || len(t.queued) == 0 {
-			t.writing, t.queued = false, nil
-			if t.idle != nil {
-				close(t.idle)
-				t.idle = nil
-			}
-			t.wmu.Unlock()
-			return first
+		if err == nil && len(t.queued)+len(t.pong) > 0 {
+			b, t.queued = append(t.queued, t.pong...), nil
+			t.pong = t.pong[:0]
+			continue
 		}
-		b, t.queued = t.queued, nil
+		t.writing, t.queued, t.pong = false, nil, nil
+		if t.idle != nil {
+			close(t.idle)
+			t.idle = nil
+		}
+		t.wmu.Unlock()
+		if errors.Is(err, os.ErrDeadlineExceeded) && t.driver != nil {
+			t.driver.c.sendInterrupted()
+		}
+		return first
 	}
 }
 
@@ -639,9 +653,9 @@ func transportSocket(s net.Conn) halfClosableSocket {
 // end of TCP, discarding what arrives; a peer that keeps TCP open past
 // limit counts as clean, as in Chromium, which waits 2 s. closeNow cuts
 // the wait short (an abort, whose status the machine has decided). A
-// failed write means the reply did not go out (coder/websocket gave up on
-// its write lock, held by a Send the half-close then failed): the close is
-// not clean whatever the peer does, so nothing is awaited.
+// failed write means the reply did not go out (it waited behind a Send's
+// frame that the half-close then failed): the close is not clean whatever
+// the peer does, so nothing is awaited.
 func (t *trackedConn) finishClose(limit time.Duration) (reset bool) {
 	if t.hasFailed(halfClosed) && !t.hasFailed(socketClosed|writeFailed) {
 		reset = t.awaitPeerEnd(limit)

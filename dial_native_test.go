@@ -874,8 +874,8 @@ func TestTrackedConnHalfClosesUnderTLS(t *testing.T) {
 	assert.True(t, tc.finishClose(5*time.Second), "the reset under TLS is seen")
 }
 
-// A Send blocked on a peer that does not read holds coder/websocket's
-// write lock, so its reply to the peer's close never goes out; the
+// A Send blocked on a peer that does not read holds the socket, so the
+// reply to the peer's close, which waits for its frame, never goes out; the
 // half-close fails the blocked write, and finishClose then does not wait
 // for the peer's end: the close is not clean anyway. It waited up to
 // min(CloseTimeout, 2 s) more (a helper's attack).

@@ -52,6 +52,7 @@ var errCloseWritten = errors.New("a close frame has been written")
 const (
 	opContinuation = 0x0
 	opClose        = 0x8
+	opPong         = 0xA
 )
 
 // writeDataFrame writes one data frame (op Text, Binary or

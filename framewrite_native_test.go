@@ -233,7 +233,7 @@ func TestSendDeadlineCuttingAQueuedFrameDropsTheConnection(t *testing.T) {
 	sc := &stepConn{writes: make(chan []byte), results: make(chan error)}
 	sock := &deadlineSocket{deadlines: make(chan time.Time, 2)}
 	d := &nativeConn{c: newClient("ws://test", &Options{PingInterval: -1}), raw: &trackedConn{rwc: sc, socket: sock}}
-	d.c.t = d
+	d.c.t, d.raw.driver = d, d
 	d.c.opened("")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -252,6 +252,92 @@ func TestSendDeadlineCuttingAQueuedFrameDropsTheConnection(t *testing.T) {
 	assert.Equal(t, statusSendInterrupted, st)
 }
 
+// A control frame that coder/websocket writes itself, cut by a Send's
+// deadline (set while the frame was on its way), leaves the connection
+// unable to write: it is dropped, not left open to Sends.
+func TestDeadlineCuttingCodersOwnFrameDropsTheConnection(t *testing.T) {
+	sc := &stepConn{writes: make(chan []byte), results: make(chan error)}
+	d := &nativeConn{c: newClient("ws://test", &Options{PingInterval: -1}), raw: &trackedConn{rwc: sc}}
+	d.c.t, d.raw.driver = d, d
+	d.c.opened("")
+	done := coderWrite(d.raw, pingFrame)
+	<-sc.writes
+	sc.results <- os.ErrDeadlineExceeded
+	<-done
+	assert.False(t, d.c.sendAllowed(), "the connection stayed open to Sends, unable to write")
+}
+
+// A data frame waits for a control frame that coder/websocket is writing
+// itself: the frames never mix on the wire.
+func TestDataFrameWaitsForCodersOwnFrame(t *testing.T) {
+	sc := &stepConn{writes: make(chan []byte), results: make(chan error)}
+	tc := &trackedConn{rwc: sc}
+	pinged := coderWrite(tc, pingFrame)
+	require.Equal(t, pingFrame, <-sc.writes)
+	data := make([]byte, 6)
+	putFrameHeader(data, true, byte(Binary), 0, 9)
+	result := make(chan error, 1)
+	go func() { result <- tc.writeFrame(data) }()
+	waitUntil(t, tc, func() bool { return tc.idle != nil }, "the data frame did not wait for the ping")
+	sc.results <- nil
+	require.NoError(t, <-pinged)
+	require.Equal(t, data, <-sc.writes)
+	sc.results <- nil
+	require.NoError(t, <-result)
+}
+
+// waitUntil waits, at most 2 s, until cond, called under tc's wmu, holds.
+func waitUntil(t *testing.T, tc *trackedConn, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); ; runtime.Gosched() {
+		tc.wmu.Lock()
+		ok := cond()
+		tc.wmu.Unlock()
+		if ok {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), what)
+	}
+}
+
+// A peer that floods pings while a Send is blocked gets one pong, the
+// last, once the frame is through (RFC 6455 5.5.3): the queue holds one
+// pong, not one per ping. Pings queued meanwhile all go.
+func TestPingFloodDuringABlockedFrameHoldsOnePong(t *testing.T) {
+	tc, sc, _, result := blockedDataFrame(t)
+	var last []byte
+	for i := range 1000 {
+		last = []byte{0x8A, 0x80 | 2, 0, 0, 0, 0, byte(i >> 8), byte(i)}
+		require.NoError(t, returnsBefore(t, coderWrite(tc, last), "a pong waited behind the blocked frame"))
+	}
+	require.NoError(t, returnsBefore(t, coderWrite(tc, pingFrame), "the keepalive ping waited behind the blocked frame"))
+	tc.wmu.Lock()
+	held := len(tc.queued) + len(tc.pong)
+	tc.wmu.Unlock()
+	assert.Equal(t, len(pingFrame)+len(last), held, "bytes queued behind the blocked frame")
+	sc.results <- nil
+	assert.Equal(t, append(append([]byte{}, pingFrame...), last...), <-sc.writes, "the frames after the data frame")
+	sc.results <- nil
+	require.NoError(t, <-result)
+}
+
+// Frames queued behind a blocked data frame go before coder/websocket's
+// close frame, which waits for them.
+func TestQueuedFramesGoBeforeTheCloseFrame(t *testing.T) {
+	tc, sc, _, result := blockedDataFrame(t)
+	require.NoError(t, returnsBefore(t, coderWrite(tc, pingFrame), "the ping waited behind the blocked frame"))
+	closeFrame := []byte{0x88, 0x80 | 2, 0, 0, 0, 0, 0x03, 0xe8}
+	closed := coderWrite(tc, closeFrame)
+	waitUntil(t, tc, func() bool { return tc.idle != nil }, "the close frame did not wait for the frames before it")
+	sc.results <- nil
+	assert.Equal(t, pingFrame, <-sc.writes, "the frame after the data frame")
+	sc.results <- nil
+	require.NoError(t, <-result)
+	assert.Equal(t, closeFrame, <-sc.writes, "the frame after the queued ping")
+	sc.results <- nil
+	require.NoError(t, <-closed)
+}
+
 // coder/websocket's close frame waits for the data frame being written
 // (it closes the socket right after its close frame, which must not be
 // left queued), and no data frame starts once it has come: the peer would
@@ -260,15 +346,7 @@ func TestNoDataFrameAfterTheCloseFrame(t *testing.T) {
 	tc, sc, data, result := blockedDataFrame(t)
 	closeFrame := []byte{0x88, 0x80 | 2, 0, 0, 0, 0, 0x03, 0xe8}
 	closed := coderWrite(tc, closeFrame)
-	for {
-		tc.wmu.Lock()
-		end := tc.writeEnd
-		tc.wmu.Unlock()
-		if end != nil {
-			break
-		}
-		runtime.Gosched()
-	}
+	waitUntil(t, tc, func() bool { return tc.writeEnd != nil }, "the close frame's Write never came")
 	assert.ErrorIs(t, tc.writeFrame(data), errCloseWritten, "a data frame behind the close frame")
 	sc.results <- nil
 	assert.Equal(t, closeFrame, <-sc.writes, "the frame after the data frame")
@@ -324,22 +402,18 @@ func TestNoFrameAfterAFailedWrite(t *testing.T) {
 
 // A peer's ping during a Send blocked on a peer that does not read: the
 // pong is queued behind the frame being written, and the reader goes on
-// at once to the message behind the ping. Before dualws queued control
-// frames the reader held the ping up to 4 s for the Send to reach a
-// fragment's end, and then left it unanswered.
+// at once to the message behind the ping. Before, the reader held the
+// ping up to 4 s for the Send to reach a fragment's end, and then left it
+// unanswered.
 func TestPeerPingDuringABlockedSendHoldsNoMessage(t *testing.T) {
 	resume := make(chan struct{})
 	sawPong := make(chan bool, 1)
 	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
 		defer conn.Close()
-		conn.(*net.TCPConn).SetReadBuffer(16 << 10)
-		_, n, err := readFrameHeader(rw)
-		if err != nil {
+		n, ok := stallThenWrite(conn, rw, []byte{0x89, 1, 'p', 0x82, 1, 'm'})
+		if !ok {
 			return
 		}
-		time.Sleep(100 * time.Millisecond) // the client fills the sockets' buffers
-		rw.Write([]byte{0x89, 1, 'p', 0x82, 1, 'm'})
-		rw.Flush()
 		<-resume
 		saw := false
 		for {

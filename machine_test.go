@@ -83,17 +83,29 @@ type snapshot struct {
 	decided, failed, timedOut, closeRecv, paused, beat bool
 	heard, sendGone                                    bool
 	countOff                                           uint8
-	queue                                              string
 	bytes                                              int
 	mdl                                                model
 }
 
+// snap leaves the machine's queue to the model's, which step has checked
+// equal to it.
 func snap(m *machine, mdl model) snapshot {
-	var q strings.Builder
-	for _, msg := range m.queue[m.head:] {
-		q.WriteByte(msg.data[0])
+	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, m.sendGone, m.countOff, m.bytes, mdl}
+}
+
+// queueIs reports whether m's queue holds messages starting with the
+// bytes of want, in order.
+func queueIs(m *machine, want string) bool {
+	q := m.queue[m.head:]
+	if len(q) != len(want) {
+		return false
 	}
-	return snapshot{m.state, m.status, m.final, m.decided, m.failed, m.timedOut, m.closeRecv, m.paused, m.beatSent, m.heard, m.sendGone, m.countOff, q.String(), m.bytes, mdl}
+	for i, msg := range q {
+		if msg.data[0] != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func cloneMachine(m *machine) machine {
@@ -240,11 +252,11 @@ func step(m *machine, mdl model, in machineInput) (model, string) {
 	} else if in.name == "receive" && mdl.queue != "" {
 		return mdl, "receive found nothing while messages wait"
 	}
-	var q strings.Builder
-	for _, msg := range m.queue[m.head:] {
-		q.WriteByte(msg.data[0])
-	}
-	if q.String() != mdl.queue {
+	if !queueIs(m, mdl.queue) {
+		var q strings.Builder
+		for _, msg := range m.queue[m.head:] {
+			q.WriteByte(msg.data[0])
+		}
 		return mdl, fmt.Sprintf("queue %q, expected %q", q.String(), mdl.queue)
 	}
 
@@ -303,21 +315,23 @@ func step(m *machine, mdl model, in machineInput) (model, string) {
 
 type walk struct {
 	cfgName string
-	seen    map[[2]any]bool
+	seen    map[snapshot]int // the most inputs walked from each snapshot
 	visits  int
+	path    []string // the inputs fed to reach the machine being explored
 }
 
-// explore feeds every sequence of up to depth inputs from m, visiting each
-// (snapshot, depth) once.
-func (w *walk) explore(t *testing.T, m *machine, mdl model, depth int, path []string) {
+// explore feeds every sequence of up to depth inputs from m. A snapshot
+// already walked as deep or deeper is not walked again: those sequences
+// are among the ones walked then.
+func (w *walk) explore(t *testing.T, m *machine, mdl model, depth int) {
 	if depth == 0 {
 		return
 	}
-	key := [2]any{snap(m, mdl), depth}
-	if w.seen[key] {
+	key := snap(m, mdl)
+	if w.seen[key] >= depth {
 		return
 	}
-	w.seen[key] = true
+	w.seen[key] = depth
 	for _, in := range machineInputs {
 		if in.name == "message(a)" || in.name == "message(bbb)" {
 			if m.queueLen() >= 3 { // keep the reachable set finite
@@ -328,9 +342,11 @@ func (w *walk) explore(t *testing.T, m *machine, mdl model, depth int, path []st
 		w.visits++
 		nmdl, broken := step(&next, mdl, in)
 		if broken != "" {
-			t.Fatalf("%s: after %v then %s: %s", w.cfgName, path, in.name, broken)
+			t.Fatalf("%s: after %v then %s: %s", w.cfgName, w.path, in.name, broken)
 		}
-		w.explore(t, &next, nmdl, depth-1, append(path[:len(path):len(path)], in.name))
+		w.path = append(w.path, in.name)
+		w.explore(t, &next, nmdl, depth-1)
+		w.path = w.path[:len(w.path)-1]
 	}
 }
 
@@ -372,9 +388,10 @@ func TestMachineExhaustive(t *testing.T) {
 					}
 				}
 			}
-			w := &walk{cfgName: name, seen: map[[2]any]bool{}}
+			w := &walk{cfgName: name, seen: map[snapshot]int{}}
 			for _, n := range all {
-				w.explore(t, &n.m, n.mdl, 6, n.path)
+				w.path = append(w.path[:0], n.path...)
+				w.explore(t, &n.m, n.mdl, 6)
 			}
 			t.Logf("%d reachable states, %d inputs fed", len(all), w.visits)
 			if len(all) < 20 {
