@@ -389,9 +389,11 @@ func TestMachineExhaustive(t *testing.T) {
 				}
 			}
 			w := &walk{cfgName: name, seen: map[snapshot]int{}}
-			for _, n := range all {
-				w.path = append(w.path[:0], n.path...)
-				w.explore(t, &n.m, n.mdl, 6)
+			// The last states found first: their successors, found after
+			// them, have mostly been walked 6 deep already.
+			for i := len(all) - 1; i >= 0; i-- {
+				w.path = append(w.path[:0], all[i].path...)
+				w.explore(t, &all[i].m, all[i].mdl, 6)
 			}
 			t.Logf("%d reachable states, %d inputs fed", len(all), w.visits)
 			if len(all) < 20 {
