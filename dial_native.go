@@ -754,7 +754,7 @@ func (f *frameChecker) check(p []byte) (int, error) {
 				default:
 					goto slow
 				}
-				if rest[0]&0x0F != 0x8 { // not a close frame: skip its payload
+				if rest[0]&0x0F != opClose { // not a close frame: skip its payload
 					f.noteFrame(rest[0], length)
 					f.isClose, f.remain = false, length
 					continue
@@ -804,7 +804,7 @@ func (f *frameChecker) check(p []byte) (int, error) {
 
 // startPayload starts the payload of a frame whose header is read.
 func (f *frameChecker) startPayload(b0 byte, length uint64) error {
-	f.isClose = b0&0x0F == 0x8 && length <= 125
+	f.isClose = b0&0x0F == opClose && length <= 125
 	f.payN, f.remain = 0, length
 	f.noteFrame(b0, length)
 	if f.isClose {
@@ -843,11 +843,11 @@ func (f *frameChecker) noteFrame(b0 byte, length uint64) {
 	}
 	op, fin := b0&0x0F, b0&0x80 != 0
 	switch {
-	case b0&0x70 != 0, op > 0xA, op > 0x2 && op < 0x8:
+	case b0&0x70 != 0, op > opPong, op > byte(Binary) && op < opClose:
 		f.doomed = true
-	case op >= 0x8:
+	case op >= opClose:
 		f.doomed = f.doomed || !fin || length > 125
-	case (op == 0x0) != f.inMsg:
+	case (op == opContinuation) != f.inMsg:
 		f.doomed = true
 	default:
 		if fin && op != 0x0 && length > scratchSize {

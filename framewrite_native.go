@@ -6,6 +6,7 @@ import (
 	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 )
@@ -48,7 +49,8 @@ func largeFrameClass(n int) (class, size int) {
 // written: nothing may follow it.
 var errCloseWritten = errors.New("a close frame has been written")
 
-// The opcodes that the frame writer names.
+// The opcodes named by the frame writer and the frame checker (Text and
+// Binary are the others).
 const (
 	opContinuation = 0x0
 	opClose        = 0x8
@@ -64,7 +66,7 @@ func (d *nativeConn) writeDataFrame(fin bool, op byte, p []byte) error {
 	var pooled *[]byte
 	if n <= ownFrameMax {
 		if cap(d.frameBuf) < n {
-			d.frameBuf = make([]byte, max(64, roundUpPow2(n)))
+			d.frameBuf = make([]byte, max(64, 1<<bits.Len(uint(n-1)))) // the next power of two
 		}
 		buf = d.frameBuf[:n]
 	} else {
@@ -143,13 +145,4 @@ func maskCopy(dst, src []byte, key uint32) {
 	for ; i < len(src); i++ {
 		dst[i] = src[i] ^ byte(key>>(8*(i&3)))
 	}
-}
-
-// roundUpPow2 returns the least power of two at or above n (n > 0).
-func roundUpPow2(n int) int {
-	p := 1
-	for p < n {
-		p <<= 1
-	}
-	return p
 }
