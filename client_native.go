@@ -379,8 +379,8 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return err
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
-		bytes, sinceLast := d.raw.recentReads()
-		lately, taken := takenLately(bytes, sinceLast), d.raw.taken()
+		bytes, sinceLast, sinceBehind := d.raw.recentReads()
+		lately, taken := takenLately(bytes, sinceLast, sinceBehind), d.raw.taken()
 		countsLately := lately && !d.drainOff // takenLately: not while drainOff
 		backlog, cut := d.awaitReader(look{
 			quiet: drainQuiet, limit: readerCatchUpMax, backlogLimit: backlogLookLimit(d.drainOff),

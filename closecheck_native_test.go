@@ -84,7 +84,7 @@ func TestSendLooksAfterABacklogTakenLately(t *testing.T) {
 }
 
 // tookJustNow makes d's counted socket say that its reader took n bytes
-// in the last recentSpan, the last of them now, as a reader does that has
+// in the last recentSpan, the last of them now, falling behind, as a reader does that has
 // just taken them, whatever the machine's load does to the real reads.
 // The reader must be idle.
 func tookJustNow(t *testing.T, d *nativeConn, n int64) {
@@ -95,7 +95,8 @@ func tookJustNow(t *testing.T, d *nativeConn, n int64) {
 	}
 	sock.readBefore.Store(sock.read.Load() - n)
 	sock.lastAt.Store(monoClock())
-	if bytes, sinceLast := d.raw.recentReads(); bytes != n || sinceLast >= int64(recentSpan) {
+	sock.behindAt.Store(monoClock())
+	if bytes, sinceLast, _ := d.raw.recentReads(); bytes != n || sinceLast >= int64(recentSpan) {
 		t.Fatalf("recentReads = %d bytes, the last %v ago; want %d just now", bytes, time.Duration(sinceLast), n)
 	}
 }

@@ -2,6 +2,7 @@ package dualws
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -814,22 +815,46 @@ func TestMachineDrainQuiet(t *testing.T) {
 
 // TestMachineLookTakesRecentBytesAsABacklog: a native look counts as a
 // backlog drainWindow bytes taken within recentSpan, the last of them
-// less than recentSpan ago (first row: the traced failure, 250 KiB
-// taken, the last 4.1 ms before the look).
+// less than recentSpan ago, by a reader found behind the socket within
+// recentSpan (first row: the traced failure, 250 KiB taken, the last 4.1
+// ms before the look; last row: an echo stream, never behind).
 func TestMachineLookTakesRecentBytesAsABacklog(t *testing.T) {
+	const never = math.MaxInt64
 	for _, tc := range []struct {
-		bytes     int64
-		sinceLast time.Duration
-		want      bool
+		bytes                  int64
+		sinceLast, sinceBehind time.Duration
+		want                   bool
 	}{
-		{250 << 10, 4100 * time.Microsecond, true},
-		{drainWindow, 0, true},
-		{drainWindow - 1, 0, false},
-		{drainWindow, recentSpan - 1, true},
-		{drainWindow, recentSpan, false},
+		{250 << 10, 4100 * time.Microsecond, 6 * time.Millisecond, true},
+		{drainWindow, 0, 0, true},
+		{drainWindow - 1, 0, 0, false},
+		{drainWindow, recentSpan - 1, recentSpan - 1, true},
+		{drainWindow, recentSpan, 0, false},
+		{drainWindow, 0, recentSpan, false},
+		{1 << 20, 0, never, false},
 	} {
-		if got := takenLately(tc.bytes, int64(tc.sinceLast)); got != tc.want {
-			t.Errorf("takenLately(%d bytes, the last %v ago) = %v, want %v", tc.bytes, tc.sinceLast, got, tc.want)
+		if got := takenLately(tc.bytes, int64(tc.sinceLast), int64(tc.sinceBehind)); got != tc.want {
+			t.Errorf("takenLately(%d bytes, the last %v ago, behind %v ago) = %v, want %v", tc.bytes, tc.sinceLast, tc.sinceBehind, got, tc.want)
+		}
+	}
+}
+
+// TestMachineReaderBehind: a full Read leaves its reader behind when
+// behindMin bytes or more wait after it, or when the platform cannot
+// tell.
+func TestMachineReaderBehind(t *testing.T) {
+	for _, tc := range []struct {
+		pending int
+		known   bool
+		want    bool
+	}{
+		{behindMin, true, true},
+		{behindMin - 1, true, false},
+		{1, true, false}, // an end, no bytes
+		{0, false, true},
+	} {
+		if got := readerBehind(tc.pending, tc.known); got != tc.want {
+			t.Errorf("readerBehind(%d pending, known %v) = %v, want %v", tc.pending, tc.known, got, tc.want)
 		}
 	}
 }

@@ -64,3 +64,19 @@ func socketEnd(raw syscall.RawConn) (reset, known bool) {
 	})
 	return reset, known
 }
+
+// socketBytes returns how many bytes wait in the socket's receive buffer
+// (SIOCINQ, one system call), and whether the kernel told (known is
+// false where dualws does not ask it, or when raw is nil).
+func socketBytes(raw syscall.RawConn) (n int, known bool) {
+	if raw == nil {
+		return 0, false
+	}
+	raw.Control(func(fd uintptr) {
+		var v int32
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); errno == 0 {
+			n, known = int(v), true
+		}
+	})
+	return n, known
+}

@@ -47,7 +47,27 @@ type countingConn struct {
 	// The halves are the reader's own.
 	readBefore, longestGap, lastAt atomic.Int64
 	half                           recentHalves
+
+	// For takenLately: when (monoClock) a Read last found its reader
+	// behind the socket (readerBehind), asked among Reads that filled
+	// fullReadMin bytes or more; when the next may ask (the reader's own).
+	behindAt   atomic.Int64
+	nextSample int64
 }
+
+// A Read that fills its buffer, of fullReadMin bytes or more, asks the
+// kernel what it left in the socket (socketBytes): again at most
+// behindSampleEvery later, so that a flood its reader keeps up with costs
+// one system call per 250 µs, or behindRecheck later once it has found
+// the reader behind, which keeps behindAt within recentSpan while a flood
+// goes on. A window that holds a close back is one a slow reader takes
+// for longer than that. Smaller buffers are bufio's refills after a
+// partial frame.
+const (
+	fullReadMin       = 1 << 10
+	behindSampleEvery = 250 * time.Microsecond
+	behindRecheck     = recentSpan / 5
+)
 
 // recentHalves splits recentSpan in two halves; the reader rotates them.
 type recentHalves struct {
@@ -87,7 +107,15 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	c.inRead.Store(false)
 	read := c.read.Add(int64(n))
 	if n > 0 {
-		c.noteTaken(int64(n), read, monoClock())
+		now := monoClock()
+		c.noteTaken(int64(n), read, now)
+		if n == len(p) && n >= fullReadMin && now >= c.nextSample {
+			c.nextSample = now + int64(behindSampleEvery)
+			if readerBehind(socketBytes(c.raw)) {
+				c.behindAt.Store(now)
+				c.nextSample = now + int64(behindRecheck)
+			}
+		}
 	}
 	return n, err
 }
@@ -122,14 +150,20 @@ func (t *trackedConn) taken() int64 {
 }
 
 // recentReads returns what the reader of t's counted socket took in about
-// the last recentSpan and how long ago (monoClock) it last took bytes;
-// none, long ago, without a counted socket.
-func (t *trackedConn) recentReads() (bytes, sinceLast int64) {
+// the last recentSpan, how long ago (monoClock) it last took bytes, and
+// how long ago it was last found behind the socket; none, long ago,
+// without a counted socket.
+func (t *trackedConn) recentReads() (bytes, sinceLast, sinceBehind int64) {
 	sock, _ := t.socket.(*countingConn)
 	if sock == nil {
-		return 0, math.MaxInt64
+		return 0, math.MaxInt64, math.MaxInt64
 	}
-	return sock.read.Load() - sock.readBefore.Load(), monoClock() - sock.lastAt.Load()
+	now := monoClock()
+	sinceBehind = math.MaxInt64
+	if at := sock.behindAt.Load(); at != 0 {
+		sinceBehind = now - at
+	}
+	return sock.read.Load() - sock.readBefore.Load(), now - sock.lastAt.Load(), sinceBehind
 }
 
 // look is what a Send's look may wait for (awaitReader).
