@@ -6,6 +6,8 @@ import (
 	"context"
 	"math"
 	"testing"
+
+	"github.com/coder/websocket"
 	"time"
 )
 
@@ -39,7 +41,7 @@ func TestCloseCheckAfterPause(t *testing.T) {
 		if err := c.SendText(ctx, "x"); err != nil {
 			t.Fatal(err)
 		}
-		if d.sinceCheck != i {
+		if int(d.sinceCheck) != i {
 			t.Fatalf("after %d Sends: %d since the last look", i, d.sinceCheck)
 		}
 	}
@@ -83,10 +85,46 @@ func TestSendLooksAfterABacklogTakenLately(t *testing.T) {
 	}
 }
 
+// TestQuietLookClearsWhatItWaitedOn: a look that counted a backlog taken
+// lately and ended quiet clears it, so the next Send's look counts only
+// what the reader takes after it. (Seen failing without clearTaken: a
+// request and response stream of 32 KiB messages took 8 ms a round trip,
+// each Send's look waiting for quiet again.)
+func TestQuietLookClearsWhatItWaitedOn(t *testing.T) {
+	sink := func(ctx context.Context, c *websocket.Conn) {
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}
+	c, _ := dial(t, serve(t, sink), &Options{PingInterval: -1})
+	d := c.t.(*nativeConn)
+	ctx := context.Background()
+	tookJustNow(t, d, drainWindow)
+	d.lastCheck = -int64(closeCheckEvery)
+	if err := c.SendText(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if d.lastCheck != -int64(closeCheckEvery) || d.drainOff {
+		t.Fatalf("the look after a backlog taken lately did not end quiet (drainOff %v)", d.drainOff)
+	}
+	if at := d.raw.socket.(*countingConn).behindAt.Load(); at != 0 {
+		t.Fatal("the quiet look left the reader's falling behind to count again")
+	}
+	if err := c.SendText(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if d.lastCheck == -int64(closeCheckEvery) {
+		t.Fatal("the look after a quiet look counted the same backlog again")
+	}
+}
+
 // tookJustNow makes d's counted socket say that its reader took n bytes
-// in the last recentSpan, the last of them now, falling behind, as a reader does that has
-// just taken them, whatever the machine's load does to the real reads.
-// The reader must be idle.
+// in the last recentSpan, the last of them now, falling behind, none of
+// them cleared by a look, as a reader does that has just taken them,
+// whatever the machine's load does to the real reads. The reader must be
+// idle, and the caller the only sender.
 func tookJustNow(t *testing.T, d *nativeConn, n int64) {
 	t.Helper()
 	sock, ok := d.raw.socket.(*countingConn)
@@ -96,7 +134,8 @@ func tookJustNow(t *testing.T, d *nativeConn, n int64) {
 	sock.readBefore.Store(sock.read.Load() - n)
 	sock.lastAt.Store(monoClock())
 	sock.behindAt.Store(monoClock())
-	if bytes, sinceLast, _ := d.raw.recentReads(); bytes != n || sinceLast >= int64(recentSpan) {
+	d.clearedRead = sock.read.Load() - n
+	if bytes, sinceLast, _ := d.raw.recentReads(d.clearedRead); bytes != n || sinceLast >= int64(recentSpan) {
 		t.Fatalf("recentReads = %d bytes, the last %v ago; want %d just now", bytes, time.Duration(sinceLast), n)
 	}
 }

@@ -141,14 +141,23 @@ func takenLately(bytes, sinceLast, sinceBehind int64) bool {
 
 // readerBehind reports whether a native reader whose Read filled its
 // buffer, with pending bytes left in the socket after it, has fallen
-// behind the socket: pending is behindMin or more, a quarter of a
-// backlog, or the platform cannot tell (known false), for which any full
-// Read counts.
+// behind the socket: pending is behindMin or more, half a backlog, or the
+// platform cannot tell (known false), for which any full Read counts. A
+// reader that takes messages of 32 KiB or less as they come is never
+// behind so.
 func readerBehind(pending int, known bool) bool {
 	return !known || pending >= behindMin
 }
 
-const behindMin = drainWindow / 4
+const behindMin = drainWindow / 2
+
+// lookClears reports whether a native look clears what the reader took
+// before it, for takenLately and lookQuiet: it saw a backlog and ended
+// quiet, not cut by its limit, so no close was on its way behind those
+// bytes. Without it a request and response stream of 32 KiB messages
+// counted the same bytes at each Send's look, 8 ms a round trip, and each
+// look's wait, counted as the reader's gap, doubled the next one's.
+func lookClears(backlog, cut bool) bool { return backlog && !cut }
 
 // streamGoesOn reports whether a native look counts, for drainOffAfter,
 // as one that saw a backlog, besides what it waited for: the reader took

@@ -859,6 +859,21 @@ func TestMachineReaderBehind(t *testing.T) {
 	}
 }
 
+// TestMachineLookClears: only a look that saw a backlog and ended quiet
+// clears what the reader took before it.
+func TestMachineLookClears(t *testing.T) {
+	for _, tc := range []struct{ backlog, cut, want bool }{
+		{true, false, true},
+		{true, true, false},
+		{false, false, false},
+		{false, true, false},
+	} {
+		if got := lookClears(tc.backlog, tc.cut); got != tc.want {
+			t.Errorf("lookClears(backlog %v, cut %v) = %v, want %v", tc.backlog, tc.cut, got, tc.want)
+		}
+	}
+}
+
 // TestMachineStreamGoesOn: a look counts a stream as a backlog for
 // drainOffAfter when the reader took a backlog lately, and while drainOff
 // when it took any byte within recentSpan.

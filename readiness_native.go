@@ -38,7 +38,11 @@ type countingConn struct {
 	// *tls.Conn from an HTTPClient's DialTLSContext), so read counts that
 	// layer's bytes, not the socket's (see caughtUp).
 	layered bool
-	entered chan struct{}
+	// gapsCleared: a look ended quiet (clearTaken), so the reader's next
+	// Read starts its gaps afresh: the gap before it was the look's own
+	// wait, with the Sends held.
+	gapsCleared atomic.Bool
+	entered     chan struct{}
 
 	// For a look (takenLately, lookQuiet): read as it was when the
 	// previous half of recentSpan began, so that read minus it is what the
@@ -124,6 +128,12 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // being the count after them: one store a Read, more once a half.
 func (c *countingConn) noteTaken(n, read, now int64) {
 	h := &c.half
+	if c.gapsCleared.Load() {
+		c.gapsCleared.Store(false)
+		h.curGap, h.prevGap = 0, 0
+		c.longestGap.Store(0)
+		c.lastAt.Store(0) // this Read's gap does not count
+	}
 	if since := now - h.start; since >= int64(recentSpan)/2 {
 		before, gap := h.read, h.curGap
 		if since >= int64(recentSpan) {
@@ -150,10 +160,10 @@ func (t *trackedConn) taken() int64 {
 }
 
 // recentReads returns what the reader of t's counted socket took in about
-// the last recentSpan, how long ago (monoClock) it last took bytes, and
-// how long ago it was last found behind the socket; none, long ago,
-// without a counted socket.
-func (t *trackedConn) recentReads() (bytes, sinceLast, sinceBehind int64) {
+// the last recentSpan, after it had taken cleared bytes (clearTaken), how
+// long ago (monoClock) it last took bytes, and how long ago it was last
+// found behind the socket; none, long ago, without a counted socket.
+func (t *trackedConn) recentReads(cleared int64) (bytes, sinceLast, sinceBehind int64) {
 	sock, _ := t.socket.(*countingConn)
 	if sock == nil {
 		return 0, math.MaxInt64, math.MaxInt64
@@ -163,7 +173,24 @@ func (t *trackedConn) recentReads() (bytes, sinceLast, sinceBehind int64) {
 	if at := sock.behindAt.Load(); at != 0 {
 		sinceBehind = now - at
 	}
-	return sock.read.Load() - sock.readBefore.Load(), now - sock.lastAt.Load(), sinceBehind
+	return sock.read.Load() - max(sock.readBefore.Load(), cleared), now - sock.lastAt.Load(), sinceBehind
+}
+
+// clearTaken is for a look that ended quiet after a backlog (lookClears):
+// takenLately no longer counts what the reader took up to now, nor its
+// falling behind for it, and lookQuiet not the gaps between its Reads,
+// nor the look's own wait (gapsCleared). It returns what the reader has
+// taken, for recentReads.
+func (t *trackedConn) clearTaken() int64 {
+	sock, _ := t.socket.(*countingConn)
+	if sock == nil {
+		return 0
+	}
+	if at := sock.behindAt.Load(); at != 0 {
+		sock.behindAt.CompareAndSwap(at, 0) // not a Read's newer finding
+	}
+	sock.gapsCleared.Store(true)
+	return sock.read.Load()
 }
 
 // look is what a Send's look may wait for (awaitReader).

@@ -656,7 +656,7 @@ func TestCountingConnFindsItsReaderBehind(t *testing.T) {
 	for sock.read.Load() < 4*drainWindow {
 		time.Sleep(100 * time.Microsecond)
 	}
-	bytes, sinceLast, sinceBehind := d.raw.recentReads()
+	bytes, sinceLast, sinceBehind := d.raw.recentReads(0)
 	if sinceBehind >= int64(recentSpan) {
 		t.Fatalf("the reader took %d bytes of a burst through full Reads and was not found behind", bytes)
 	}
@@ -687,6 +687,35 @@ func TestEchoStreamIsNoBacklog(t *testing.T) {
 	sock := d.raw.socket.(*countingConn)
 	if at := sock.behindAt.Load(); at != 0 {
 		t.Fatalf("a reader that took %d bytes of echoes was found behind, %v ago", sock.read.Load(), time.Duration(monoClock()-at))
+	}
+}
+
+// TestCountingConnGapsAfterAClearedLook: after a look that ended quiet
+// (gapsCleared), the gap before the reader's next Read, the look's own
+// wait, does not count, nor any before it; later gaps do. (Seen failing
+// without: each look of an echo of 64 KiB messages waited twice as long as
+// the last, to maxDrain.)
+func TestCountingConnGapsAfterAClearedLook(t *testing.T) {
+	c := &countingConn{}
+	ms := func(f float64) int64 { return int64(f * float64(time.Millisecond)) }
+	base := ms(1000)
+	note := func(at float64) {
+		read := c.read.Add(100)
+		c.noteTaken(100, read, base+ms(at))
+	}
+	note(0)
+	note(3)
+	if got := c.longestGap.Load(); got != ms(3) {
+		t.Fatalf("longest gap %v, want 3ms", time.Duration(got))
+	}
+	c.gapsCleared.Store(true)
+	note(8)
+	if got := c.longestGap.Load(); got != 0 {
+		t.Fatalf("after a cleared look: longest gap %v, want none", time.Duration(got))
+	}
+	note(9)
+	if got := c.longestGap.Load(); got != ms(1) {
+		t.Fatalf("longest gap %v, want 1ms", time.Duration(got))
 	}
 }
 
