@@ -135,6 +135,38 @@ func TestSeedNoSendAcceptedAfterPeerClose(t *testing.T) {
 	assert.Equal(t, 0, <-got, "the server received nothing after its close")
 }
 
+// TestBatchedReaderPausesAtTheQueueBound: the reader hands messages over
+// in batches (readBatch), yet reading pauses with exactly ReceiveQueue
+// messages queued, and the rest come after, in order.
+func TestBatchedReaderPausesAtTheQueueBound(t *testing.T) {
+	const n, queue = 40, 4
+	release := make(chan struct{})
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		for i := range n {
+			c.Write(ctx, websocket.MessageBinary, []byte{byte(i)})
+		}
+		<-release
+		c.Close(4001, "")
+	})
+	c, _ := dial(t, url, &Options{ReceiveQueue: queue, PingInterval: -1})
+	defer close(release)
+	for i := 0; !c.readingPaused(); i++ {
+		if i == 5000 {
+			t.Fatal("reading never paused")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.mu.Lock()
+	queued := c.m.queueLen()
+	c.mu.Unlock()
+	require.Equal(t, queue, queued, "messages queued when reading paused")
+	for i := range n {
+		_, b, err := c.Receive(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, []byte{byte(i)}, b)
+	}
+}
+
 // Rule 5: messages that arrived before the close stay readable, in order,
 // then Receive returns the close.
 func TestUnreadMessagesSurvivePeerClose(t *testing.T) {

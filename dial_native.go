@@ -711,7 +711,7 @@ type frameChecker struct {
 	sized     atomic.Uint32   // the last data message in one frame longer than the reader's scratch buffer: sizedWord; 0 before the first
 	remain    uint64          // payload bytes of the current frame still to come
 	payload   *[125]byte      // made by the first close frame with a payload: most connections see one at most
-	msgEnds   uint64          // data messages whose last frame has passed
+	msgEnds   atomic.Uint64   // data messages whose last frame has passed; read by the reader outside coder/websocket's read lock (nextMessageBuffered)
 	first     *peerCloseFrame // the first close frame, if coder/websocket takes it as the peer's close
 }
 
@@ -851,11 +851,11 @@ func (f *frameChecker) noteFrame(b0 byte, length uint64) {
 		f.doomed = true
 	default:
 		if fin && op != 0x0 && length > scratchSize {
-			f.sized.Store(sizedWord(f.msgEnds, min(length, presizeMax)))
+			f.sized.Store(sizedWord(f.msgEnds.Load(), min(length, presizeMax)))
 		}
 		f.inMsg = !fin
 		if fin {
-			f.msgEnds++
+			f.msgEnds.Store(f.msgEnds.Load() + 1) // one writer at a time: the reader, or coder/websocket's closing handshake
 		}
 	}
 }
@@ -898,7 +898,7 @@ func (f *frameChecker) peerCloseFrame() *peerCloseFrame {
 	if f.doomed || f.payN == 1 {
 		return nil
 	}
-	pc := &peerCloseFrame{after: f.msgEnds, code: StatusNoStatusRcvd}
+	pc := &peerCloseFrame{after: f.msgEnds.Load(), code: StatusNoStatusRcvd}
 	if f.payN >= 2 {
 		pc.code, pc.reason = StatusCode(binary.BigEndian.Uint16(f.payload[:2])), string(f.payload[2:f.payN])
 		if !peerWireCode(pc.code) {
