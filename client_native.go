@@ -366,7 +366,11 @@ func (d *nativeConn) readMessage(r io.Reader, size int) ([]byte, error) {
 		if limit >= 0 && int64(n) > limit {
 			return nil, errTooBig
 		}
-		if err == io.EOF {
+		if err == io.EOF || err == nil && n < len(d.scratch) && !d.raw.hasFailed(fragmentsCame) {
+			// Short of the scratch buffer, a message in one frame is
+			// whole: coder/websocket reads a frame's payload up to the
+			// buffer with io.ReadFull. Its io.EOF would cost one more
+			// Read, and a lock, per message.
 			b := make([]byte, n)
 			copy(b, d.scratch[:n])
 			return b, nil

@@ -167,6 +167,30 @@ func TestBatchedReaderPausesAtTheQueueBound(t *testing.T) {
 	}
 }
 
+// TestFragmentedMessageReadWhole: a message in several short frames is
+// read to its end, not to the first frame's (readMessage ends a message at
+// a short Read only while none came in fragments).
+func TestFragmentedMessageReadWhole(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		c.Write(ctx, websocket.MessageBinary, []byte("one"))
+		w, err := c.Writer(ctx, websocket.MessageBinary)
+		if err != nil {
+			return
+		}
+		w.Write([]byte("first part, "))
+		w.Write([]byte("second part"))
+		w.Close()
+		c.Write(ctx, websocket.MessageBinary, []byte("after"))
+		c.Read(ctx)
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1})
+	for _, want := range []string{"one", "first part, second part", "after"} {
+		_, b, err := c.Receive(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, want, string(b))
+	}
+}
+
 // Rule 5: messages that arrived before the close stay readable, in order,
 // then Receive returns the close.
 func TestUnreadMessagesSurvivePeerClose(t *testing.T) {

@@ -395,6 +395,7 @@ const (
 	peerReset                  // Close took the peer's reset from the socket (finishClose reports it)
 	socketClosed               // Close closed the socket: no half-close any more
 	messageCut                 // a fragmented Send failed mid-message: the peer holds part of a message, so no Send may follow
+	fragmentsCame              // a data message came in several frames (frameChecker.fragmented): readMessage reads each to its end
 )
 
 // hasFailed reports whether any of the bits in f is set.
@@ -419,6 +420,9 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 				err = verr
 			}
 		}
+	}
+	if t.frames.fragmented && !t.hasFailed(fragmentsCame) {
+		t.failed.Or(fragmentsCame)
 	}
 	if t.frames.closeRead {
 		t.frames.closeRead = false
@@ -699,20 +703,21 @@ func (e *protocolViolation) Error() string { return "protocol violation: " + e.m
 // clean close). Only headers and close payloads are looked at: a data
 // frame's payload is skipped by arithmetic.
 type frameChecker struct {
-	hdr       [10]byte // header bytes gathered so far (the server sends no mask key)
-	hdrN      uint8
-	hdrLen    uint8 // the header's length, once its second byte is known
-	isClose   bool  // the current frame is a close frame of at most 125 bytes
-	payN      uint8
-	closeRead bool            // a whole close frame passed; trackedConn.Read moves it into failed
-	inMsg     bool            // a fragmented data message is under way
-	doomed    bool            // a frame coder/websocket rejects has passed: it fails the connection there
-	closeSeen bool            // the first close frame has passed: what follows it does not count
-	sized     atomic.Uint32   // the last data message in one frame longer than the reader's scratch buffer: sizedWord; 0 before the first
-	remain    uint64          // payload bytes of the current frame still to come
-	payload   *[125]byte      // made by the first close frame with a payload: most connections see one at most
-	msgEnds   atomic.Uint64   // data messages whose last frame has passed; read by the reader outside coder/websocket's read lock (nextMessageBuffered)
-	first     *peerCloseFrame // the first close frame, if coder/websocket takes it as the peer's close
+	hdr        [10]byte // header bytes gathered so far (the server sends no mask key)
+	hdrN       uint8
+	hdrLen     uint8 // the header's length, once its second byte is known
+	isClose    bool  // the current frame is a close frame of at most 125 bytes
+	payN       uint8
+	closeRead  bool            // a whole close frame passed; trackedConn.Read moves it into failed
+	inMsg      bool            // a fragmented data message is under way
+	doomed     bool            // a frame coder/websocket rejects has passed: it fails the connection there
+	fragmented bool            // a data frame that is not final has passed; trackedConn.Read moves it into failed
+	closeSeen  bool            // the first close frame has passed: what follows it does not count
+	sized      atomic.Uint32   // the last data message in one frame longer than the reader's scratch buffer: sizedWord; 0 before the first
+	remain     uint64          // payload bytes of the current frame still to come
+	payload    *[125]byte      // made by the first close frame with a payload: most connections see one at most
+	msgEnds    atomic.Uint64   // data messages whose last frame has passed; read by the reader outside coder/websocket's read lock (nextMessageBuffered)
+	first      *peerCloseFrame // the first close frame, if coder/websocket takes it as the peer's close
 }
 
 // check inspects the next bytes of the stream. On a violation it returns
@@ -854,6 +859,7 @@ func (f *frameChecker) noteFrame(b0 byte, length uint64) {
 			f.sized.Store(sizedWord(f.msgEnds.Load(), min(length, presizeMax)))
 		}
 		f.inMsg = !fin
+		f.fragmented = f.fragmented || !fin
 		if fin {
 			f.msgEnds.Store(f.msgEnds.Load() + 1) // one writer at a time: the reader, or coder/websocket's closing handshake
 		}

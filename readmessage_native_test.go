@@ -5,9 +5,47 @@ package dualws
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 	"testing/iotest"
 )
+
+// TestReadMessageInOneFrame: while no message has come in fragments, a
+// Read short of the scratch buffer ends the message, as coder/websocket
+// reads a frame's payload whole: no second Read for its io.EOF. One that
+// fills the buffer reads on. (Seen failing without: two Reads, and two of
+// coder/websocket's locks, per small message.)
+func TestReadMessageInOneFrame(t *testing.T) {
+	d := &nativeConn{c: &Client{cfg: settings{readLimit: 5000}}, raw: &trackedConn{}}
+	for _, n := range []int{1, 32, 511, 512, 513, 2000} {
+		msg := bytes.Repeat([]byte{7}, n)
+		r := &frameReader{payload: msg}
+		got, err := d.readMessage(r, 0)
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("size %d: got %d bytes, err %v", n, len(got), err)
+		}
+		if n < len(d.scratch) && r.reads != 1 {
+			t.Errorf("size %d: %d Reads, want 1", n, r.reads)
+		}
+	}
+}
+
+// frameReader returns a frame's payload as coder/websocket does: as much
+// as asked for, up to the end, then io.EOF on the next Read.
+type frameReader struct {
+	payload []byte
+	reads   int
+}
+
+func (r *frameReader) Read(p []byte) (int, error) {
+	r.reads++
+	if len(r.payload) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.payload)
+	r.payload = r.payload[n:]
+	return n, nil
+}
 
 // TestReadMessage: every size comes back whole, through readers that
 // return everything at once or one byte at a time; messages that fit the
@@ -15,7 +53,8 @@ import (
 // the read limit is errTooBig.
 func TestReadMessage(t *testing.T) {
 	const limit = 5000
-	d := &nativeConn{c: &Client{cfg: settings{readLimit: limit}}}
+	d := &nativeConn{c: &Client{cfg: settings{readLimit: limit}}, raw: &trackedConn{}}
+	d.raw.failed.Or(fragmentsCame) // short reads: a message may end only at io.EOF
 	for _, n := range []int{0, 1, 32, 511, 512, 513, 1023, 1024, 1025, 2048, 4999, 5000, 5001} {
 		msg := make([]byte, n)
 		for i := range msg {
