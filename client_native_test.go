@@ -191,6 +191,61 @@ func TestFragmentedMessageReadWhole(t *testing.T) {
 	}
 }
 
+// TestWholeMessageNotHeldBehindAPartialOne: a whole message is handed over
+// while the next one's payload is still on its way: the reader batches
+// only messages whose payload has passed (frameChecker.msgEnds). (A
+// helper's review: counted at the header, the first message waited for
+// the second's payload, forever when the peer stalled.)
+func TestWholeMessageNotHeldBehindAPartialOne(t *testing.T) {
+	stop := make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		second := serverFrame(0x82, false, make([]byte, 100))
+		rw.Write(append(serverFrame(0x82, false, []byte("first")), second[:10]...))
+		rw.Flush()
+		<-stop
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1, CloseTimeout: 100 * time.Millisecond})
+	defer close(stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, b, err := c.Receive(ctx)
+	require.NoError(t, err, "the first message was held behind the second's payload")
+	require.Equal(t, "first", string(b))
+}
+
+// TestReadingPausesBeforeABigSecondMessage: reading pauses at
+// ReceiveQueue without reading on into a large message whose header came
+// with the last queued one. (A helper's review: the batch read a 32 MiB
+// message past the pause.)
+func TestReadingPausesBeforeABigSecondMessage(t *testing.T) {
+	const big = 8 << 20
+	wrote, stop := make(chan struct{}), make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		conn.(*net.TCPConn).SetWriteBuffer(64 << 10)
+		rw.Write(append(serverFrame(0x82, false, []byte("first")), serverFrame(0x82, false, make([]byte, big))...))
+		if rw.Flush() == nil {
+			close(wrote)
+		}
+		<-stop
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1, ReceiveQueue: 1, ReadLimit: 2 * big, CloseTimeout: 100 * time.Millisecond})
+	defer close(stop)
+	select {
+	case <-wrote:
+		c.mu.Lock()
+		q := c.m.queueLen()
+		c.mu.Unlock()
+		t.Fatalf("the reader read the whole %d-byte message past the pause (queue %d)", big, q)
+	case <-time.After(time.Second):
+	}
+	c.mu.Lock()
+	q := c.m.queueLen()
+	c.mu.Unlock()
+	require.Equal(t, 1, q, "messages queued")
+}
+
 // Rule 5: messages that arrived before the close stay readable, in order,
 // then Receive returns the close.
 func TestUnreadMessagesSurvivePeerClose(t *testing.T) {

@@ -712,11 +712,12 @@ type frameChecker struct {
 	inMsg      bool            // a fragmented data message is under way
 	doomed     bool            // a frame coder/websocket rejects has passed: it fails the connection there
 	fragmented bool            // a data frame that is not final has passed; trackedConn.Read moves it into failed
+	endsMsg    bool            // the current frame is a message\'s last: its payload\'s end counts in msgEnds (payloadDone)
 	closeSeen  bool            // the first close frame has passed: what follows it does not count
 	sized      atomic.Uint32   // the last data message in one frame longer than the reader's scratch buffer: sizedWord; 0 before the first
 	remain     uint64          // payload bytes of the current frame still to come
 	payload    *[125]byte      // made by the first close frame with a payload: most connections see one at most
-	msgEnds    atomic.Uint64   // data messages whose last frame has passed; read by the reader outside coder/websocket's read lock (nextMessageBuffered)
+	msgEnds    atomic.Uint64   // data messages whose last frame has passed whole, payload included; the reader reads it outside coder/websocket's read lock (readLoop's batches)
 	first      *peerCloseFrame // the first close frame, if coder/websocket takes it as the peer's close
 }
 
@@ -742,6 +743,9 @@ func (f *frameChecker) check(p []byte) (int, error) {
 					return start, err
 				}
 			}
+			if f.remain == 0 {
+				f.payloadDone()
+			}
 			continue
 		}
 		if f.hdrN == 0 {
@@ -762,6 +766,9 @@ func (f *frameChecker) check(p []byte) (int, error) {
 				if rest[0]&0x0F != opClose { // not a close frame: skip its payload
 					f.noteFrame(rest[0], length)
 					f.isClose, f.remain = false, length
+					if length == 0 {
+						f.payloadDone()
+					}
 					continue
 				}
 				if err := f.startPayload(rest[0], length); err != nil {
@@ -812,6 +819,9 @@ func (f *frameChecker) startPayload(b0 byte, length uint64) error {
 	f.isClose = b0&0x0F == opClose && length <= 125
 	f.payN, f.remain = 0, length
 	f.noteFrame(b0, length)
+	if length == 0 {
+		f.payloadDone()
+	}
 	if f.isClose {
 		if length == 0 {
 			return f.checkClose()
@@ -860,9 +870,17 @@ func (f *frameChecker) noteFrame(b0 byte, length uint64) {
 		}
 		f.inMsg = !fin
 		f.fragmented = f.fragmented || !fin
-		if fin {
-			f.msgEnds.Store(f.msgEnds.Load() + 1) // one writer at a time: the reader, or coder/websocket's closing handshake
-		}
+		f.endsMsg = fin
+	}
+}
+
+// payloadDone ends the current frame's payload: a message's last frame
+// counts in msgEnds now, once its bytes are in the reader's buffer, so
+// that the reader batches only messages it can read without waiting.
+func (f *frameChecker) payloadDone() {
+	if f.endsMsg {
+		f.endsMsg = false
+		f.msgEnds.Store(f.msgEnds.Load() + 1) // one writer at a time: the reader, or coder/websocket's closing handshake
 	}
 }
 
