@@ -436,15 +436,16 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
 		bytes, sinceLast, sinceBehind := d.raw.recentReads(d.clearedRead)
-		lately, taken := takenLately(bytes, sinceLast, sinceBehind), d.raw.taken()
+		lately, taken := takenLately(bytes, sinceLast, sinceBehind, d.raw.hasFailed(midMessage)), d.raw.taken()
 		countsLately := lately && !d.drainOff // takenLately: not while drainOff
+		var end quietEnd
 		backlog, cut := d.awaitReader(look{
 			quiet: drainQuiet, limit: readerCatchUpMax, backlogLimit: backlogLookLimit(d.drainOff),
-			lately: countsLately, followGaps: !d.drainOff,
+			lately: countsLately, followGaps: !d.drainOff, end: &end,
 		})
 		d.lastCheck, d.sinceCheck = lookEnded(int64(time.Since(d.epoch)), backlog), 0
-		if lookClears(backlog, cut) {
-			d.clearedRead = d.raw.clearTaken()
+		if end.ok {
+			d.clearedRead = d.raw.clearTaken(end)
 		}
 		d.drainOff = drainOffAfter(d.drainOff, backlog || streamGoesOn(d.drainOff, lately, sinceLast),
 			cut || streamFollowed(countsLately, d.raw.taken() > taken))

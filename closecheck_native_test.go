@@ -3,8 +3,11 @@
 package dualws
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"math"
+	"net"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -117,6 +120,49 @@ func TestQuietLookClearsWhatItWaitedOn(t *testing.T) {
 	}
 	if d.lastCheck == -int64(closeCheckEvery) {
 		t.Fatal("the look after a quiet look counted the same backlog again")
+	}
+}
+
+// TestLookCountsAMessageUnderWay: a reader that took drainWindow bytes of
+// a message whose rest is on its way, paced so that it never fell behind,
+// makes the look count them as a backlog: the close may come right behind
+// the message (a helper's attack: a 2 MB message paced at 200 MB/s, then
+// the close; Sends were accepted up to 12 ms after it was written).
+func TestLookCountsAMessageUnderWay(t *testing.T) {
+	const chunk, chunks = 4 << 10, 24
+	sent := make(chan struct{})
+	stop := make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		go io.Copy(io.Discard, rw)
+		frame := serverFrame(0x82, false, make([]byte, 1<<20))
+		conn.Write(frame[:10])
+		for i := range chunks {
+			conn.Write(frame[10+i*chunk : 10+(i+1)*chunk])
+			time.Sleep(200 * time.Microsecond)
+		}
+		close(sent)
+		<-stop
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1, ReadLimit: 2 << 20, CloseTimeout: 100 * time.Millisecond})
+	defer close(stop)
+	d := c.t.(*nativeConn)
+	<-sent
+	for i := 0; d.raw.taken() < 10+chunks*chunk; i++ {
+		if i == 5000 {
+			t.Fatal("the reader never took the message's first part")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !d.raw.hasFailed(midMessage) {
+		t.Fatal("the reader's last Read ended inside the message, and midMessage is not set")
+	}
+	d.lastCheck = -int64(closeCheckEvery)
+	if err := c.SendText(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if d.lastCheck != -int64(closeCheckEvery) {
+		t.Fatal("the look did not count the message under way as a backlog")
 	}
 }
 

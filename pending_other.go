@@ -12,4 +12,4 @@ func socketPending(syscall.RawConn) int { return 0 }
 func socketEnd(syscall.RawConn) (reset, known bool) { return false, false }
 
 // socketBytes does not ask the kernel here.
-func socketBytes(syscall.RawConn) (n int, known bool) { return 0, false }
+func socketBytes(syscall.RawConn) (n, rcvbuf int, known bool) { return 0, 0, false }

@@ -38,10 +38,11 @@ type countingConn struct {
 	// *tls.Conn from an HTTPClient's DialTLSContext), so read counts that
 	// layer's bytes, not the socket's (see caughtUp).
 	layered bool
-	// gapsCleared: a look ended quiet (clearTaken), so the reader's next
-	// Read starts its gaps afresh: the gap before it was the look's own
-	// wait, with the Sends held.
-	gapsCleared atomic.Bool
+	// lookCleared: a look ended quiet (clearTaken), so the reader's next
+	// Read starts its gaps afresh (the gap before it was the look's own
+	// wait, with the Sends held) and asks the kernel again whether it is
+	// behind, whenever the last finding was.
+	lookCleared atomic.Bool
 	entered     chan struct{}
 
 	// For a look (takenLately, lookQuiet): read as it was when the
@@ -128,11 +129,11 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // being the count after them: one store a Read, more once a half.
 func (c *countingConn) noteTaken(n, read, now int64) {
 	h := &c.half
-	if c.gapsCleared.Load() {
-		c.gapsCleared.Store(false)
+	cleared := c.lookCleared.Load() && c.lookCleared.Swap(false)
+	if cleared {
 		h.curGap, h.prevGap = 0, 0
 		c.longestGap.Store(0)
-		c.lastAt.Store(0) // this Read's gap does not count
+		c.nextSample = 0
 	}
 	if since := now - h.start; since >= int64(recentSpan)/2 {
 		before, gap := h.read, h.curGap
@@ -143,7 +144,7 @@ func (c *countingConn) noteTaken(n, read, now int64) {
 		h.start, h.read, h.prevGap, h.curGap = now, read-n, gap, 0
 		c.longestGap.Store(gap)
 	}
-	if last := c.lastAt.Load(); last != 0 && now-last < int64(recentSpan) && now-last > h.curGap {
+	if last := c.lastAt.Load(); !cleared && last != 0 && now-last < int64(recentSpan) && now-last > h.curGap { // after a clear, this Read's gap was the look's wait
 		h.curGap = now - last
 		c.longestGap.Store(max(h.prevGap, h.curGap))
 	}
@@ -176,28 +177,39 @@ func (t *trackedConn) recentReads(cleared int64) (bytes, sinceLast, sinceBehind 
 	return sock.read.Load() - max(sock.readBefore.Load(), cleared), now - sock.lastAt.Load(), sinceBehind
 }
 
-// clearTaken is for a look that ended quiet after a backlog (lookClears):
-// takenLately no longer counts what the reader took up to now, nor its
-// falling behind for it, and lookQuiet not the gaps between its Reads,
-// nor the look's own wait (gapsCleared). It returns what the reader has
-// taken, for recentReads.
-func (t *trackedConn) clearTaken() int64 {
+// clearTaken is for a look that ended quiet after a backlog (end):
+// takenLately no longer counts what the reader had taken then, nor its
+// falling behind before then, and lookQuiet not the gaps between its
+// Reads, nor the look's own wait (lookCleared). It returns what the reader
+// had taken, for recentReads. Without it a request and response stream of
+// 32 KiB messages counted the same bytes at each Send's look, 8 ms a round
+// trip, and each look's wait, counted as the reader's gap, doubled the
+// next one's.
+func (t *trackedConn) clearTaken(end quietEnd) int64 {
 	sock, _ := t.socket.(*countingConn)
 	if sock == nil {
 		return 0
 	}
-	if at := sock.behindAt.Load(); at != 0 {
+	if at := sock.behindAt.Load(); at != 0 && at <= end.at {
 		sock.behindAt.CompareAndSwap(at, 0) // not a Read's newer finding
 	}
-	sock.gapsCleared.Store(true)
-	return sock.read.Load()
+	sock.lookCleared.Store(true)
+	return end.read
+}
+
+// quietEnd is where a look that saw a backlog ended quiet: the reader's
+// count (countingConn.read) and the time (monoClock).
+type quietEnd struct {
+	read, at int64
+	ok       bool
 }
 
 // look is what a Send's look may wait for (awaitReader).
 type look struct {
 	quiet, limit, backlogLimit time.Duration
-	lately                     bool // the reader took a backlog just before (takenLately)
-	followGaps                 bool // the quiet period stretches with the reader's gaps (lookQuiet)
+	lately                     bool      // the reader took a backlog just before (takenLately)
+	followGaps                 bool      // the quiet period stretches with the reader's gaps (lookQuiet)
+	end                        *quietEnd // if not nil, set when the look ends quiet after a backlog
 }
 
 // wakeLook wakes a look waiting for the reader (awaitReader), as a Read's
@@ -332,6 +344,9 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 			case <-statusCh:
 			case <-quietTimer.C:
 				if socketPending(sock.raw) == 0 {
+					if l.end != nil {
+						*l.end = quietEnd{read: read, at: monoClock(), ok: true}
+					}
 					return backlog, false
 				}
 				break quietWait // bytes came that the reader has yet to take

@@ -660,7 +660,7 @@ func TestCountingConnFindsItsReaderBehind(t *testing.T) {
 	if sinceBehind >= int64(recentSpan) {
 		t.Fatalf("the reader took %d bytes of a burst through full Reads and was not found behind", bytes)
 	}
-	if !takenLately(bytes, sinceLast, sinceBehind) {
+	if !takenLately(bytes, sinceLast, sinceBehind, false) {
 		t.Fatalf("a burst of %d bytes taken just now is not a backlog taken lately", bytes)
 	}
 	d.c.transportGone(false)
@@ -691,8 +691,9 @@ func TestEchoStreamIsNoBacklog(t *testing.T) {
 }
 
 // TestCountingConnGapsAfterAClearedLook: after a look that ended quiet
-// (gapsCleared), the gap before the reader's next Read, the look's own
-// wait, does not count, nor any before it; later gaps do. (Seen failing
+// (lookCleared), the gap before the reader's next Read, the look's own
+// wait, does not count, nor any before it; later gaps do; and that Read
+// asks the kernel again whether the reader is behind. (Seen failing
 // without: each look of an echo of 64 KiB messages waited twice as long as
 // the last, to maxDrain.)
 func TestCountingConnGapsAfterAClearedLook(t *testing.T) {
@@ -708,14 +709,39 @@ func TestCountingConnGapsAfterAClearedLook(t *testing.T) {
 	if got := c.longestGap.Load(); got != ms(3) {
 		t.Fatalf("longest gap %v, want 3ms", time.Duration(got))
 	}
-	c.gapsCleared.Store(true)
+	c.nextSample = base + ms(100)
+	c.lookCleared.Store(true)
 	note(8)
 	if got := c.longestGap.Load(); got != 0 {
 		t.Fatalf("after a cleared look: longest gap %v, want none", time.Duration(got))
 	}
+	if c.nextSample != 0 {
+		t.Fatal("after a cleared look, the next full Read does not ask the kernel whether the reader is behind")
+	}
 	note(9)
 	if got := c.longestGap.Load(); got != ms(1) {
 		t.Fatalf("longest gap %v, want 1ms", time.Duration(got))
+	}
+}
+
+// TestClearTakenKeepsALaterFinding: a quiet look clears what the reader
+// had taken and its falling behind up to the look's quiet end, not a
+// finding a Read made after it (a helper's review: the clear came after
+// the look had returned, and erased a new burst's).
+func TestClearTakenKeepsALaterFinding(t *testing.T) {
+	sock := &countingConn{}
+	tc := &trackedConn{socket: sock}
+	sock.read.Store(500)
+	sock.behindAt.Store(100)
+	if got := tc.clearTaken(quietEnd{read: 300, at: 50, ok: true}); got != 300 {
+		t.Fatalf("clearTaken returned %d, want the count at the quiet end, 300", got)
+	}
+	if sock.behindAt.Load() != 100 || !sock.lookCleared.Load() {
+		t.Fatal("a finding after the quiet end was cleared, or the reader not told of the clear")
+	}
+	tc.clearTaken(quietEnd{read: 500, at: 150, ok: true})
+	if sock.behindAt.Load() != 0 {
+		t.Fatal("a finding before the quiet end was kept")
 	}
 }
 
