@@ -251,6 +251,31 @@ func (d *nativeConn) readLoop() {
 	d.c.transportGone((peerClosed && !d.raw.hasFailed(writeFailed) || d.closeSeen.Load()) && !reset)
 }
 
+// received is a message a native reader has read, for deliverBatch.
+type received struct {
+	typ  MessageType
+	data []byte
+}
+
+// deliverBatch queues msgs in order under one lock, up to the first that
+// pauses reading (at least one). It returns how many it queued and
+// whether reading must pause (waitResume says when to go on).
+func (c *Client) deliverBatch(msgs []received) (n int, pause bool) {
+	if c.cfg.heartbeat != nil && c.cfg.heartbeat.IsReply != nil {
+		return 1, c.deliver(msgs[0].typ, msgs[0].data) // IsReply runs outside the lock
+	}
+	c.mu.Lock()
+	for n < len(msgs) && !pause {
+		c.m.message(msgs[n].typ, msgs[n].data)
+		n++
+		pause = c.m.paused
+	}
+	o := c.applyLocked()
+	c.mu.Unlock()
+	c.perform(o)
+	return n, pause
+}
+
 // readBatch holds the messages the reader has read and not yet handed to
 // the client: it reads on while the next message is whole in its buffer
 // (frameChecker.msgEnds), at most readBatchMax messages and
