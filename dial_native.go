@@ -366,8 +366,10 @@ type trackedConn struct {
 	// Used only under coder/websocket's read lock (by the reader, or by
 	// the client's Close during its closing handshake), but for
 	// frames.sized.
-	frames   frameChecker
-	violated error
+	frames frameChecker
+	// The error the next Read returns, after the bytes before it: a
+	// protocol violation, or the error of a Read that also returned bytes.
+	nextErr error
 
 	// The peer's close frame, once one that coder/websocket will accept has
 	// passed, and the messages the reader has delivered: the driver decides
@@ -403,9 +405,9 @@ const (
 func (t *trackedConn) hasFailed(f uint32) bool { return t.failed.Load()&f != 0 }
 
 func (t *trackedConn) Read(p []byte) (int, error) {
-	if t.violated != nil {
+	if t.nextErr != nil {
 		t.failed.Or(readFailed)
-		return 0, t.violated
+		return 0, t.nextErr
 	}
 	t.inRead.Store(true)
 	if t.waiting.Load() {
@@ -415,11 +417,17 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	t.inRead.Store(false)
 	if n > 0 {
 		if ok, verr := t.frames.check(p[:n]); verr != nil {
-			t.violated = verr
+			t.nextErr = verr
 			n, err = ok, nil // the frames before the violation, a close frame among them; the error comes next
 			if ok == 0 {
 				err = verr
 			}
+		} else if err != nil {
+			// The bytes first, as from a socket: a tls.Conn returns
+			// io.EOF with the last bytes when the peer's close_notify
+			// follows them, and the reader took a message whole among
+			// them as one cut short by the end, and dropped it.
+			t.nextErr, err = err, nil
 		}
 	}
 	if t.frames.fragmented && !t.hasFailed(fragmentsCame) {
