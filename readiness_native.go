@@ -61,13 +61,16 @@ type countingConn struct {
 }
 
 // A Read that fills its buffer, of fullReadMin bytes or more, asks the
-// kernel what it left in the socket (socketBytes): again at most
-// behindSampleEvery later, so that a flood its reader keeps up with costs
-// one system call per 250 µs, or behindRecheck later once it has found
-// the reader behind, which keeps behindAt within recentSpan while a flood
-// goes on. A window that holds a close back is one a slow reader takes
-// for longer than that. Smaller buffers are bufio's refills after a
-// partial frame.
+// kernel what it left in the socket and the socket's receive buffer size
+// (socketBytes, two system calls): again at most behindSampleEvery later,
+// so that a flood its reader keeps up with costs two system calls per
+// 250 µs, or behindRecheck later once it has found the reader behind,
+// which keeps behindAt within recentSpan while a flood goes on, or at its
+// next full Read after a look ended quiet (lookCleared). A window that
+// holds a close back is one a slow reader takes for longer than that.
+// Smaller buffers are bufio's refills after a partial frame; a message's
+// payload read straight into its buffer is rarely a full Read, and counts
+// through midMessage instead.
 const (
 	fullReadMin       = 1 << 10
 	behindSampleEvery = 250 * time.Microsecond
