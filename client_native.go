@@ -460,8 +460,8 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return err
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
-		bytes, sinceLast, sinceBehind := d.raw.recentReads(d.clearedRead)
-		lately, taken := takenLately(bytes, sinceLast, sinceBehind, d.raw.hasFailed(midMessage)), d.raw.taken()
+		bytes, sinceLast := d.raw.recentReads(d.clearedRead)
+		lately, taken := takenLately(bytes, sinceLast), d.raw.taken()
 		countsLately := lately && !d.drainOff // takenLately: not while drainOff
 		var end quietEnd
 		backlog, cut := d.awaitReader(look{

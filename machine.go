@@ -127,39 +127,20 @@ func drainOffAfter(drainOff, backlog, cut bool) bool {
 const recentSpan = maxDrain
 
 // takenLately reports whether a native look must treat the bytes the
-// reader took lately as a backlog: it took bytes within about
-// recentSpan (since the last look that ended quiet after a backlog), the
-// last sinceLast nanoseconds ago, and either fell behind the socket
-// (readerBehind) sinceBehind nanoseconds ago, within recentSpan, or is
-// inside a message (midMessage) whose rest is on its way. A close is held
-// in the peer's kernel behind what TCP's window or the peer's pacing
-// holds back: a reader that empties the socket between whole messages,
-// as a request-and-response stream's does, has nothing held. That stream
-// took 64 KiB every 13 ms in 32-byte echoes, and each look waited for a
-// quiet period its own held Sends made (BenchmarkEcho: a mean round trip
-// of 36 µs, against a median of 7 µs). A paced 2 MB message, read as it
-// came, never left the reader behind (a helper's attack: Sends accepted
-// up to 12 ms after the close written behind it, 14 runs in 50).
-func takenLately(bytes, sinceLast, sinceBehind int64, midMessage bool) bool {
-	return bytes >= drainWindow && sinceLast < int64(recentSpan) && (sinceBehind < int64(recentSpan) || midMessage)
+// reader took lately as a backlog: it took bytes within about recentSpan,
+// since the last look that ended quiet after a backlog (which clears
+// them, with the gaps its own wait made: each such wait had doubled the
+// next, up to maxDrain, and a request-and-response stream of 4 KiB
+// messages took 2 ms a round trip, of 64 KiB 17 ms), the last sinceLast
+// nanoseconds ago. Nothing short of waiting for quiet tells a stream that
+// the peer's pacing holds back, with its close behind it, from responses:
+// counting only a reader that fell behind the socket, or stopped inside a
+// message, let Sends through up to 19 ms after the close of a paced
+// stream of whole messages in most runs (a helper's attack). So a
+// request-and-response stream waits 1 ms per 64 KiB it takes.
+func takenLately(bytes, sinceLast int64) bool {
+	return bytes >= drainWindow && sinceLast < int64(recentSpan)
 }
-
-// readerBehind reports whether a native reader whose Read filled its
-// buffer, with pending bytes left in the socket after it, has fallen
-// behind the socket: pending is half the socket's receive buffer (rcvbuf,
-// whose size TCP's window follows; on the benchmark VM 128 KiB, which held
-// 125 KiB before the window closed) or more, or behindMin when the size is
-// not known, or the platform cannot tell (known false), for which any
-// full Read counts. A reader that takes messages of 64 KiB as they come
-// is not behind so; at 32 KiB each 64 KiB echo waited 1 ms for quiet.
-func readerBehind(pending, rcvbuf int, known bool) bool {
-	if rcvbuf <= 0 {
-		rcvbuf = 2 * behindMin
-	}
-	return !known || pending >= rcvbuf/2
-}
-
-const behindMin = drainWindow / 2
 
 // streamGoesOn reports whether a native look counts, for drainOffAfter,
 // as one that saw a backlog, besides what it waited for: the reader took
