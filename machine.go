@@ -47,7 +47,7 @@ func sendMustWait(buffered int) bool { return buffered > sendHighWater }
 // event, and the first time until at least openSettle after the open
 // event, then as a drain: drainsAtOnce). A backlog of drainWindow bytes
 // may hide a close behind it, still on its way: natively a look that found one in the socket, or saw the
-// reader take one (also lately, having fallen behind: takenLately), or reached readerCatchUpMax with the reader having
+// reader take one, or reached readerCatchUpMax with the reader having
 // taken nothing while bytes waited (a reader the machine left
 // unscheduled), also waits, once caught up, until no byte came for
 // drainQuiet, taking up to maxDrain in all (backlogLookLimit); in the
@@ -127,17 +127,8 @@ func drainOffAfter(drainOff, backlog, cut bool) bool {
 const recentSpan = maxDrain
 
 // takenLately reports whether a native look must treat the bytes the
-// reader took lately as a backlog: it took bytes within about recentSpan,
-// since the last look that ended quiet after a backlog (which clears
-// them, with the gaps its own wait made: each such wait had doubled the
-// next, up to maxDrain, and a request-and-response stream of 4 KiB
-// messages took 2 ms a round trip, of 64 KiB 17 ms), the last sinceLast
-// nanoseconds ago. Nothing short of waiting for quiet tells a stream that
-// the peer's pacing holds back, with its close behind it, from responses:
-// counting only a reader that fell behind the socket, or stopped inside a
-// message, let Sends through up to 19 ms after the close of a paced
-// stream of whole messages in most runs (a helper's attack). So a
-// request-and-response stream waits 1 ms per 64 KiB it takes.
+// reader took lately as a backlog: it took bytes within about
+// recentSpan, the last sinceLast nanoseconds ago.
 func takenLately(bytes, sinceLast int64) bool {
 	return bytes >= drainWindow && sinceLast < int64(recentSpan)
 }

@@ -814,8 +814,8 @@ func TestMachineDrainQuiet(t *testing.T) {
 
 // TestMachineLookTakesRecentBytesAsABacklog: a native look counts as a
 // backlog drainWindow bytes taken within recentSpan, the last of them
-// less than recentSpan ago (first row: the traced failure, 250 KiB taken,
-// the last 4.1 ms before the look).
+// less than recentSpan ago (first row: the traced failure, 250 KiB
+// taken, the last 4.1 ms before the look).
 func TestMachineLookTakesRecentBytesAsABacklog(t *testing.T) {
 	for _, tc := range []struct {
 		bytes     int64

@@ -38,11 +38,7 @@ type countingConn struct {
 	// *tls.Conn from an HTTPClient's DialTLSContext), so read counts that
 	// layer's bytes, not the socket's (see caughtUp).
 	layered bool
-	// lookCleared: a look ended quiet (clearTaken), so the reader's next
-	// Read starts its gaps afresh: the gap before it was the look's own
-	// wait, with the Sends held.
-	lookCleared atomic.Bool
-	entered     chan struct{}
+	entered chan struct{}
 
 	// For a look (takenLately, lookQuiet): read as it was when the
 	// previous half of recentSpan began, so that read minus it is what the
@@ -91,8 +87,7 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	c.inRead.Store(false)
 	read := c.read.Add(int64(n))
 	if n > 0 {
-		now := monoClock()
-		c.noteTaken(int64(n), read, now)
+		c.noteTaken(int64(n), read, monoClock())
 	}
 	return n, err
 }
@@ -101,11 +96,6 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // being the count after them: one store a Read, more once a half.
 func (c *countingConn) noteTaken(n, read, now int64) {
 	h := &c.half
-	cleared := c.lookCleared.Load() && c.lookCleared.Swap(false)
-	if cleared {
-		h.curGap, h.prevGap = 0, 0
-		c.longestGap.Store(0)
-	}
 	if since := now - h.start; since >= int64(recentSpan)/2 {
 		before, gap := h.read, h.curGap
 		if since >= int64(recentSpan) {
@@ -115,7 +105,7 @@ func (c *countingConn) noteTaken(n, read, now int64) {
 		h.start, h.read, h.prevGap, h.curGap = now, read-n, gap, 0
 		c.longestGap.Store(gap)
 	}
-	if last := c.lastAt.Load(); !cleared && last != 0 && now-last < int64(recentSpan) && now-last > h.curGap { // after a clear, this Read's gap was the look's wait
+	if last := c.lastAt.Load(); last != 0 && now-last < int64(recentSpan) && now-last > h.curGap {
 		h.curGap = now - last
 		c.longestGap.Store(max(h.prevGap, h.curGap))
 	}
@@ -132,46 +122,21 @@ func (t *trackedConn) taken() int64 {
 }
 
 // recentReads returns what the reader of t's counted socket took in about
-// the last recentSpan, after it had taken cleared bytes (clearTaken), and
-// how long ago (monoClock) it last took bytes; none, long ago, without a
-// counted socket.
-func (t *trackedConn) recentReads(cleared int64) (bytes, sinceLast int64) {
+// the last recentSpan and how long ago (monoClock) it last took bytes;
+// none, long ago, without a counted socket.
+func (t *trackedConn) recentReads() (bytes, sinceLast int64) {
 	sock, _ := t.socket.(*countingConn)
 	if sock == nil {
 		return 0, math.MaxInt64
 	}
-	return sock.read.Load() - max(sock.readBefore.Load(), cleared), monoClock() - sock.lastAt.Load()
-}
-
-// clearTaken is for a look that ended quiet after a backlog (end):
-// takenLately no longer counts what the reader had taken then, and
-// lookQuiet not the gaps between its Reads, nor the look's own wait
-// (lookCleared). It returns what the reader had taken, for recentReads.
-// Without it a request and response stream counted the same bytes at
-// each Send's look, and each look's wait, counted as the reader's gap,
-// doubled the next one's.
-func (t *trackedConn) clearTaken(end quietEnd) int64 {
-	sock, _ := t.socket.(*countingConn)
-	if sock == nil {
-		return 0
-	}
-	sock.lookCleared.Store(true)
-	return end.read
-}
-
-// quietEnd is where a look that saw a backlog ended quiet: the reader's
-// count (countingConn.read) then.
-type quietEnd struct {
-	read int64
-	ok   bool
+	return sock.read.Load() - sock.readBefore.Load(), monoClock() - sock.lastAt.Load()
 }
 
 // look is what a Send's look may wait for (awaitReader).
 type look struct {
 	quiet, limit, backlogLimit time.Duration
-	lately                     bool      // the reader took a backlog just before (takenLately)
-	followGaps                 bool      // the quiet period stretches with the reader's gaps (lookQuiet)
-	end                        *quietEnd // if not nil, set when the look ends quiet after a backlog
+	lately                     bool // the reader took a backlog just before (takenLately)
+	followGaps                 bool // the quiet period stretches with the reader's gaps (lookQuiet)
 }
 
 // wakeLook wakes a look waiting for the reader (awaitReader), as a Read's
@@ -306,9 +271,6 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 			case <-statusCh:
 			case <-quietTimer.C:
 				if socketPending(sock.raw) == 0 {
-					if l.end != nil {
-						*l.end = quietEnd{read: read, ok: true}
-					}
 					return backlog, false
 				}
 				break quietWait // bytes came that the reader has yet to take

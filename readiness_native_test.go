@@ -642,56 +642,6 @@ func TestLookLeavesAResetToTheReader(t *testing.T) {
 	}
 }
 
-// TestCountingConnGapsAfterAClearedLook: after a look that ended quiet
-// (lookCleared), the gap before the reader's next Read, the look's own
-// wait, does not count, nor any before it; later gaps do. (Seen failing
-// without: each look of an echo of 64 KiB messages waited twice as long as
-// the last, to maxDrain.)
-func TestCountingConnGapsAfterAClearedLook(t *testing.T) {
-	c := &countingConn{}
-	ms := func(f float64) int64 { return int64(f * float64(time.Millisecond)) }
-	base := ms(1000)
-	note := func(at float64) {
-		read := c.read.Add(100)
-		c.noteTaken(100, read, base+ms(at))
-	}
-	note(0)
-	note(3)
-	if got := c.longestGap.Load(); got != ms(3) {
-		t.Fatalf("longest gap %v, want 3ms", time.Duration(got))
-	}
-	c.lookCleared.Store(true)
-	note(8)
-	if got := c.longestGap.Load(); got != 0 {
-		t.Fatalf("after a cleared look: longest gap %v, want none", time.Duration(got))
-	}
-
-	note(9)
-	if got := c.longestGap.Load(); got != ms(1) {
-		t.Fatalf("longest gap %v, want 1ms", time.Duration(got))
-	}
-}
-
-// TestClearTakenClearsUpToTheQuietEnd: a quiet look clears what the
-// reader had taken at the look's quiet end, not what it took after (a
-// helper's review: the clear came after the look had returned, and took
-// a new burst's bytes with it), and tells the reader to start its gaps
-// afresh.
-func TestClearTakenClearsUpToTheQuietEnd(t *testing.T) {
-	sock := &countingConn{}
-	tc := &trackedConn{socket: sock}
-	sock.read.Store(500)
-	if got := tc.clearTaken(quietEnd{read: 300, ok: true}); got != 300 {
-		t.Fatalf("clearTaken returned %d, want the count at the quiet end, 300", got)
-	}
-	if !sock.lookCleared.Load() {
-		t.Fatal("the reader was not told of the clear")
-	}
-	if bytes, _ := tc.recentReads(300); bytes != 200 {
-		t.Fatalf("recentReads after the clear: %d bytes, want the 200 taken after the quiet end", bytes)
-	}
-}
-
 // TestCountingConnNotesRecentReads: the counted socket reports what its
 // reader took in the last half of recentSpan and the one before, and the
 // longest gap between two Reads that returned bytes in that time.
