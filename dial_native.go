@@ -720,7 +720,7 @@ type frameChecker struct {
 	inMsg      bool            // a fragmented data message is under way
 	doomed     bool            // a frame coder/websocket rejects has passed: it fails the connection there
 	fragmented bool            // a data frame that is not final has passed; trackedConn.Read moves it into failed
-	endsMsg    bool            // the current frame is a message\'s last: its payload\'s end counts in msgEnds (payloadDone)
+	endsMsg    bool            // the current frame is a message's last: its payload's end counts in msgEnds (payloadDone)
 	closeSeen  bool            // the first close frame has passed: what follows it does not count
 	sized      atomic.Uint32   // the last data message in one frame longer than the reader's scratch buffer: sizedWord; 0 before the first
 	remain     uint64          // payload bytes of the current frame still to come
