@@ -255,7 +255,9 @@ type received struct {
 
 // deliverBatch queues msgs in order under one lock, up to the first that
 // pauses reading (at least one). It returns how many it queued and
-// whether reading must pause (waitResume says when to go on).
+// whether reading must pause (waitResume says when to go on). It is the
+// native reader's deliverAll: that one, for the browser, which cannot
+// pause, takes binary payloads as they come and queues them all.
 func (c *Client) deliverBatch(msgs []received) (n int, pause bool) {
 	if c.cfg.heartbeat != nil && c.cfg.heartbeat.IsReply != nil {
 		return 1, c.deliver(msgs[0].typ, msgs[0].data) // IsReply runs outside the lock
