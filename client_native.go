@@ -38,9 +38,12 @@ type nativeConn struct {
 	// a timer that marked the look due instead made idle threads of the
 	// runtime spin (in a send flood, 20% more CPU and half the context
 	// switches, against one monotonic clock read).
-	epoch      time.Time // the monotonic origin of lastCheck
-	lastCheck  int64     // when the last look ended (ns since epoch); under sendMu
-	sinceCheck int       // Sends since the last look; under sendMu
+	epoch     time.Time // the monotonic origin of lastCheck
+	lastCheck int64     // when the last look ended (ns since epoch); under sendMu
+	// What the reader had taken when a look last ended quiet after a
+	// backlog: takenLately counts only what it took after (recentReads).
+	// Under sendMu.
+	clearedRead int64
 
 	// The Sends' frames are built here (writeDataFrame); under sendMu,
 	// made by the first Send.
@@ -53,6 +56,7 @@ type nativeConn struct {
 	pings      sync.WaitGroup // Add only under mu before tearingDown
 	pingDue    int64          // when the next ping is due (monoClock); under keepalives.mu
 	pingSlot   int32          // 1 + index in keepalives' heap, 0 when not queued; under keepalives.mu
+	sinceCheck int32          // Sends since the last look; under sendMu
 
 	// Used only by the reader goroutine. The scratch buffer is allocated
 	// by the first message, so an idle connection does not hold it.
@@ -458,14 +462,18 @@ func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error
 		return err
 	}
 	if d.sinceCheck++; sendCloseCheck && (d.sinceCheck >= closeCheckSends || closeCheckDue(int64(time.Since(d.epoch)), d.lastCheck)) {
-		bytes, sinceLast := d.raw.recentReads()
-		lately, taken := takenLately(bytes, sinceLast), d.raw.taken()
+		bytes, sinceLast, sinceBehind := d.raw.recentReads(d.clearedRead)
+		lately, taken := takenLately(bytes, sinceLast, sinceBehind, d.raw.hasFailed(midMessage)), d.raw.taken()
 		countsLately := lately && !d.drainOff // takenLately: not while drainOff
+		var end quietEnd
 		backlog, cut := d.awaitReader(look{
 			quiet: drainQuiet, limit: readerCatchUpMax, backlogLimit: backlogLookLimit(d.drainOff),
-			lately: countsLately, followGaps: !d.drainOff,
+			lately: countsLately, followGaps: !d.drainOff, end: &end,
 		})
 		d.lastCheck, d.sinceCheck = lookEnded(int64(time.Since(d.epoch)), backlog), 0
+		if end.ok {
+			d.clearedRead = d.raw.clearTaken(end)
+		}
 		d.drainOff = drainOffAfter(d.drainOff, backlog || streamGoesOn(d.drainOff, lately, sinceLast),
 			cut || streamFollowed(countsLately, d.raw.taken() > taken))
 	}

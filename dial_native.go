@@ -398,6 +398,7 @@ const (
 	socketClosed               // Close closed the socket: no half-close any more
 	messageCut                 // a fragmented Send failed mid-message: the peer holds part of a message, so no Send may follow
 	fragmentsCame              // a data message came in several frames (frameChecker.fragmented): readMessage reads each to its end
+	midMessage                 // the last Read ended inside a message, its rest on its way (frameChecker.inMessage): set and cleared
 )
 
 // hasFailed reports whether any of the bits in f is set.
@@ -431,6 +432,13 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	}
 	if t.frames.fragmented && !t.hasFailed(fragmentsCame) {
 		t.failed.Or(fragmentsCame)
+	}
+	if mid := t.frames.inMessage(); mid != t.hasFailed(midMessage) {
+		if mid {
+			t.failed.Or(midMessage)
+		} else {
+			t.failed.And(^uint32(midMessage))
+		}
 	}
 	if t.frames.closeRead {
 		t.frames.closeRead = false
@@ -880,6 +888,13 @@ func (f *frameChecker) noteFrame(b0 byte, length uint64) {
 		f.fragmented = f.fragmented || !fin
 		f.endsMsg = fin
 	}
+}
+
+// inMessage reports whether the stream has stopped inside a data message:
+// a frame's header or payload cut short, or a fragmented message under
+// way (takenLately).
+func (f *frameChecker) inMessage() bool {
+	return f.inMsg || f.hdrN > 0 || f.remain > 0 && !f.isClose
 }
 
 // payloadDone ends the current frame's payload: a message's last frame

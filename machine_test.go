@@ -2,6 +2,7 @@ package dualws
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -814,22 +815,53 @@ func TestMachineDrainQuiet(t *testing.T) {
 
 // TestMachineLookTakesRecentBytesAsABacklog: a native look counts as a
 // backlog drainWindow bytes taken within recentSpan, the last of them
-// less than recentSpan ago (first row: the traced failure, 250 KiB
-// taken, the last 4.1 ms before the look).
+// less than recentSpan ago, by a reader found behind the socket within
+// recentSpan or inside a message (first row: the traced failure, 250 KiB
+// taken, the last 4.1 ms before the look; the last rows: an echo stream,
+// never behind, and a paced message the reader is inside).
 func TestMachineLookTakesRecentBytesAsABacklog(t *testing.T) {
+	const never = math.MaxInt64
 	for _, tc := range []struct {
-		bytes     int64
-		sinceLast time.Duration
-		want      bool
+		bytes                  int64
+		sinceLast, sinceBehind time.Duration
+		midMessage             bool
+		want                   bool
 	}{
-		{250 << 10, 4100 * time.Microsecond, true},
-		{drainWindow, 0, true},
-		{drainWindow - 1, 0, false},
-		{drainWindow, recentSpan - 1, true},
-		{drainWindow, recentSpan, false},
+		{250 << 10, 4100 * time.Microsecond, 6 * time.Millisecond, false, true},
+		{drainWindow, 0, 0, false, true},
+		{drainWindow - 1, 0, 0, true, false},
+		{drainWindow, recentSpan - 1, recentSpan - 1, false, true},
+		{drainWindow, recentSpan, 0, true, false},
+		{drainWindow, 0, recentSpan, false, false},
+		{1 << 20, 0, never, false, false},
+		{1 << 20, 0, never, true, true},
 	} {
-		if got := takenLately(tc.bytes, int64(tc.sinceLast)); got != tc.want {
-			t.Errorf("takenLately(%d bytes, the last %v ago) = %v, want %v", tc.bytes, tc.sinceLast, got, tc.want)
+		if got := takenLately(tc.bytes, int64(tc.sinceLast), int64(tc.sinceBehind), tc.midMessage); got != tc.want {
+			t.Errorf("takenLately(%d bytes, the last %v ago, behind %v ago, inside a message %v) = %v, want %v", tc.bytes, tc.sinceLast, tc.sinceBehind, tc.midMessage, got, tc.want)
+		}
+	}
+}
+
+// TestMachineReaderBehind: a full Read leaves its reader behind when half
+// the socket's receive buffer or more waits after it (behindMin when its
+// size is unknown), or when the platform cannot tell.
+func TestMachineReaderBehind(t *testing.T) {
+	for _, tc := range []struct {
+		pending, rcvbuf int
+		known           bool
+		want            bool
+	}{
+		{64 << 10, 128 << 10, true, true},
+		{64<<10 - 1, 128 << 10, true, false},
+		{60 << 10, 128 << 10, true, false}, // a 64 KiB echo after a 4 KiB read
+		{1 << 20, 4 << 20, true, false},
+		{behindMin, 0, true, true},
+		{behindMin - 1, 0, true, false},
+		{1, 128 << 10, true, false}, // an end, no bytes
+		{0, 0, false, true},
+	} {
+		if got := readerBehind(tc.pending, tc.rcvbuf, tc.known); got != tc.want {
+			t.Errorf("readerBehind(%d pending, receive buffer %d, known %v) = %v, want %v", tc.pending, tc.rcvbuf, tc.known, got, tc.want)
 		}
 	}
 }

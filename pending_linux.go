@@ -64,3 +64,21 @@ func socketEnd(raw syscall.RawConn) (reset, known bool) {
 	})
 	return reset, known
 }
+
+// socketBytes returns how many bytes wait in the socket's receive buffer
+// (SIOCINQ) and the buffer's size (SO_RCVBUF, which the kernel's
+// autotuning grows), and whether the kernel told (known is false where
+// dualws does not ask it, or when raw is nil). Two system calls.
+func socketBytes(raw syscall.RawConn) (n, rcvbuf int, known bool) {
+	if raw == nil {
+		return 0, 0, false
+	}
+	raw.Control(func(fd uintptr) {
+		var v int32
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); errno == 0 {
+			n, known = int(v), true
+		}
+		rcvbuf, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+	})
+	return n, rcvbuf, known
+}

@@ -10,3 +10,6 @@ func socketPending(syscall.RawConn) int { return 0 }
 
 // socketEnd does not ask the kernel here: the end is awaited with a read.
 func socketEnd(syscall.RawConn) (reset, known bool) { return false, false }
+
+// socketBytes does not ask the kernel here.
+func socketBytes(syscall.RawConn) (n, rcvbuf int, known bool) { return 0, 0, false }

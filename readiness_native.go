@@ -38,7 +38,12 @@ type countingConn struct {
 	// *tls.Conn from an HTTPClient's DialTLSContext), so read counts that
 	// layer's bytes, not the socket's (see caughtUp).
 	layered bool
-	entered chan struct{}
+	// lookCleared: a look ended quiet (clearTaken), so the reader's next
+	// Read starts its gaps afresh (the gap before it was the look's own
+	// wait, with the Sends held) and asks the kernel again whether it is
+	// behind, whenever the last finding was.
+	lookCleared atomic.Bool
+	entered     chan struct{}
 
 	// For a look (takenLately, lookQuiet): read as it was when the
 	// previous half of recentSpan began, so that read minus it is what the
@@ -47,7 +52,30 @@ type countingConn struct {
 	// The halves are the reader's own.
 	readBefore, longestGap, lastAt atomic.Int64
 	half                           recentHalves
+
+	// For takenLately: when (monoClock) a Read last found its reader
+	// behind the socket (readerBehind), asked among Reads that filled
+	// fullReadMin bytes or more; when the next may ask (the reader's own).
+	behindAt   atomic.Int64
+	nextSample int64
 }
+
+// A Read that fills its buffer, of fullReadMin bytes or more, asks the
+// kernel what it left in the socket and the socket's receive buffer size
+// (socketBytes, two system calls): again at most behindSampleEvery later,
+// so that a flood its reader keeps up with costs two system calls per
+// 250 µs, or behindRecheck later once it has found the reader behind,
+// which keeps behindAt within recentSpan while a flood goes on, or at its
+// next full Read after a look ended quiet (lookCleared). A window that
+// holds a close back is one a slow reader takes for longer than that.
+// Smaller buffers are bufio's refills after a partial frame; a message's
+// payload read straight into its buffer is rarely a full Read, and counts
+// through midMessage instead.
+const (
+	fullReadMin       = 1 << 10
+	behindSampleEvery = 250 * time.Microsecond
+	behindRecheck     = recentSpan / 5
+)
 
 // recentHalves splits recentSpan in two halves; the reader rotates them.
 type recentHalves struct {
@@ -87,7 +115,15 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	c.inRead.Store(false)
 	read := c.read.Add(int64(n))
 	if n > 0 {
-		c.noteTaken(int64(n), read, monoClock())
+		now := monoClock()
+		c.noteTaken(int64(n), read, now)
+		if n == len(p) && n >= fullReadMin && now >= c.nextSample {
+			c.nextSample = now + int64(behindSampleEvery)
+			if readerBehind(socketBytes(c.raw)) {
+				c.behindAt.Store(now)
+				c.nextSample = now + int64(behindRecheck)
+			}
+		}
 	}
 	return n, err
 }
@@ -96,6 +132,12 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // being the count after them: one store a Read, more once a half.
 func (c *countingConn) noteTaken(n, read, now int64) {
 	h := &c.half
+	cleared := c.lookCleared.Load() && c.lookCleared.Swap(false)
+	if cleared {
+		h.curGap, h.prevGap = 0, 0
+		c.longestGap.Store(0)
+		c.nextSample = 0
+	}
 	if since := now - h.start; since >= int64(recentSpan)/2 {
 		before, gap := h.read, h.curGap
 		if since >= int64(recentSpan) {
@@ -105,7 +147,7 @@ func (c *countingConn) noteTaken(n, read, now int64) {
 		h.start, h.read, h.prevGap, h.curGap = now, read-n, gap, 0
 		c.longestGap.Store(gap)
 	}
-	if last := c.lastAt.Load(); last != 0 && now-last < int64(recentSpan) && now-last > h.curGap {
+	if last := c.lastAt.Load(); !cleared && last != 0 && now-last < int64(recentSpan) && now-last > h.curGap { // after a clear, this Read's gap was the look's wait
 		h.curGap = now - last
 		c.longestGap.Store(max(h.prevGap, h.curGap))
 	}
@@ -122,21 +164,55 @@ func (t *trackedConn) taken() int64 {
 }
 
 // recentReads returns what the reader of t's counted socket took in about
-// the last recentSpan and how long ago (monoClock) it last took bytes;
-// none, long ago, without a counted socket.
-func (t *trackedConn) recentReads() (bytes, sinceLast int64) {
+// the last recentSpan, after it had taken cleared bytes (clearTaken), how
+// long ago (monoClock) it last took bytes, and how long ago it was last
+// found behind the socket; none, long ago, without a counted socket.
+func (t *trackedConn) recentReads(cleared int64) (bytes, sinceLast, sinceBehind int64) {
 	sock, _ := t.socket.(*countingConn)
 	if sock == nil {
-		return 0, math.MaxInt64
+		return 0, math.MaxInt64, math.MaxInt64
 	}
-	return sock.read.Load() - sock.readBefore.Load(), monoClock() - sock.lastAt.Load()
+	now := monoClock()
+	sinceBehind = math.MaxInt64
+	if at := sock.behindAt.Load(); at != 0 {
+		sinceBehind = now - at
+	}
+	return sock.read.Load() - max(sock.readBefore.Load(), cleared), now - sock.lastAt.Load(), sinceBehind
+}
+
+// clearTaken is for a look that ended quiet after a backlog (end):
+// takenLately no longer counts what the reader had taken then, nor its
+// falling behind before then, and lookQuiet not the gaps between its
+// Reads, nor the look's own wait (lookCleared). It returns what the reader
+// had taken, for recentReads. Without it a request and response stream of
+// 32 KiB messages counted the same bytes at each Send's look, 8 ms a round
+// trip, and each look's wait, counted as the reader's gap, doubled the
+// next one's.
+func (t *trackedConn) clearTaken(end quietEnd) int64 {
+	sock, _ := t.socket.(*countingConn)
+	if sock == nil {
+		return 0
+	}
+	if at := sock.behindAt.Load(); at != 0 && at <= end.at {
+		sock.behindAt.CompareAndSwap(at, 0) // not a Read's newer finding
+	}
+	sock.lookCleared.Store(true)
+	return end.read
+}
+
+// quietEnd is where a look that saw a backlog ended quiet: the reader's
+// count (countingConn.read) and the time (monoClock).
+type quietEnd struct {
+	read, at int64
+	ok       bool
 }
 
 // look is what a Send's look may wait for (awaitReader).
 type look struct {
 	quiet, limit, backlogLimit time.Duration
-	lately                     bool // the reader took a backlog just before (takenLately)
-	followGaps                 bool // the quiet period stretches with the reader's gaps (lookQuiet)
+	lately                     bool      // the reader took a backlog just before (takenLately)
+	followGaps                 bool      // the quiet period stretches with the reader's gaps (lookQuiet)
+	end                        *quietEnd // if not nil, set when the look ends quiet after a backlog
 }
 
 // wakeLook wakes a look waiting for the reader (awaitReader), as a Read's
@@ -271,6 +347,9 @@ func (d *nativeConn) awaitReader(l look) (backlog, cut bool) {
 			case <-statusCh:
 			case <-quietTimer.C:
 				if socketPending(sock.raw) == 0 {
+					if l.end != nil {
+						*l.end = quietEnd{read: read, at: monoClock(), ok: true}
+					}
 					return backlog, false
 				}
 				break quietWait // bytes came that the reader has yet to take

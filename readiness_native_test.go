@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // socketSide is the writing and closing half of a test reader over sock:
@@ -639,6 +641,124 @@ func TestLookLeavesAResetToTheReader(t *testing.T) {
 	}
 	if _, err := sock.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("the reader's Read after two looks returned %v, want the reset", err)
+	}
+}
+
+// TestCountingConnFindsItsReaderBehind: a reader whose full Reads leave a
+// burst waiting in the socket is found behind it, and the bytes it took
+// count as a backlog taken lately (takenLately).
+func TestCountingConnFindsItsReaderBehind(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("socketPending asks the kernel only on Linux")
+	}
+	d, server, sock := lookOverTCP(t)
+	go server.Write(make([]byte, 4*drainWindow)) // more than the socket holds: the rest waits in the peer's kernel
+	waitPending(t, sock, drainWindow)
+	go readAll(d)
+	for sock.read.Load() < 4*drainWindow {
+		time.Sleep(100 * time.Microsecond)
+	}
+	bytes, sinceLast, sinceBehind := d.raw.recentReads(0)
+	if sinceBehind >= int64(recentSpan) {
+		t.Fatalf("the reader took %d bytes of a burst through full Reads and was not found behind", bytes)
+	}
+	if !takenLately(bytes, sinceLast, sinceBehind, false) {
+		t.Fatalf("a burst of %d bytes taken just now is not a backlog taken lately", bytes)
+	}
+	d.c.transportGone(false)
+}
+
+// TestEchoStreamIsNoBacklog: a request-and-response stream, whose reader
+// empties the socket each time, is never found behind, so that the
+// drainWindow bytes it takes do not make a Send's look count a backlog and
+// wait for quiet: with messages of 32 B, 4 KiB and 64 KiB, no look of
+// drainWindow*3 bytes of echoes does. (Seen failing with the rule before
+// readerBehind, which counted any drainWindow taken within recentSpan: an
+// echo of 4 KiB took 2 ms a round trip, and BenchmarkEcho's mean round
+// trip was 36 µs against a median of 7 µs.)
+func TestEchoStreamIsNoBacklog(t *testing.T) {
+	for _, size := range []int{32, 4 << 10, 64 << 10} {
+		bigEcho := func(ctx context.Context, c *websocket.Conn) {
+			c.SetReadLimit(1 << 20)
+			echo(ctx, c)
+		}
+		c, _ := dial(t, serve(t, bigEcho), &Options{PingInterval: -1, ReadLimit: 1 << 20})
+		d := c.t.(*nativeConn)
+		ctx := context.Background()
+		msg := make([]byte, size)
+		looks := 0
+		for range 3*drainWindow/size + 1 {
+			d.lastCheck = -int64(closeCheckEvery) // make this Send look
+			if err := c.Send(ctx, Binary, msg); err != nil {
+				t.Fatal(err)
+			}
+			if d.lastCheck == -int64(closeCheckEvery) {
+				t.Fatalf("%d B echoes: the look after %d bytes taken counted a backlog", size, d.raw.taken())
+			}
+			looks++
+			if _, _, err := c.Receive(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if sock := d.raw.socket.(*countingConn); sock.behindAt.Load() != 0 {
+			t.Fatalf("%d B echoes: the reader was found behind, after %d looks", size, looks)
+		}
+		c.Close(1000, "")
+	}
+}
+
+// TestCountingConnGapsAfterAClearedLook: after a look that ended quiet
+// (lookCleared), the gap before the reader's next Read, the look's own
+// wait, does not count, nor any before it; later gaps do; and that Read
+// asks the kernel again whether the reader is behind. (Seen failing
+// without: each look of an echo of 64 KiB messages waited twice as long as
+// the last, to maxDrain.)
+func TestCountingConnGapsAfterAClearedLook(t *testing.T) {
+	c := &countingConn{}
+	ms := func(f float64) int64 { return int64(f * float64(time.Millisecond)) }
+	base := ms(1000)
+	note := func(at float64) {
+		read := c.read.Add(100)
+		c.noteTaken(100, read, base+ms(at))
+	}
+	note(0)
+	note(3)
+	if got := c.longestGap.Load(); got != ms(3) {
+		t.Fatalf("longest gap %v, want 3ms", time.Duration(got))
+	}
+	c.nextSample = base + ms(100)
+	c.lookCleared.Store(true)
+	note(8)
+	if got := c.longestGap.Load(); got != 0 {
+		t.Fatalf("after a cleared look: longest gap %v, want none", time.Duration(got))
+	}
+	if c.nextSample != 0 {
+		t.Fatal("after a cleared look, the next full Read does not ask the kernel whether the reader is behind")
+	}
+	note(9)
+	if got := c.longestGap.Load(); got != ms(1) {
+		t.Fatalf("longest gap %v, want 1ms", time.Duration(got))
+	}
+}
+
+// TestClearTakenKeepsALaterFinding: a quiet look clears what the reader
+// had taken and its falling behind up to the look's quiet end, not a
+// finding a Read made after it (a helper's review: the clear came after
+// the look had returned, and erased a new burst's).
+func TestClearTakenKeepsALaterFinding(t *testing.T) {
+	sock := &countingConn{}
+	tc := &trackedConn{socket: sock}
+	sock.read.Store(500)
+	sock.behindAt.Store(100)
+	if got := tc.clearTaken(quietEnd{read: 300, at: 50, ok: true}); got != 300 {
+		t.Fatalf("clearTaken returned %d, want the count at the quiet end, 300", got)
+	}
+	if sock.behindAt.Load() != 100 || !sock.lookCleared.Load() {
+		t.Fatal("a finding after the quiet end was cleared, or the reader not told of the clear")
+	}
+	tc.clearTaken(quietEnd{read: 500, at: 150, ok: true})
+	if sock.behindAt.Load() != 0 {
+		t.Fatal("a finding before the quiet end was kept")
 	}
 }
 
