@@ -1,0 +1,110 @@
+//go:build linux
+
+package main
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+)
+
+// opClose is the close frame's opcode.
+const opClose = 8
+
+// frameParser follows a WebSocket byte stream, optionally after an HTTP
+// head, far enough to find where each frame starts: it never looks at
+// payloads.
+type frameParser struct {
+	inHTTP    bool   // still in the HTTP head
+	httpMatch int    // bytes of "\r\n\r\n" matched so far
+	hdr       []byte // the header read so far of the next frame
+	remain    uint64 // payload bytes left of the current frame
+	closeSeen bool   // a close frame has started
+}
+
+// headerLen is the length of the frame header begun in p.hdr (at least 2
+// bytes of it read).
+func (p *frameParser) headerLen() int {
+	n := 2
+	switch p.hdr[1] & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if p.hdr[1]&0x80 != 0 { // masked
+		n += 4
+	}
+	return n
+}
+
+// feed consumes b and returns the index in b of a close frame's first
+// byte, or -1 when no close frame starts in b.
+func (p *frameParser) feed(b []byte) (closeAt int) {
+	closeAt = -1
+	for i := 0; i < len(b); {
+		if p.inHTTP {
+			switch c := b[i]; {
+			case c == "\r\n\r\n"[p.httpMatch]:
+				p.httpMatch++
+				p.inHTTP = p.httpMatch < 4
+			case c == '\r':
+				p.httpMatch = 1
+			default:
+				p.httpMatch = 0
+			}
+			i++
+			continue
+		}
+		if p.remain > 0 {
+			n := min(uint64(len(b)-i), p.remain)
+			p.remain -= n
+			i += int(n)
+			continue
+		}
+		if len(p.hdr) == 0 && b[i]&0x0f == opClose {
+			closeAt = i
+			p.closeSeen = true
+		}
+		p.hdr = append(p.hdr, b[i])
+		i++
+		if len(p.hdr) < 2 || len(p.hdr) < p.headerLen() {
+			continue
+		}
+		switch l := p.hdr[1] & 0x7f; l {
+		case 126:
+			p.remain = uint64(binary.BigEndian.Uint16(p.hdr[2:4]))
+		case 127:
+			p.remain = binary.BigEndian.Uint64(p.hdr[2:10])
+		default:
+			p.remain = uint64(l)
+		}
+		p.hdr = p.hdr[:0]
+	}
+	return closeAt
+}
+
+// frame returns an unmasked, final frame (a server's).
+func frame(op byte, payload []byte) []byte {
+	var h []byte
+	switch n := len(payload); {
+	case n < 126:
+		h = []byte{0x80 | op, byte(n)}
+	case n < 1<<16:
+		h = []byte{0x80 | op, 126, byte(n >> 8), byte(n)}
+	default:
+		h = make([]byte, 10)
+		h[0], h[1] = 0x80|op, 127
+		binary.BigEndian.PutUint64(h[2:], uint64(n))
+	}
+	return append(h, payload...)
+}
+
+// closeFrame is a server's close frame with status 1000.
+func closeFrame() []byte { return frame(opClose, []byte{0x03, 0xe8}) }
+
+// acceptKey is the Sec-WebSocket-Accept value for a Sec-WebSocket-Key.
+func acceptKey(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
