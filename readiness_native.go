@@ -70,7 +70,9 @@ type countingConn struct {
 // holds a close back is one a slow reader takes for longer than that.
 // Smaller buffers are bufio's refills after a partial frame; a message's
 // payload read straight into its buffer is rarely a full Read, and counts
-// through midMessage instead.
+// through midMessage instead. Through a layer of its own (layered: a
+// tls.Conn returns one record's plaintext a Read, and never fills a
+// buffer), any Read asks, at the same pace.
 const (
 	fullReadMin       = 1 << 10
 	behindSampleEvery = 250 * time.Microsecond
@@ -117,7 +119,7 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	if n > 0 {
 		now := monoClock()
 		c.noteTaken(int64(n), read, now)
-		if n == len(p) && n >= fullReadMin && now >= c.nextSample {
+		if (c.layered || n == len(p) && n >= fullReadMin) && now >= c.nextSample {
 			c.nextSample = now + int64(behindSampleEvery)
 			if readerBehind(socketBytes(c.raw)) {
 				c.behindAt.Store(now)
