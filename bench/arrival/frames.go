@@ -3,13 +3,10 @@
 package main
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
-)
 
-// opClose is the close frame's opcode.
-const opClose = 8
+	"github.com/dualws/dualws/bench/internal/wsserver"
+)
 
 // frameParser follows a WebSocket byte stream, optionally after an HTTP
 // head, far enough to find where each frame starts: it never looks at
@@ -62,7 +59,7 @@ func (p *frameParser) feed(b []byte) (closeAt int) {
 			i += int(n)
 			continue
 		}
-		if len(p.hdr) == 0 && b[i]&0x0f == opClose {
+		if len(p.hdr) == 0 && b[i]&0x0f == wsserver.OpClose {
 			closeAt = i
 			p.closeSeen = true
 		}
@@ -82,29 +79,4 @@ func (p *frameParser) feed(b []byte) (closeAt int) {
 		p.hdr = p.hdr[:0]
 	}
 	return closeAt
-}
-
-// frame returns an unmasked, final frame (a server's).
-func frame(op byte, payload []byte) []byte {
-	var h []byte
-	switch n := len(payload); {
-	case n < 126:
-		h = []byte{0x80 | op, byte(n)}
-	case n < 1<<16:
-		h = []byte{0x80 | op, 126, byte(n >> 8), byte(n)}
-	default:
-		h = make([]byte, 10)
-		h[0], h[1] = 0x80|op, 127
-		binary.BigEndian.PutUint64(h[2:], uint64(n))
-	}
-	return append(h, payload...)
-}
-
-// closeFrame is a server's close frame with status 1000.
-func closeFrame() []byte { return frame(opClose, []byte{0x03, 0xe8}) }
-
-// acceptKey is the Sec-WebSocket-Accept value for a Sec-WebSocket-Key.
-func acceptKey(key string) string {
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h[:])
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/dualws/dualws/bench/internal/wsserver"
 )
 
 // serveChild is the child process: the server, the relay in front of it
@@ -99,7 +100,7 @@ func (s *serverConn) write(b []byte) error {
 // writeWithClose writes b and the close frame in one Write.
 func (s *serverConn) writeWithClose(b []byte) {
 	s.stampWrite()
-	s.write(append(b, closeFrame()...))
+	s.write(append(b, wsserver.CloseFrame(1000, "")...))
 	s.closeWritten = true
 }
 
@@ -137,7 +138,7 @@ func (s *serverConn) serveRaw(w http.ResponseWriter, r *http.Request, sh shape) 
 	defer conn.Close()
 	s.conn = conn
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+		"Sec-WebSocket-Accept: " + wsserver.AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
 	if s.write([]byte(resp)) != nil {
 		return
 	}
@@ -157,7 +158,7 @@ func (s *serverConn) serveRaw(w http.ResponseWriter, r *http.Request, sh shape) 
 	sh.send(s)
 	if !s.closeWritten {
 		s.stampWrite()
-		s.write(closeFrame())
+		s.write(wsserver.CloseFrame(1000, ""))
 	}
 	select {
 	case <-clientClosed:

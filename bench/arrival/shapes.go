@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"time"
+
+	"github.com/dualws/dualws/bench/internal/wsserver"
 )
 
 // shape is what the server sends before its close frame, and how slowly
@@ -27,7 +29,7 @@ func shapes() []shape {
 	return []shape{
 		{key: "a", desc: "24 x 32 KiB, paced 40 MB/s", pace: 40e6, send: messages(24, 32<<10, 0)},
 		{key: "b", desc: "300 raw 1448 B frames, a write each, paced 40 MB/s", pace: 40e6, raw: true, send: func(s *serverConn) {
-			f := frame(2, make([]byte, 1444))
+			f := wsserver.AppendFrame(nil, wsserver.OpBinary, make([]byte, 1444))
 			for range 300 {
 				if s.write(f) != nil {
 					return
@@ -41,7 +43,7 @@ func shapes() []shape {
 		{key: "e4", desc: "16 x 16 KiB; ReceiveQueue 4, 2 ms a message", send: messages(16, 16<<10, 0),
 			receiveQueue: 4, pause: spinEach(2 * time.Millisecond)},
 		{key: "er", desc: "256 raw 1 KiB frames and the close in one write; ReceiveQueue 1, 2 ms a message", raw: true, send: func(s *serverConn) {
-			s.writeWithClose(bytes.Repeat(frame(2, make([]byte, 1020)), 256))
+			s.writeWithClose(bytes.Repeat(wsserver.AppendFrame(nil, wsserver.OpBinary, make([]byte, 1020)), 256))
 		}, receiveQueue: 1, pause: spinEach(2 * time.Millisecond)},
 		{key: "f", desc: "4096 x 1 KiB; client sleeps 1 ms every 16 messages", send: messages(4096, 1<<10, 0),
 			pause: func(i int) {

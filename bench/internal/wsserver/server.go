@@ -139,13 +139,12 @@ func upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
 		http.Error(w, "not a WebSocket handshake", http.StatusBadRequest)
 		return nil, errors.New("wsserver: no Sec-WebSocket-Key")
 	}
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, fmt.Errorf("wsserver: hijack: %w", err)
 	}
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
+		AcceptKey(key) + "\r\n\r\n"
 	if _, err := nc.Write([]byte(resp)); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("wsserver: writing the handshake: %w", err)
@@ -174,6 +173,13 @@ func (s *Server) handle(f func(*Conn, *http.Request) error) http.HandlerFunc {
 		}()
 		_ = f(c, r)
 	}
+}
+
+// AcceptKey returns the Sec-WebSocket-Accept value for a
+// Sec-WebSocket-Key.
+func AcceptKey(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
 }
 
 // AppendFrame appends an unmasked server frame to dst.
