@@ -141,6 +141,9 @@ func (c *Client) applyLocked() output {
 	if o.queued && c.receivers > 0 {
 		notify(c.msgCh)
 	}
+	if pollWakes {
+		pollWake(c, o.queued || o.decided, o.final)
+	}
 	if o.resume {
 		notify(c.resumeCh)
 	}
@@ -477,6 +480,9 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 			c.mu.Unlock()
 			return 0, nil, &CloseError{Status: st}
 		}
+		if pollWakes && pollWaits(c, ctx) {
+			continue
+		}
 		if c.msgCh == nil {
 			c.msgCh = make(chan struct{}, 1)
 		}
@@ -492,6 +498,9 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 		}
 		c.mu.Lock()
 		c.receivers--
+		if pollWakes {
+			pollWoken(c)
+		}
 		if err != nil {
 			c.mu.Unlock()
 			return 0, nil, &opError{op: "receive", err: err}

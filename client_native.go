@@ -58,6 +58,8 @@ type nativeConn struct {
 	pingSlot   int32          // 1 + index in keepalives' heap, 0 when not queued; under keepalives.mu
 	sinceCheck int32          // Sends since the last look; under sendMu
 
+	pw pollWait // on Linux, a Receive's wait on the network poller (pollwake_linux.go); under c.mu
+
 	// Used only by the reader goroutine. The scratch buffer is allocated
 	// by the first message, so an idle connection does not hold it.
 	scratch *[scratchSize]byte
@@ -149,6 +151,7 @@ func dialTransport(parent context.Context, c *Client) error {
 	c.t = d
 	c.opened(ws.Subprotocol())
 	d.schedulePing()
+	pollConns.Add(1)
 	go d.readLoop()
 	return nil
 }
@@ -248,6 +251,7 @@ func (d *nativeConn) readLoop() {
 	// coder/websocket answers the peer's close frame itself; the handshake
 	// is clean only if that answer was written, or our own close frame
 	// was answered, and the peer then ended TCP without a reset.
+	pollConns.Add(-1)
 	d.c.transportGone((peerClosed && !d.raw.hasFailed(writeFailed) || d.closeSeen.Load()) && !reset)
 }
 

@@ -1,0 +1,298 @@
+//go:build linux
+
+package dualws
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// setPollConnsAside takes the connections other tests left open out of
+// pollConns for this test, so that its own are under pollWakeConns.
+func setPollConnsAside(t *testing.T) {
+	n := pollConns.Load()
+	pollConns.Add(-n)
+	t.Cleanup(func() { pollConns.Add(n) })
+}
+
+// waitReturns fails the test if wait has not returned within a second.
+func waitReturns(t *testing.T, w *pollWaker) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { w.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		w.close() // ends the wait, so that no goroutine outlives the test
+		<-done
+		t.Fatal("wait did not return after wake")
+	}
+}
+
+func TestPollWakerKeepsAWakeBeforeTheWait(t *testing.T) {
+	w := newPollWaker()
+	require.NotNil(t, w)
+	defer w.close()
+	w.arm()
+	w.wake() // between the client's lock and the poller
+	waitReturns(t, w)
+	w.arm()
+	go func() { time.Sleep(5 * time.Millisecond); w.wake() }()
+	waitReturns(t, w)
+}
+
+func TestPollWakerWaitsUntilWoken(t *testing.T) {
+	w := newPollWaker()
+	require.NotNil(t, w)
+	w.wake() // an earlier wake is not this wait's
+	w.arm()
+	done := make(chan struct{})
+	go func() { w.wait(); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("wait returned before wake")
+	case <-time.After(20 * time.Millisecond):
+	}
+	w.close()
+	<-done
+}
+
+// TestReceiveWaitsOnThePoller: a Receive with a context that cannot end
+// waits on the waker, a second one at the same time on the channels, and
+// a message, then the peer's close, reach both; the descriptor is closed
+// once the connection is.
+func TestReceiveWaitsOnThePoller(t *testing.T) {
+	setPollConnsAside(t)
+	release := make(chan struct{})
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		<-release
+		c.Write(ctx, websocket.MessageText, []byte("one"))
+		c.Write(ctx, websocket.MessageText, []byte("two"))
+		c.Close(4001, "bye")
+	})
+	c, _ := dial(t, url, nil)
+	type result struct {
+		data string
+		err  error
+	}
+	results := make(chan result, 4)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				_, p, err := c.Receive(context.Background())
+				results <- result{string(p), err}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	waitFor := func(cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal("condition not met")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.t.(*nativeConn).pw.waiting && c.receivers == 1
+	})
+	c.mu.Lock()
+	w := c.t.(*nativeConn).pw.waker
+	c.mu.Unlock()
+	close(release)
+	ended := make(chan struct{})
+	go func() { wg.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		w.close() // the Receives return, so that the test ends
+		<-ended
+		t.Fatal("a waiting Receive was not woken")
+	}
+	close(results)
+	var got []string
+	closes := 0
+	for r := range results {
+		if r.err != nil {
+			var ce *CloseError
+			require.True(t, errors.As(r.err, &ce), "%v", r.err)
+			require.Equal(t, StatusCode(4001), ce.Status.Code)
+			closes++
+			continue
+		}
+		got = append(got, r.data)
+	}
+	require.ElementsMatch(t, []string{"one", "two"}, got)
+	require.Equal(t, 2, closes)
+	waitDone(t, c)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.Nil(t, c.t.(*nativeConn).pw.waker)
+	require.Equal(t, ^uintptr(0), w.file.Fd(), "the eventfd is still open")
+}
+
+// TestReceiveWithAContextWaitsOnChannels: the poller cannot watch a
+// context, so such a Receive ends with it and leaves no waker.
+func TestReceiveWithAContextWaitsOnChannels(t *testing.T) {
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	})
+	c, _ := dial(t, url, nil)
+	defer waitDone(t, c)
+	defer c.Close(StatusNormalClosure, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, _, err := c.Receive(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.Nil(t, c.t.(*nativeConn).pw.waker)
+}
+
+// TestPollWaitEndsAtTheDecision: a Receive waiting on the poller returns
+// the peer's close once it is decided, not when the connection ends
+// (here the peer holds TCP open after its close frame).
+func TestPollWaitEndsAtTheDecision(t *testing.T) {
+	setPollConnsAside(t)
+	send, release := make(chan struct{}), make(chan struct{})
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		<-send
+		rw.Write(closeFrameBytes(4001, []byte("bye")))
+		rw.Flush()
+		<-release
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1})
+	defer waitDone(t, c)
+	defer close(release)
+	errc, statec := make(chan error, 1), make(chan State, 1)
+	go func() {
+		_, _, err := c.Receive(context.Background())
+		statec <- c.State()
+		errc <- err
+	}()
+	for {
+		c.mu.Lock()
+		waiting := c.t.(*nativeConn).pw.waiting
+		c.mu.Unlock()
+		if waiting {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(send)
+	require.Equal(t, Closing, <-statec, "the waiting Receive returned only when the connection ended")
+	err := <-errc
+	var ce *CloseError
+	require.True(t, errors.As(err, &ce), "%v", err)
+	require.Equal(t, StatusCode(4001), ce.Status.Code)
+}
+
+// TestManyConnectionsWaitOnChannels: over pollWakeConns open connections
+// in the process, a Receive waits on channels and makes no waker.
+func TestManyConnectionsWaitOnChannels(t *testing.T) {
+	setPollConnsAside(t)
+	send := make(chan struct{})
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		<-send
+		c.Write(ctx, websocket.MessageText, []byte("late"))
+		c.Close(websocket.StatusNormalClosure, "")
+	})
+	c, _ := dial(t, url, nil)
+	pollConns.Add(pollWakeConns) // with c's own, one over
+	defer pollConns.Add(-pollWakeConns)
+	got := make(chan string, 1)
+	go func() {
+		_, p, _ := c.Receive(context.Background())
+		got <- string(p)
+	}()
+	var waker *pollWaker
+	for {
+		c.mu.Lock()
+		n, polled := c.receivers, c.t.(*nativeConn).pw.waiting
+		waker = c.t.(*nativeConn).pw.waker
+		c.mu.Unlock()
+		if n == 1 || polled {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(send)
+	require.Equal(t, "late", <-got)
+	require.Nil(t, waker)
+	waitDone(t, c)
+}
+
+// TestAStreamWaitsOnChannels: a wait that ends with the reader's batch of
+// several messages queued marks a stream, whose next wait is on channels
+// (the Receive then runs beside the reader); one that ends with a single
+// message returns to the poller.
+func TestAStreamWaitsOnChannels(t *testing.T) {
+	setPollConnsAside(t)
+	step := make(chan int)
+	url := hijackServe(t, func(conn net.Conn, rw *bufio.ReadWriter) {
+		defer conn.Close()
+		for n := range step {
+			var b []byte
+			for range n {
+				b = append(b, serverFrame(0x81, false, []byte("m"))...)
+			}
+			rw.Write(b) // the batch in one write: the reader takes it whole
+			rw.Flush()
+		}
+	})
+	c, _ := dial(t, url, &Options{PingInterval: -1})
+	defer waitDone(t, c)
+	defer c.Close(StatusNormalClosure, "")
+	defer close(step) // the server ends the connection first
+	d := c.t.(*nativeConn)
+	// waitsOn sends n messages once a Receive waits, and reports whether
+	// it waited on the poller; the Receives take all n.
+	waitsOn := func(n int) (polled bool) {
+		t.Helper()
+		got := make(chan error, n)
+		go func() {
+			for range n {
+				_, _, err := c.Receive(context.Background())
+				got <- err
+			}
+		}()
+		for {
+			c.mu.Lock()
+			p, r := d.pw.waiting, c.receivers
+			c.mu.Unlock()
+			if p || r == 1 {
+				polled = p
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		step <- n
+		for range n {
+			require.NoError(t, <-got)
+		}
+		return polled
+	}
+	require.True(t, waitsOn(3), "the first wait is on the poller")
+	require.False(t, waitsOn(1), "after a batch of 3, on channels")
+	require.True(t, waitsOn(1), "after a single message, on the poller again")
+}
