@@ -480,8 +480,13 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 			c.mu.Unlock()
 			return 0, nil, &CloseError{Status: st}
 		}
-		if pollWakes && pollWaits(c, ctx) {
-			continue
+		if pollWakes {
+			if waited, err := pollWaits(c, ctx); err != nil {
+				c.mu.Unlock()
+				return 0, nil, &opError{op: "receive", err: err}
+			} else if waited {
+				continue
+			}
 		}
 		if c.msgCh == nil {
 			c.msgCh = make(chan struct{}, 1)

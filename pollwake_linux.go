@@ -27,8 +27,8 @@ import (
 // here: round-trip p50 133 µs and p99 893–919 µs against 113 µs and
 // 682–778 µs on channels.
 //
-// One Receive at a time waits here (pollWait.waiting), with a
-// context that cannot end; others wait on the client's channels. seq
+// One Receive at a time waits here (pollWait.waiting); others wait on
+// the client's channels. seq
 // counts wakes: a waiter takes it under the client's lock and returns
 // once it moves, so a wake between the lock and the poller is not lost.
 type pollWaker struct {
@@ -97,35 +97,55 @@ func (w *pollWaker) wake() {
 func (w *pollWaker) close() { w.file.Close() }
 
 // pollWaits waits, for a Receive with ctx, on the waker until a message
-// is queued or the status decided, and reports true; it is called and
-// returns under c.mu. It reports false at once, for the Receive to wait on
-// channels, with a context that can end (the poller cannot watch it),
-// while another Receive waits there, and where there is no waker
-// (pollwake_linux.go).
-func pollWaits(c *Client, ctx context.Context) bool {
+// is queued, the status is decided or ctx ends, and reports true, with
+// ctx's error if it ended; it is called and returns under c.mu. A context
+// that can end wakes the wait through context.AfterFunc (two allocations
+// a wait). It reports false at once, for the Receive to wait on channels,
+// while another Receive waits on the waker, in a stream (pollWoken), over
+// pollWakeConns connections, and where no waker could be made.
+func pollWaits(c *Client, ctx context.Context) (bool, error) {
 	d, ok := c.t.(*nativeConn)
 	if !ok {
-		return false
+		return false, nil
 	}
 	p := &d.pw
-	if p.waiting || p.noWaker || p.stream || ctx.Done() != nil || pollConns.Load() > pollWakeConns {
-		return false
+	if p.waiting || p.noWaker || p.stream || pollConns.Load() > pollWakeConns {
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return true, err
 	}
 	if p.waker == nil {
 		if p.waker = newPollWaker(); p.waker == nil {
 			p.noWaker = true
-			return false
+			return false, nil
 		}
 	}
 	w := p.waker
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() {
+			c.mu.Lock()
+			if p.waker == w && p.waiting { // not once closed: its descriptor's number may be another file's
+				w.wake()
+			}
+			c.mu.Unlock()
+		})
+	}
 	w.arm()
 	p.waiting = true
 	c.mu.Unlock()
 	w.wait()
+	if stop != nil {
+		stop()
+	}
 	c.mu.Lock()
 	p.waiting = false
 	p.stream = c.m.queueLen() > 1
-	return true
+	if stop != nil {
+		return true, ctx.Err()
+	}
+	return true, nil
 }
 
 // pollWoken notes, for a Receive woken on channels, whether the reader

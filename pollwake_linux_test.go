@@ -146,26 +146,61 @@ func TestReceiveWaitsOnThePoller(t *testing.T) {
 	require.Equal(t, ^uintptr(0), w.file.Fd(), "the eventfd is still open")
 }
 
-// TestReceiveWithAContextWaitsOnChannels: the poller cannot watch a
-// context, so such a Receive ends with it and leaves no waker.
-func TestReceiveWithAContextWaitsOnChannels(t *testing.T) {
+// TestReceiveWithAContextWaitsOnThePoller: a context that can end wakes
+// the wait when it ends, and a message still ends the wait before it.
+func TestReceiveWithAContextWaitsOnThePoller(t *testing.T) {
+	setPollConnsAside(t)
+	send := make(chan struct{})
 	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		<-send
+		c.Write(ctx, websocket.MessageText, []byte("hi"))
 		for {
 			if _, _, err := c.Read(ctx); err != nil {
 				return
 			}
 		}
 	})
-	c, _ := dial(t, url, nil)
+	c, _ := dial(t, url, &Options{PingInterval: -1})
 	defer waitDone(t, c)
 	defer c.Close(StatusNormalClosure, "")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	d := c.t.(*nativeConn)
+	polled := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return d.pw.waiting
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := c.Receive(ctx)
+		errc <- err
+	}()
+	for !polled() {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(2 * time.Second):
+		c.mu.Lock()
+		d.pw.waker.close() // ends the wait, so that no goroutine outlives the test
+		c.mu.Unlock()
+		<-errc
+		t.Fatal("the wait did not end with its context")
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _, err := c.Receive(ctx)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	require.Nil(t, c.t.(*nativeConn).pw.waker)
+	got := make(chan string, 1)
+	go func() {
+		_, p, _ := c.Receive(ctx)
+		got <- string(p)
+	}()
+	for !polled() {
+		time.Sleep(time.Millisecond)
+	}
+	close(send)
+	require.Equal(t, "hi", <-got)
 }
 
 // TestPollWaitEndsAtTheDecision: a Receive waiting on the poller returns

@@ -16,7 +16,7 @@ type pollWait struct{}
 const pollWakes = false
 
 // pollWaits reports false: Receive waits on channels.
-func pollWaits(*Client, context.Context) bool { return false }
+func pollWaits(*Client, context.Context) (bool, error) { return false, nil }
 
 // pollWoken does nothing: there is no waker.
 func pollWoken(*Client) {}
