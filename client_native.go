@@ -459,6 +459,9 @@ func (d *nativeConn) readRest(r io.Reader, b []byte, limit int64) ([]byte, error
 // client decides that status itself before the teardown. It uses no
 // defer and no channel operation: this is the path of every Send.
 func (d *nativeConn) write(ctx context.Context, typ MessageType, p []byte) error {
+	if pollWakes {
+		pollNudge(&d.pw)
+	}
 	if err := d.sendMu.lock(ctx, d.c); err != nil {
 		if err == errStatusWhileWaiting {
 			return errTransportClosing

@@ -331,3 +331,26 @@ func TestAStreamWaitsOnChannels(t *testing.T) {
 	require.False(t, waitsOn(1), "after a batch of 3, on channels")
 	require.True(t, waitsOn(1), "after a single message, on the poller again")
 }
+
+// TestSecondSendAfterAPollWaitWakesAThread: the second Send in a row after
+// a wait on the waker wakes a thread, once; Sends that alternate with
+// such waits never do.
+func TestSecondSendAfterAPollWaitWakesAThread(t *testing.T) {
+	woken := 0
+	defer func(f func()) { wakeAThread = f }(wakeAThread)
+	wakeAThread = func() { woken++ }
+	var p pollWait
+	for range 3 { // request and response
+		p.afterWake.Store(1) // a wait ended
+		pollNudge(&p)
+	}
+	require.Zero(t, woken)
+	for range 5 {
+		pollNudge(&p)
+	}
+	require.Equal(t, 1, woken, "a flood after a wait")
+	for range 5 {
+		pollNudge(&p) // no wait since: nothing to do
+	}
+	require.Equal(t, 1, woken)
+}

@@ -26,3 +26,6 @@ func pollWake(*Client, bool, bool) {}
 
 // pollConns counts open native connections, for Linux's waker.
 var pollConns atomic.Int32
+
+// pollNudge does nothing: there is no waker.
+func pollNudge(*pollWait) {}
