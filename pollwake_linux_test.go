@@ -79,6 +79,7 @@ func TestReceiveWaitsOnThePoller(t *testing.T) {
 		c.Close(4001, "bye")
 	})
 	c, _ := dial(t, url, nil)
+	require.NoError(t, c.SendText(context.Background(), "request")) // the poller serves a request's response
 	type result struct {
 		data string
 		err  error
@@ -171,6 +172,7 @@ func TestReceiveWithAContextWaitsOnThePoller(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
+	require.NoError(t, c.SendText(ctx, "request"))
 	go func() {
 		_, _, err := c.Receive(ctx)
 		errc <- err
@@ -192,6 +194,7 @@ func TestReceiveWithAContextWaitsOnThePoller(t *testing.T) {
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	got := make(chan string, 1)
+	require.NoError(t, c.SendText(ctx, "request"))
 	go func() {
 		_, p, _ := c.Receive(ctx)
 		got <- string(p)
@@ -220,6 +223,7 @@ func TestPollWaitEndsAtTheDecision(t *testing.T) {
 	defer waitDone(t, c)
 	defer close(release)
 	errc, statec := make(chan error, 1), make(chan State, 1)
+	require.NoError(t, c.SendText(context.Background(), "request"))
 	go func() {
 		_, _, err := c.Receive(context.Background())
 		statec <- c.State()
@@ -242,6 +246,40 @@ func TestPollWaitEndsAtTheDecision(t *testing.T) {
 	require.Equal(t, StatusCode(4001), ce.Status.Code)
 }
 
+// TestReceiveWithoutASendWaitsOnChannels: a Receive with no Send since
+// the last wait on the waker (a stream the reader may take without
+// parking) waits on channels and makes no waker.
+func TestReceiveWithoutASendWaitsOnChannels(t *testing.T) {
+	setPollConnsAside(t)
+	send := make(chan struct{})
+	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
+		<-send
+		c.Write(ctx, websocket.MessageText, []byte("late"))
+		c.Close(websocket.StatusNormalClosure, "")
+	})
+	c, _ := dial(t, url, nil)
+	got := make(chan string, 1)
+	go func() {
+		_, p, _ := c.Receive(context.Background())
+		got <- string(p)
+	}()
+	var waker *pollWaker
+	for {
+		c.mu.Lock()
+		n, polled := c.receivers, c.t.(*nativeConn).pw.waiting
+		waker = c.t.(*nativeConn).pw.waker
+		c.mu.Unlock()
+		if n == 1 || polled {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(send)
+	require.Equal(t, "late", <-got)
+	require.Nil(t, waker)
+	waitDone(t, c)
+}
+
 // TestManyConnectionsWaitOnChannels: over pollWakeConns open connections
 // in the process, a Receive waits on channels and makes no waker.
 func TestManyConnectionsWaitOnChannels(t *testing.T) {
@@ -255,6 +293,7 @@ func TestManyConnectionsWaitOnChannels(t *testing.T) {
 	c, _ := dial(t, url, nil)
 	pollConns.Add(pollWakeConns) // with c's own, one over
 	defer pollConns.Add(-pollWakeConns)
+	require.NoError(t, c.SendText(context.Background(), "request"))
 	got := make(chan string, 1)
 	go func() {
 		_, p, _ := c.Receive(context.Background())
@@ -304,6 +343,7 @@ func TestAStreamWaitsOnChannels(t *testing.T) {
 	// it waited on the poller; the Receives take all n.
 	waitsOn := func(n int) (polled bool) {
 		t.Helper()
+		require.NoError(t, c.SendText(context.Background(), "request"))
 		got := make(chan error, n)
 		go func() {
 			for range n {
