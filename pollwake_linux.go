@@ -175,7 +175,9 @@ func pollWoken(c *Client) {
 // pollWake wakes the Receive waiting on the waker for a message queued or
 // the status decided (input), and closes the waker once the connection
 // has ended (final), the waiting Receive having been woken at the
-// decision. Under c.mu.
+// decision. A Receive woken but not yet run at the next input is one the
+// poller has not reported, because no thread polled: a thread is woken
+// for it, which the channel's wake-up would have done at once. Under c.mu.
 func pollWake(c *Client, input, final bool) {
 	d, ok := c.t.(*nativeConn)
 	if !ok {
@@ -183,7 +185,13 @@ func pollWake(c *Client, input, final bool) {
 	}
 	p := &d.pw
 	if input && p.waiting {
-		p.waker.wake()
+		if w := p.waker; w.seq.Load() != w.want {
+			// Woken at an earlier input and not yet run: the reader has
+			// read on without parking, and no thread has polled since.
+			wakeAThread()
+		} else {
+			w.wake()
+		}
 	}
 	if final && p.waker != nil {
 		p.waker.close()

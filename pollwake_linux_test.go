@@ -394,3 +394,25 @@ func TestSecondSendAfterAPollWaitWakesAThread(t *testing.T) {
 	}
 	require.Equal(t, 1, woken)
 }
+
+// TestAWakeNotYetRunWakesAThread: when the reader hands over again
+// before the Receive it woke has run (no thread polled), a thread is woken
+// instead of writing the eventfd again.
+func TestAWakeNotYetRunWakesAThread(t *testing.T) {
+	woken := 0
+	defer func(f func()) { wakeAThread = f }(wakeAThread)
+	wakeAThread = func() { woken++ }
+	c := &Client{}
+	d := &nativeConn{c: c}
+	c.t = d
+	w := newPollWaker()
+	require.NotNil(t, w)
+	defer w.close()
+	d.pw.waker, d.pw.waiting = w, true
+	w.arm()
+	pollWake(c, true, false)
+	require.Zero(t, woken, "the first input writes the eventfd")
+	require.NotEqual(t, w.want, w.seq.Load())
+	pollWake(c, true, false)
+	require.Equal(t, 1, woken, "the second, before the Receive ran")
+}
