@@ -248,10 +248,10 @@ func (d *nativeConn) readLoop() {
 		d.ws.CloseNow()
 	}
 	d.pings.Wait()
+	pollConns.Add(-1)
 	// coder/websocket answers the peer's close frame itself; the handshake
 	// is clean only if that answer was written, or our own close frame
 	// was answered, and the peer then ended TCP without a reset.
-	pollConns.Add(-1)
 	d.c.transportGone((peerClosed && !d.raw.hasFailed(writeFailed) || d.closeSeen.Load()) && !reset)
 }
 
