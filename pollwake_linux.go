@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -66,15 +67,26 @@ type pollWait struct {
 }
 
 // newPollWaker returns nil when the eventfd cannot be made (out of
-// descriptors, say): Receive then waits on channels, as elsewhere.
+// descriptors, say) or the poller does not take it: Receive then waits on
+// channels, as elsewhere.
 func newPollWaker() *pollWaker {
 	fd, _, errno := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if errno != 0 {
 		return nil
 	}
-	w := &pollWaker{file: os.NewFile(fd, "dualws-receive"), fd: int(fd)}
+	return pollWakerOn(int(fd))
+}
+
+// pollWakerOn makes the waker of the eventfd fd, or closes it and returns
+// nil when the poller does not take it. os.NewFile keeps a descriptor the
+// poller refused (epoll's watches used up, or out of kernel memory) as a
+// blocking file, on which a wait returns at once: a Receive would spin on
+// it (helper 58's attack, a core's worth of CPU). Such a file has no
+// deadlines, which is how it is told apart.
+func pollWakerOn(fd int) *pollWaker {
+	w := &pollWaker{file: os.NewFile(uintptr(fd), "dualws-receive"), fd: fd}
 	raw, err := w.file.SyscallConn()
-	if err != nil {
+	if err != nil || w.file.SetReadDeadline(time.Time{}) != nil {
 		w.file.Close()
 		return nil
 	}
@@ -87,9 +99,9 @@ func newPollWaker() *pollWaker {
 func (w *pollWaker) arm() { w.want = w.seq.Load() }
 
 // wait returns once wake has been called after arm, or the eventfd is
-// closed. The poller reports every write to an eventfd, so the counter
-// is never read back.
-func (w *pollWaker) wait() { w.raw.Read(w.moved) }
+// closed, with the poller's error if it failed. The poller reports every
+// write to an eventfd, so the counter is never read back.
+func (w *pollWaker) wait() error { return w.raw.Read(w.moved) }
 
 // wake ends the wait; under the client's lock.
 func (w *pollWaker) wake() {
@@ -146,12 +158,18 @@ func pollWaits(c *Client, ctx context.Context) (bool, error) {
 	p.waiting = true
 	p.sent.Store(false)
 	c.mu.Unlock()
-	w.wait()
+	err := w.wait()
 	if stop != nil {
 		stop()
 	}
 	c.mu.Lock()
 	p.waiting = false
+	if err != nil && p.waker == w {
+		// Not closed by the connection's end: a poller that failed is not
+		// waited on again, so that no Receive spins on it.
+		w.close()
+		p.waker, p.noWaker = nil, true
+	}
 	p.stream = c.m.queueLen() > 1
 	p.afterWake.Store(1)
 	if stop != nil {

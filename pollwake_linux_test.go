@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -415,4 +416,16 @@ func TestAWakeNotYetRunWakesAThread(t *testing.T) {
 	require.NotEqual(t, w.want, w.seq.Load())
 	pollWake(c, true, false)
 	require.Equal(t, 1, woken, "the second, before the Receive ran")
+}
+
+// TestPollWakerRefusedByThePoller: an eventfd the poller did not take
+// (here a blocking one, which os.NewFile keeps out of it, as it keeps one
+// epoll refused) makes no waker, so Receive waits on channels instead of
+// spinning on a wait that returns at once.
+func TestPollWakerRefusedByThePoller(t *testing.T) {
+	fd, _, errno := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC, 0)
+	require.Zero(t, errno)
+	require.Nil(t, pollWakerOn(int(fd)))
+	var st syscall.Stat_t
+	require.Error(t, syscall.Fstat(int(fd), &st), "the refused eventfd is still open")
 }
