@@ -247,10 +247,11 @@ func TestPollWaitEndsAtTheDecision(t *testing.T) {
 	require.Equal(t, StatusCode(4001), ce.Status.Code)
 }
 
-// TestReceiveWithoutASendWaitsOnChannels: a Receive with no Send since
-// the last wait on the waker (a stream the reader may take without
-// parking) waits on channels and makes no waker.
-func TestReceiveWithoutASendWaitsOnChannels(t *testing.T) {
+// requireChannelWait dials a server that sends one message once told,
+// runs prepare on the client, and requires that a Receive then waits on
+// channels and makes no waker.
+func requireChannelWait(t *testing.T, prepare func(c *Client)) {
+	t.Helper()
 	setPollConnsAside(t)
 	send := make(chan struct{})
 	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
@@ -259,6 +260,7 @@ func TestReceiveWithoutASendWaitsOnChannels(t *testing.T) {
 		c.Close(websocket.StatusNormalClosure, "")
 	})
 	c, _ := dial(t, url, nil)
+	prepare(c)
 	got := make(chan string, 1)
 	go func() {
 		_, p, _ := c.Receive(context.Background())
@@ -281,40 +283,21 @@ func TestReceiveWithoutASendWaitsOnChannels(t *testing.T) {
 	waitDone(t, c)
 }
 
+// TestReceiveWithoutASendWaitsOnChannels: a Receive with no Send since
+// the last wait on the waker (a stream the reader may take without
+// parking) waits on channels and makes no waker.
+func TestReceiveWithoutASendWaitsOnChannels(t *testing.T) {
+	requireChannelWait(t, func(*Client) {})
+}
+
 // TestManyConnectionsWaitOnChannels: over pollWakeConns open connections
 // in the process, a Receive waits on channels and makes no waker.
 func TestManyConnectionsWaitOnChannels(t *testing.T) {
-	setPollConnsAside(t)
-	send := make(chan struct{})
-	url := serve(t, func(ctx context.Context, c *websocket.Conn) {
-		<-send
-		c.Write(ctx, websocket.MessageText, []byte("late"))
-		c.Close(websocket.StatusNormalClosure, "")
+	requireChannelWait(t, func(c *Client) {
+		pollConns.Add(pollWakeConns) // with c's own, one over
+		t.Cleanup(func() { pollConns.Add(-pollWakeConns) })
+		require.NoError(t, c.SendText(context.Background(), "request"))
 	})
-	c, _ := dial(t, url, nil)
-	pollConns.Add(pollWakeConns) // with c's own, one over
-	defer pollConns.Add(-pollWakeConns)
-	require.NoError(t, c.SendText(context.Background(), "request"))
-	got := make(chan string, 1)
-	go func() {
-		_, p, _ := c.Receive(context.Background())
-		got <- string(p)
-	}()
-	var waker *pollWaker
-	for {
-		c.mu.Lock()
-		n, polled := c.receivers, c.t.(*nativeConn).pw.waiting
-		waker = c.t.(*nativeConn).pw.waker
-		c.mu.Unlock()
-		if n == 1 || polled {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(send)
-	require.Equal(t, "late", <-got)
-	require.Nil(t, waker)
-	waitDone(t, c)
 }
 
 // TestAStreamWaitsOnChannels: a wait that ends with the reader's batch of
