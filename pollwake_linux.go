@@ -167,8 +167,7 @@ func pollWaits(c *Client, ctx context.Context) (bool, error) {
 	if err != nil && p.waker == w {
 		// Not closed by the connection's end: a poller that failed is not
 		// waited on again, so that no Receive spins on it.
-		w.close()
-		p.waker, p.noWaker = nil, true
+		p.drop()
 	}
 	p.stream = c.m.queueLen() > 1
 	p.afterWake.Store(1)
@@ -212,9 +211,15 @@ func pollWake(c *Client, input, final bool) {
 		}
 	}
 	if final && p.waker != nil {
-		p.waker.close()
-		p.waker, p.noWaker = nil, true
+		p.drop()
 	}
+}
+
+// drop closes the waker for good: Receive waits on channels from then on.
+// Under c.mu.
+func (p *pollWait) drop() {
+	p.waker.close()
+	p.waker, p.noWaker = nil, true
 }
 
 // pollNudge runs at the start of each native Send. A wait on the waker

@@ -66,8 +66,8 @@ func TestPollWakerWaitsUntilWoken(t *testing.T) {
 	<-done
 }
 
-// TestReceiveWaitsOnThePoller: a Receive with a context that cannot end
-// waits on the waker, a second one at the same time on the channels, and
+// TestReceiveWaitsOnThePoller: after a Send, one Receive waits on the
+// waker, a second one at the same time on the channels, and
 // a message, then the peer's close, reach both; the descriptor is closed
 // once the connection is.
 func TestReceiveWaitsOnThePoller(t *testing.T) {
